@@ -165,13 +165,11 @@ if REDIS_URL:
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SOCKET_CONNECT_TIMEOUT": 1,
                 "SOCKET_TIMEOUT": 2,
-                # A Redis outage must not fail a backtest: reads fall back to the database.
-                "IGNORE_EXCEPTIONS": True,
             },
         }
     }
-    DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    # A Redis outage must not fail a backtest: market_data.selectors catches cache
+    # errors itself, falls back to the database and logs the outage once.
 else:
     CACHES = {
         "default": {

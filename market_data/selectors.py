@@ -1,0 +1,232 @@
+"""Reads of market data, with the price series cached per coin and interval.
+
+Cache-aside with a version key (as djangoproject.com's dashboard does): every import
+calls `prices_version_bump`, which gives the (coin, interval) a new random version,
+so a series cached under an older version is never served again. The series is
+stored as compact bytes (a small header, then int64 timestamps and five float64
+columns), not as a pickled DataFrame.
+
+If the cache (Redis) is down, prices come from the database; one warning is logged
+and the cache is left alone for a few seconds before it is tried again, so an
+outage costs no connect time-out per coin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Exists, OuterRef
+
+from .models import Cryptocurrency, Price
+
+logger = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<4sI")  # magic, number of bars
+_MAGIC = b"PRC1"
+_COLUMNS = ("open", "high", "low", "close", "volume")
+# After a cache failure, skip the cache for this many seconds before trying again.
+CACHE_RETRY_AFTER = 5.0
+
+
+@dataclass(frozen=True)
+class PriceSeries:
+    """The bars of one coin and interval, ascending; times are int64 ns since the epoch (UTC)."""
+
+    times: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def window(self, *, start: dt.datetime | None, end: dt.datetime | None) -> PriceSeries:
+        """The bars with start <= datetime <= end (both inclusive; None is open-ended)."""
+        lo = 0 if start is None else int(np.searchsorted(self.times, _to_ns(start), side="left"))
+        hi = len(self.times) if end is None else int(np.searchsorted(self.times, _to_ns(end), side="right"))
+        return PriceSeries(*(getattr(self, f)[lo:hi] for f in ("times", *_COLUMNS)))
+
+    def to_bytes(self) -> bytes:
+        n = len(self.times)
+        parts = [_HEADER.pack(_MAGIC, n), self.times.astype("<i8").tobytes()]
+        parts += [getattr(self, c).astype("<f8").tobytes() for c in _COLUMNS]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> PriceSeries:
+        magic, n = _HEADER.unpack_from(blob, 0)
+        if magic != _MAGIC or len(blob) != _HEADER.size + 6 * 8 * n:
+            raise ValueError("not a cached price series")
+        off = _HEADER.size
+        times = np.frombuffer(blob, dtype="<i8", count=n, offset=off)
+        cols = [np.frombuffer(blob, dtype="<f8", count=n, offset=off + 8 * n * (k + 1)) for k in range(5)]
+        return cls(times, *cols)
+
+
+class _CacheGuard:
+    """Remembers a cache outage: logs it once, retries after CACHE_RETRY_AFTER seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+
+    def usable(self) -> bool:
+        return self._down_since is None or time.monotonic() >= self._retry_at
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._down_since is None:
+                logger.warning("Price cache unavailable, reading prices from the database: %s", exc)
+                self._down_since = time.monotonic()
+            self._retry_at = time.monotonic() + CACHE_RETRY_AFTER
+
+    def succeeded(self) -> None:
+        if self._down_since is not None:
+            with self._lock:
+                if self._down_since is not None:
+                    logger.warning("Price cache is back after %.1f s", time.monotonic() - self._down_since)
+                    self._down_since = None
+
+    @property
+    def is_down(self) -> bool:
+        return self._down_since is not None
+
+
+cache_guard = _CacheGuard()
+
+
+def _cache_call(fn, *args, **kwargs):
+    """Run one cache operation; on any error note the outage and return None."""
+    if not cache_guard.usable():
+        return None
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:  # redis errors, connection refused, time-outs
+        cache_guard.failed(exc)
+        return None
+    cache_guard.succeeded()
+    return result
+
+
+def _version_key(crypto_id: int, interval: str) -> str:
+    return f"prices:ver:{crypto_id}:{interval}"
+
+
+def _series_key(crypto_id: int, interval: str, version: str) -> str:
+    return f"prices:{crypto_id}:{interval}:{version}"
+
+
+def prices_version_bump(*, crypto_id: int, interval: str) -> None:
+    """Give the coin's series a new version: what was cached before is never served again."""
+    _cache_call(cache.set, _version_key(crypto_id, interval), uuid.uuid4().hex, None)
+
+
+def _version_get(crypto_id: int, interval: str) -> str | None:
+    key = _version_key(crypto_id, interval)
+    version = _cache_call(cache.get, key)
+    if version is None and cache_guard.usable():
+        # add() keeps a version another thread set first.
+        _cache_call(cache.add, key, uuid.uuid4().hex, None)
+        version = _cache_call(cache.get, key)
+    return version
+
+
+def _to_ns(value: dt.datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1000
+
+
+def prices_load(*, crypto_id: int, interval: str) -> PriceSeries:
+    """Read every bar of one coin and interval from the database, as float64 arrays.
+
+    A raw query casting to float: Decimal conversion through the ORM is several times slower.
+    """
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT EXTRACT(EPOCH FROM datetime)::int8, open_price::float8, high_price::float8, "
+            "low_price::float8, close_price::float8, volume::float8 "
+            "FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s ORDER BY datetime"
+        )
+    else:
+        sql = (
+            "SELECT CAST(strftime('%%s', datetime) AS INTEGER), CAST(open_price AS REAL), CAST(high_price AS REAL), "
+            "CAST(low_price AS REAL), CAST(close_price AS REAL), CAST(volume AS REAL) "
+            "FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s ORDER BY datetime"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [crypto_id, interval])
+        rows = cursor.fetchall()
+    if not rows:
+        empty = np.empty(0, dtype=np.float64)
+        return PriceSeries(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty)
+    times = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)) * 1_000_000_000
+    values = np.array([r[1:] for r in rows], dtype=np.float64)  # None (no volume) becomes nan
+    return PriceSeries(times, *(np.ascontiguousarray(values[:, k]) for k in range(5)))
+
+
+def prices_get(
+    *, crypto_id: int, interval: str = "1h", start: dt.datetime | None = None, end: dt.datetime | None = None
+) -> PriceSeries:
+    """The bars of one coin with start <= datetime <= end, through the cache.
+
+    1. Read the (coin, interval) version; 2. on a hit, decode the cached series;
+    3. on a miss, load from the database and cache it under the version read in
+    step 1 (an import that lands meanwhile bumps the version, so the older copy is
+    never served); 4. cut the requested window.
+    """
+    version = _version_get(crypto_id, interval)
+    series = None
+    if version is not None:
+        blob = _cache_call(cache.get, _series_key(crypto_id, interval, version))
+        if blob is not None:
+            try:
+                series = PriceSeries.from_bytes(blob)
+            except (ValueError, struct.error):
+                series = None
+    if series is None:
+        series = prices_load(crypto_id=crypto_id, interval=interval)
+        if version is not None:
+            _cache_call(cache.set, _series_key(crypto_id, interval, version), series.to_bytes(), settings.PRICE_CACHE_TTL)
+    return series.window(start=start, end=end)
+
+
+@dataclass(frozen=True)
+class CoinRef:
+    id: int
+    symbol: str
+    name: str
+    is_demo: bool
+
+
+def coins_with_bars(
+    *,
+    interval: str,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    symbols: Sequence[str] | None = None,
+) -> list[CoinRef]:
+    """Active coins that have at least one bar of `interval` in [start, end], by symbol."""
+    bars = Price.objects.filter(crypto=OuterRef("pk"), interval_type=interval)
+    if start is not None:
+        bars = bars.filter(datetime__gte=start)
+    if end is not None:
+        bars = bars.filter(datetime__lte=end)
+    qs = Cryptocurrency.objects.active().filter(Exists(bars))
+    if symbols:
+        qs = qs.filter(symbol__in=list(symbols))
+    return [CoinRef(c.id, c.symbol, c.name, c.is_demo) for c in qs.order_by("symbol")]

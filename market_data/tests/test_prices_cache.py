@@ -1,0 +1,133 @@
+"""prices_get: cache-aside per coin and interval, version bump on import, database fallback."""
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from market_data import selectors
+from market_data.models import Cryptocurrency, Price
+from market_data.selectors import PriceSeries, coins_with_bars, prices_get, prices_version_bump
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def _bars(coin, closes, interval="1h", start=T0):
+    Price.objects.bulk_create(
+        Price(
+            crypto=coin,
+            datetime=start + dt.timedelta(hours=i),
+            open=Decimal(str(c)),
+            high=Decimal(str(c + 1)),
+            low=Decimal(str(c - 1)),
+            close=Decimal(str(c)),
+            volume=Decimal("10.5"),
+            interval_type=interval,
+        )
+        for i, c in enumerate(closes)
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def coin(db):
+    return Cryptocurrency.objects.create(symbol="AAA", name="Aaa")
+
+
+def test_prices_come_back_as_float_arrays_in_order(coin):
+    _bars(coin, [10.5, 11.25, 12.125])
+    s = prices_get(crypto_id=coin.id, interval="1h")
+    assert s.close.dtype == np.float64 and s.times.dtype == np.int64
+    assert s.close.tolist() == [10.5, 11.25, 12.125]
+    assert s.high.tolist() == [11.5, 12.25, 13.125]
+    assert s.volume.tolist() == [10.5, 10.5, 10.5]
+    assert (np.diff(s.times) == 3600 * 10**9).all()
+    assert s.times[0] == int(T0.timestamp()) * 10**9
+
+
+def test_second_read_is_served_from_cache_without_a_query(coin):
+    _bars(coin, [1, 2, 3])
+    prices_get(crypto_id=coin.id, interval="1h")
+    with CaptureQueriesContext(connection) as ctx:
+        s = prices_get(crypto_id=coin.id, interval="1h")
+    assert len(ctx.captured_queries) == 0
+    assert s.close.tolist() == [1, 2, 3]
+
+
+def test_version_bump_makes_the_next_read_see_new_bars(coin):
+    _bars(coin, [1, 2, 3])
+    prices_get(crypto_id=coin.id, interval="1h")
+    Price.objects.filter(crypto=coin, datetime=T0).update(close=Decimal("9"))
+    assert prices_get(crypto_id=coin.id, interval="1h").close[0] == 1  # stale until bumped
+    prices_version_bump(crypto_id=coin.id, interval="1h")
+    with CaptureQueriesContext(connection) as ctx:
+        assert prices_get(crypto_id=coin.id, interval="1h").close[0] == 9
+    assert len(ctx.captured_queries) == 1
+
+
+def test_window_is_inclusive_at_both_ends(coin):
+    _bars(coin, list(range(1, 49)))  # 48 hourly bars over two days
+    end_of_day_one = dt.datetime(2024, 1, 1, 23, 59, 59, 999999, tzinfo=dt.UTC)
+    s = prices_get(crypto_id=coin.id, interval="1h", start=T0, end=end_of_day_one)
+    assert len(s) == 24 and s.close[0] == 1 and s.close[-1] == 24
+    s = prices_get(crypto_id=coin.id, interval="1h", start=T0 + dt.timedelta(hours=5), end=T0 + dt.timedelta(hours=5))
+    assert s.close.tolist() == [6]
+
+
+def test_intervals_are_cached_separately(coin):
+    _bars(coin, [1, 2, 3], interval="1h")
+    _bars(coin, [100, 200], interval="4h")
+    assert prices_get(crypto_id=coin.id, interval="1h").close.tolist() == [1, 2, 3]
+    assert prices_get(crypto_id=coin.id, interval="4h").close.tolist() == [100, 200]
+    assert len(prices_get(crypto_id=coin.id, interval="1d")) == 0
+
+
+def test_series_round_trips_through_bytes():
+    s = PriceSeries(np.arange(3, dtype=np.int64), *(np.arange(3, dtype=np.float64) + k for k in range(5)))
+    blob = s.to_bytes()
+    assert len(blob) == 8 + 6 * 8 * 3
+    back = PriceSeries.from_bytes(blob)
+    for f in ("times", "open", "high", "low", "close", "volume"):
+        assert getattr(back, f).tolist() == getattr(s, f).tolist()
+    with pytest.raises(ValueError):
+        PriceSeries.from_bytes(blob[:-8])
+
+
+def test_cache_outage_falls_back_to_database_and_warns_once(coin, monkeypatch, caplog):
+    _bars(coin, [5, 6, 7])
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(selectors, "cache_guard", selectors._CacheGuard())
+    for name in ("get", "set", "add"):
+        monkeypatch.setattr(selectors.cache, name, broken)
+    with caplog.at_level("WARNING", logger="market_data.selectors"):
+        for _ in range(3):
+            assert prices_get(crypto_id=coin.id, interval="1h").close.tolist() == [5, 6, 7]
+    assert sum("Price cache unavailable" in r.message for r in caplog.records) == 1
+    assert selectors.cache_guard.is_down
+
+
+def test_coins_with_bars_only_lists_active_coins_with_bars_in_the_window(db):
+    a = Cryptocurrency.objects.create(symbol="AAA", name="A")
+    b = Cryptocurrency.objects.create(symbol="BBB", name="B")
+    c = Cryptocurrency.objects.create(symbol="CCC", name="C", is_active=False)
+    Cryptocurrency.objects.create(symbol="DDD", name="D")  # no bars
+    _bars(a, [1, 2])
+    _bars(b, [1, 2], start=T0 + dt.timedelta(days=30))
+    _bars(c, [1, 2])
+    assert [r.symbol for r in coins_with_bars(interval="1h")] == ["AAA", "BBB"]
+    assert [r.symbol for r in coins_with_bars(interval="1h", end=T0 + dt.timedelta(days=1))] == ["AAA"]
+    assert [r.symbol for r in coins_with_bars(interval="1h", symbols=["BBB", "CCC"])] == ["BBB"]
+    assert coins_with_bars(interval="4h") == []
