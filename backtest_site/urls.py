@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/", include("market_data.urls")),
     path("api/", include("strategies.urls")),
     path("", include("runs.urls")),
+    path("", include("backtest_site.pages")),
 ]
