@@ -9,6 +9,7 @@ and Redis. A malformed value stops start-up with a message naming the variable.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -268,3 +269,11 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Runs --------------------------------------------------------------------
+# Anyone may read a run's channel (run-<uuid>); only those channels are stored.
+EVENTSTREAM_CHANNELMANAGER_CLASS = "runs.events.RunChannelManager"
+# Run creation (POST /api/runs/ and the original stream endpoint), per user or client address.
+RUNS_THROTTLE_RATE = os.environ.get("RUNS_THROTTLE_RATE", "60/min").strip()
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", RUNS_THROTTLE_RATE):
+    raise ImproperlyConfigured(f"RUNS_THROTTLE_RATE must look like 60/min (N/s, N/min, N/h, N/day), got {RUNS_THROTTLE_RATE!r}")

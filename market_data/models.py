@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from django.db import models
+from django.db.models import Count, FloatField, Max, Min
+from django.db.models.functions import Cast
 
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w")
 INTERVAL_CHOICES = [(i, i) for i in INTERVALS]
 
 
+@dataclass(frozen=True)
+class IntervalStats:
+    """What a coin holds in one interval: how many bars, and the first and last bar's time."""
+
+    interval: str
+    bars: int
+    first: dt.datetime
+    last: dt.datetime
+
+
 class CryptocurrencyQuerySet(models.QuerySet):
     def active(self) -> "CryptocurrencyQuerySet":
         return self.filter(is_active=True)
+
+    def with_interval_stats(self) -> list["Cryptocurrency"]:
+        """The coins, each with `interval_stats` (a list of IntervalStats): two queries in all."""
+        coins = list(self)
+        stats = Price.objects.filter(crypto_id__in=[c.id for c in coins]).interval_stats()
+        for coin in coins:
+            coin.interval_stats = stats.get(coin.id, [])
+        return coins
 
 
 class Cryptocurrency(models.Model):
@@ -33,6 +56,33 @@ class Cryptocurrency(models.Model):
         return self.symbol
 
 
+class PriceQuerySet(models.QuerySet):
+    def interval_stats(self) -> dict[int, list[IntervalStats]]:
+        """Bar count and first/last time per coin and interval, in one GROUP BY query."""
+        rows = (
+            self.order_by()
+            .values("crypto_id", "interval_type")
+            .annotate(bars=Count("id"), first=Min("datetime"), last=Max("datetime"))
+            .order_by("crypto_id", "interval_type")
+        )
+        stats: dict[int, list[IntervalStats]] = {}
+        for row in rows:
+            stats.setdefault(row["crypto_id"], []).append(
+                IntervalStats(row["interval_type"], row["bars"], row["first"], row["last"])
+            )
+        return stats
+
+    def bars(self, *, crypto_id: int, interval: str, start: dt.datetime | None = None, end: dt.datetime | None = None):
+        """(datetime, open, high, low, close, volume) tuples, prices as floats, ascending; start and end inclusive."""
+        qs = self.filter(crypto_id=crypto_id, interval_type=interval)
+        if start is not None:
+            qs = qs.filter(datetime__gte=start)
+        if end is not None:
+            qs = qs.filter(datetime__lte=end)
+        floats = {f"{name}_f": Cast(name, FloatField()) for name in ("open", "high", "low", "close", "volume")}
+        return qs.order_by("datetime").annotate(**floats).values_list("datetime", *floats)
+
+
 class Price(models.Model):
     id = models.BigAutoField(primary_key=True)
     crypto = models.ForeignKey(Cryptocurrency, on_delete=models.CASCADE, related_name="prices")
@@ -44,6 +94,8 @@ class Price(models.Model):
     volume = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
     interval_type = models.CharField(max_length=10, default="1h", choices=INTERVAL_CHOICES)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PriceQuerySet.as_manager()
 
     class Meta:
         db_table = "crypto_prices"

@@ -1,1 +1,16 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import api, views
+
+app_name = "runs"
+
+urlpatterns = [
+    # The original system's endpoint, unchanged for existing clients (with or without a trailing slash).
+    path("api/crypto/backtest/stream", views.backtest_stream, name="backtest-stream"),
+    path("api/crypto/backtest/stream/", views.backtest_stream),
+    path("api/runs/", api.RunListCreateApi.as_view(), name="run-list"),
+    path("api/runs/<uuid:run_id>/", api.RunDetailApi.as_view(), name="run-detail"),
+    path("api/runs/<uuid:run_id>/results/<str:symbol>/", api.RunResultApi.as_view(), name="run-result"),
+    path("api/runs/<uuid:run_id>/cancel/", api.RunCancelApi.as_view(), name="run-cancel"),
+    path("api/runs/<uuid:run_id>/events/", views.run_events, name="run-events"),
+]

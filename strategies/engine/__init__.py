@@ -1,19 +1,47 @@
-"""The backtest engine: pure numpy, no Django. See shared spec/ENGINE.md.
+"""The backtest engine: pure numpy (and numba for the recursions), no Django.
 
-    from strategies.engine import backtest, InsufficientData, InvalidParameters
+The exact semantics are those of the shared spec/ENGINE.md.
+
+    from strategies.engine import backtest, backtest_arrays, InsufficientData, InvalidParameters
     result = backtest("rsi", prices, {"rsi_period": 14}, fee_pct=0.1, interval="1h")
+    result = backtest_arrays("rsi", times=ns, open=o, high=h, low=l, close=c, params={}, interval="1h")
+    result.metrics, result.trades, result.equity, result.params
 """
 
-from .errors import EngineError, InsufficientData, InvalidParameters
-from .registry import STRATEGIES, ParamSpec, StrategySpec, resolve_parameters, strategy_spec
+from .backtest import BacktestResult, backtest, backtest_arrays, check_fee_pct, check_interval
+from .errors import EngineError, InsufficientData, InvalidParameters, InvalidPriceData
+from .metrics import INTERVAL_MINUTES, periods_per_year
+from .registry import (
+    FEE_PCT,
+    STRATEGIES,
+    ParamSpec,
+    StrategySpec,
+    min_bars,
+    resolve_parameters,
+    strategy_spec,
+    warmup_bars,
+)
+from .simulation import REASONS
 
 __all__ = [
+    "BacktestResult",
     "EngineError",
+    "FEE_PCT",
+    "INTERVAL_MINUTES",
     "InsufficientData",
     "InvalidParameters",
-    "STRATEGIES",
+    "InvalidPriceData",
     "ParamSpec",
+    "REASONS",
+    "STRATEGIES",
     "StrategySpec",
+    "backtest",
+    "backtest_arrays",
+    "check_fee_pct",
+    "check_interval",
+    "min_bars",
+    "periods_per_year",
     "resolve_parameters",
     "strategy_spec",
+    "warmup_bars",
 ]

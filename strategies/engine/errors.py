@@ -25,3 +25,18 @@ class InsufficientData(EngineError):
         self.bars = bars
         self.needed = needed
         super().__init__(f"Insufficient data for backtest: {bars} bars, need at least {needed}")
+
+
+class InvalidPriceData(EngineError, ValueError):
+    """The price arrays cannot be backtested: NaN, infinite or non-positive values,
+    mismatched lengths, or timestamps that do not ascend.
+
+    `bar` is the index of the first offending bar (None when the problem is not one bar,
+    e.g. a missing column), so the site's `error` event can point at the bad row.
+    """
+
+    def __init__(self, problem: str, bar: int | None = None) -> None:
+        self.problem = problem
+        self.bar = bar
+        where = f" at bar {bar}" if bar is not None else ""
+        super().__init__(f"Invalid price data: {problem}{where}")

@@ -46,6 +46,9 @@ class StrategySpec:
 
 STOP_LOSS = ParamSpec("stop_loss_threshold", "number", 10.0, "Stop-loss (%)", 0.1, 100)
 
+# A run option beside the strategy's own parameters (spec: "Input"), checked the same way.
+FEE_PCT = ParamSpec("fee_pct", "number", 0.0, "Fee per fill (%)", 0, 5)
+
 STRATEGIES: dict[str, StrategySpec] = {
     s.key: s
     for s in (

@@ -1,0 +1,82 @@
+"""JSON shapes of the coin catalogue and its bars, and the price query's parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .models import INTERVALS, Cryptocurrency
+
+
+class IntervalStatsSerializer(serializers.Serializer):
+    interval = serializers.CharField()
+    bars = serializers.IntegerField()
+    first = serializers.DateTimeField()
+    last = serializers.DateTimeField()
+
+
+class CryptocurrencySerializer(serializers.ModelSerializer):
+    intervals = IntervalStatsSerializer(source="interval_stats", many=True, read_only=True)
+
+    class Meta:
+        model = Cryptocurrency
+        fields = ["id", "symbol", "name", "is_active", "is_demo", "intervals"]
+
+
+class PriceBarSerializer(serializers.Serializer):
+    """One bar from a (datetime, open, high, low, close, volume) tuple; prices as JSON numbers."""
+
+    datetime = serializers.DateTimeField()
+    open = serializers.FloatField()
+    high = serializers.FloatField()
+    low = serializers.FloatField()
+    close = serializers.FloatField()
+    volume = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, bar):
+        # Built directly: a chart asks for up to 10,000 bars at once, and field-by-field
+        # serialization would cost several times more. Same output as the fields above.
+        when, o, h, lo, c, v = bar
+        iso = when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return {"datetime": iso, "open": o, "high": h, "low": lo, "close": c, "volume": v}
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DateOrDateTimeField(serializers.Field):
+    """ISO 8601 date or date-time; gives (aware UTC datetime, is_date_only)."""
+
+    default_error_messages = {"invalid": "Not a date (YYYY-MM-DD) or ISO 8601 date-time: {value!r}."}
+
+    def to_internal_value(self, data):
+        text = str(data).strip()
+        try:
+            if len(text) == 10:
+                day = dt.date.fromisoformat(text)
+                return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC), True
+            value = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+        except ValueError:
+            self.fail("invalid", value=text)
+        value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return value, False
+
+
+class PriceQuerySerializer(serializers.Serializer):
+    """?interval=1h&start=2024-01-01&end=2024-01-31: both dates inclusive (an end date covers its whole day)."""
+
+    interval = serializers.ChoiceField(choices=INTERVALS, default="1h")
+    start = DateOrDateTimeField(required=False)
+    end = DateOrDateTimeField(required=False)
+
+    def validate(self, attrs):
+        start = attrs["start"][0] if "start" in attrs else None
+        end = None
+        if "end" in attrs:
+            end, date_only = attrs["end"]
+            if date_only:
+                end = end + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+        if start is not None and end is not None and start > end:
+            raise serializers.ValidationError({"end": "end is before start."})
+        return {"interval": attrs["interval"], "start": start, "end": end}

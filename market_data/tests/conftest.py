@@ -1,0 +1,35 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from market_data.models import Cryptocurrency
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def csv_rows(n: int, *, start: dt.datetime = T0, close: float = 100.0, step: float = 1.0) -> list[str]:
+    """n good hourly rows as 'iso,open,high,low,close,volume' lines, closes rising by `step`."""
+    lines = []
+    for i in range(n):
+        c = close + i * step
+        o = c - step / 2
+        lines.append(f"{(start + dt.timedelta(hours=i)).isoformat()},{o},{c + 1},{o - 1},{c},{10 + i}")
+    return lines
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    """write_csv(lines, header=..., name=...) -> Path of a CSV file with that header and those lines."""
+
+    def write(lines: list[str], *, header: str = "datetime,open,high,low,close,volume", name: str = "prices.csv") -> Path:
+        path = tmp_path / name
+        path.write_text("\n".join([header, *lines]) + "\n")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def coin(db):
+    return Cryptocurrency.objects.create(symbol="BTC", name="Bitcoin")

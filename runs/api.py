@@ -1,0 +1,136 @@
+"""The run API: validate, call one service or selector, serialize (runs/CONTRACT.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from django.http import Http404
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .models import BacktestRun
+from .serializers import RunDetailSerializer, RunSerializer, result_detail, run_links
+
+# The request fields of a run, the same for POST /api/runs/ and the original stream.
+RUN_FIELDS = ("strategy_id", "parameters", "start_date", "end_date", "fee_pct", "interval", "symbols")
+
+
+class RunCreateThrottle(SimpleRateThrottle):
+    """Creating runs, per user (or client address): RUNS_THROTTLE_RATE, e.g. "60/min".
+
+    The rate is read from settings on every request (DRF's own scoped throttle reads it
+    once at import), so it can be changed in tests and by the environment alike.
+    """
+
+    scope = "runs"
+
+    def get_rate(self) -> str | None:
+        return settings.RUNS_THROTTLE_RATE
+
+    def get_cache_key(self, request, view) -> str:
+        user = getattr(request, "user", None)
+        ident = user.pk if user is not None and user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def throttle_wait(request) -> float | None:
+    """None if the request may create a run now, else the seconds to wait (works on a plain
+    Django request too: the original endpoint is not a DRF view)."""
+    throttle = RunCreateThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    return throttle.wait() or 1.0
+
+
+def run_request(data: Any) -> dict[str, Any]:
+    """The run_create keyword arguments of a request body; RunValidationError if it is not an object."""
+    if not isinstance(data, dict):
+        raise services.RunValidationError({"non_field_errors": ["The body must be a JSON object"]})
+    return {name: data.get(name) for name in RUN_FIELDS}
+
+
+def error_response(exc: Exception) -> Response:
+    if isinstance(exc, services.RunValidationError):
+        return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
+    assert isinstance(exc, services.TooManyRuns)
+    return Response(
+        {"detail": str(exc)},
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+class RunFilter(django_filters.FilterSet):
+    strategy = django_filters.NumberFilter(field_name="strategy_id")
+    status = django_filters.ChoiceFilter(choices=BacktestRun.Status.choices)
+
+    class Meta:
+        model = BacktestRun
+        fields = ["strategy", "status"]
+
+
+class RunListCreateApi(generics.ListAPIView):
+    """GET: the stored runs, newest first (filter ?strategy=<id>&status=<status>). POST: start a run."""
+
+    serializer_class = RunSerializer
+    filterset_class = RunFilter
+    # Anyone may start a run, as anyone may POST to the original stream endpoint.
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        return selectors.run_list()
+
+    def get_throttles(self):
+        return [RunCreateThrottle()] if self.request.method == "POST" else []
+
+    def post(self, request: Request) -> Response:
+        try:
+            run = services.run_create(**run_request(request.data))
+        except (services.RunValidationError, services.TooManyRuns) as exc:
+            return error_response(exc)
+        body = {"id": str(run.id), "status": run.status, **run_links(run.id), "total": run.total}
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+
+class RunDetailApi(APIView):
+    """A run with its summary and one row per coin (rounded metrics)."""
+
+    def get(self, request: Request, run_id) -> Response:
+        run = selectors.run_get(run_id=run_id)
+        if run is None:
+            raise Http404
+        context = {"results": selectors.run_result_rows(run=run), "request": request}
+        return Response(RunDetailSerializer(run, context=context).data)
+
+
+class RunResultApi(APIView):
+    """One coin's result: metrics, trades and equity curve (at most 2,000 points)."""
+
+    def get(self, request: Request, run_id, symbol: str) -> Response:
+        result = selectors.run_result_get(run_id=run_id, symbol=symbol)
+        if result is None:
+            raise Http404
+        return Response(result_detail(result))
+
+
+class RunCancelApi(APIView):
+    """Cancel a run: coins not yet started are skipped; the run ends `cancelled`. 409 once finished."""
+
+    # Runs have no owner: whoever may start one may stop one (the page's Cancel button).
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request, run_id) -> Response:
+        if not selectors.run_exists(run_id=run_id):
+            raise Http404
+        try:
+            run = services.run_cancel(run_id=run_id)
+        except services.RunNotCancellable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response({"id": str(run.id), "status": run.status})

@@ -1,0 +1,222 @@
+"""Every event payload of a run, and the one function that publishes them.
+
+Payloads (identical on both streams; see runs/CONTRACT.md):
+  start, result, error, progress, complete.
+
+`publish(run_id, payload)` sends a payload to
+1. the in-process listeners of the run (the original POST stream registers one: an
+   asyncio queue fed with `loop.call_soon_threadsafe`), and
+2. the run's django-eventstream channel `run-<uuid>` (stored by DjangoModelStorage, so a
+   late or reconnecting client catches up).
+Publishing is serialised per run with a lock, so every client sees the events of a run
+in one order (progress counts 1, 2, 3, ... never out of order). Local listeners are fed
+first: the stored write (a few database round trips) then does not delay the live stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django_eventstream import send_event
+from django_eventstream.channelmanager import DefaultChannelManager
+
+from .models import INTEGER_METRICS, METRIC_FIELDS
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "run-"
+
+
+def channel_name(run_id: Any) -> str:
+    return f"{CHANNEL_PREFIX}{run_id}"
+
+
+# --- Payloads ------------------------------------------------------------------
+
+
+def round_metric(name: str, value: Any) -> Any:
+    """A metric as the API shows it: 2 decimals (ints stay ints); NaN/inf become null (not JSON)."""
+    if value is None:
+        return None
+    if name in INTEGER_METRICS:
+        return int(value)
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return round(value, 2)
+
+
+def rounded_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: round_metric(name, metrics.get(name)) for name in METRIC_FIELDS}
+
+
+def result_data(*, symbol: str, name: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The `data` of a `result` event, as the original's result dict: success, coin, rounded metrics."""
+    return {"success": True, "crypto_symbol": symbol, "crypto_name": name, **rounded_metrics(metrics)}
+
+
+def start_payload(
+    *, run_id: Any, total: int, strategy_id: int, start_date: str, end_date: str, interval: str
+) -> dict[str, Any]:
+    return {
+        "type": "start",
+        "total": total,
+        "strategy_id": strategy_id,
+        "start_date": start_date or None,
+        "end_date": end_date or None,
+        "run_id": str(run_id),
+        "interval": interval,
+    }
+
+
+def result_payload(*, symbol: str, name: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "result", "data": result_data(symbol=symbol, name=name, metrics=metrics)}
+
+
+def error_payload(*, symbol: str, name: str, error: str) -> dict[str, Any]:
+    return {"type": "error", "crypto": symbol, "crypto_name": name, "error": error}
+
+
+def progress_payload(*, completed: int, total: int, successful: int) -> dict[str, Any]:
+    percent = round(completed / total * 100, 1) if total else 100.0
+    return {"type": "progress", "completed": completed, "total": total, "successful": successful, "percent": percent}
+
+
+def summary_build(
+    *, total: int, rows: Iterable[Mapping[str, Any]], failed: int, status: str, message: str | None = None
+) -> dict[str, Any]:
+    """The `complete` event's summary, from the successful coins' full-precision metrics.
+
+    `rows` are dicts with crypto_symbol, crypto_name and the metric fields. Averages are
+    taken at full precision, then rounded to 2 decimals; best and worst performer are the
+    coins' result data (rounded), as the original sent them. With no successful coin they
+    are null (the original sent an empty summary, which its own page could not display).
+    """
+    rows = list(rows)
+    n = len(rows)
+    summary: dict[str, Any] = {
+        "total_cryptos": total,
+        "successful": n,
+        "failed": failed,
+        "avg_return": round(sum(r["total_return"] for r in rows) / n, 2) if n else 0.0,
+        "avg_win_rate": round(sum(r["win_rate"] for r in rows) / n, 2) if n else 0.0,
+        "total_trades": sum(int(r["total_trades"]) for r in rows),
+        "total_winning_trades": sum(int(r["profitable_trades"]) for r in rows),
+        "total_losing_trades": sum(int(r["losing_trades"]) for r in rows),
+        "best_performer": None,
+        "worst_performer": None,
+        "beat_buy_hold": sum(1 for r in rows if r["total_return"] > r["buy_hold_return"]),
+        "status": status,
+    }
+    if n:
+        # Ties go to the first symbol in alphabetical order, so the summary is deterministic.
+        ordered = sorted(rows, key=lambda r: r["crypto_symbol"])
+        best = max(ordered, key=lambda r: r["total_return"])
+        worst = min(ordered, key=lambda r: r["total_return"])
+        summary["best_performer"] = result_data(symbol=best["crypto_symbol"], name=best["crypto_name"], metrics=best)
+        summary["worst_performer"] = result_data(symbol=worst["crypto_symbol"], name=worst["crypto_name"], metrics=worst)
+    if message:
+        summary["message"] = message
+    return summary
+
+
+def complete_payload(*, summary: Mapping[str, Any], elapsed_time: float) -> dict[str, Any]:
+    return {"type": "complete", "summary": dict(summary), "elapsed_time": round(elapsed_time, 2)}
+
+
+def sse_data(payload: Mapping[str, Any]) -> str:
+    """One event of the original stream: `data: {json}\\n\\n` (json.dumps as the original did)."""
+    return f"data: {json.dumps(payload, cls=DjangoJSONEncoder)}\n\n"
+
+
+# --- In-process listeners and the per-run lock -----------------------------------
+
+
+class StreamListener:
+    """Receives a run's payloads on an asyncio loop (the original endpoint's generator)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop or asyncio.get_running_loop()
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        # Called from worker threads; FIFO on the loop, so the order of publish is kept.
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, payload)
+
+
+_registry_lock = threading.Lock()
+_run_locks: dict[str, threading.RLock] = {}
+_listeners: dict[str, list[StreamListener]] = {}
+
+
+def run_lock(run_id: Any) -> threading.RLock:
+    """The lock that orders a run's counting and publishing within this process."""
+    key = str(run_id)
+    with _registry_lock:
+        lock = _run_locks.get(key)
+        if lock is None:
+            lock = _run_locks[key] = threading.RLock()
+        return lock
+
+
+def run_forget(run_id: Any) -> None:
+    """Drop a finished run's lock (its last event is out)."""
+    with _registry_lock:
+        _run_locks.pop(str(run_id), None)
+
+
+def subscribe(run_id: Any, listener: StreamListener | None = None) -> StreamListener:
+    listener = listener or StreamListener()
+    with _registry_lock:
+        _listeners.setdefault(str(run_id), []).append(listener)
+    return listener
+
+
+def unsubscribe(run_id: Any, listener: StreamListener) -> None:
+    key = str(run_id)
+    with _registry_lock:
+        listeners = _listeners.get(key, [])
+        if listener in listeners:
+            listeners.remove(listener)
+        if not listeners:
+            _listeners.pop(key, None)
+
+
+def publish(run_id: Any, payload: dict[str, Any]) -> None:
+    """Send one payload to the run's in-process listeners, then to its stored channel.
+
+    Never raises: a failing listener is dropped and a failing channel write is logged, so a
+    stream problem cannot stop a run (its results are stored either way).
+    """
+    key = str(run_id)
+    with run_lock(key):
+        with _registry_lock:
+            listeners = list(_listeners.get(key, ()))
+        for listener in listeners:
+            try:
+                listener.deliver(payload)
+            except RuntimeError:  # its event loop is closed: the client is gone
+                unsubscribe(key, listener)
+        try:
+            send_event(channel_name(key), payload["type"], payload)
+        except Exception:
+            logger.exception("Could not store/send %s event of run %s", payload.get("type"), key)
+
+
+class RunChannelManager(DefaultChannelManager):
+    """Anyone may read a run's channel (`run-<uuid>`); runs' channels are stored (reliable)."""
+
+    def can_read_channel(self, user, channel: str) -> bool:
+        if channel.startswith(CHANNEL_PREFIX):
+            return True
+        return bool(user is not None and user.is_staff)
+
+    def is_channel_reliable(self, channel: str) -> bool:
+        return channel.startswith(CHANNEL_PREFIX)

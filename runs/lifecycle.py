@@ -1,0 +1,59 @@
+"""What a server process does for runs when it starts and stops (called from backtest_site.asgi)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+from django.db import close_old_connections
+from django.utils import timezone
+
+from . import executor, services
+
+logger = logging.getLogger(__name__)
+
+# When this process loaded the runs app: runs created before it belong to a stopped server.
+PROCESS_STARTED_AT = timezone.now()
+
+
+def server_started() -> None:
+    """1. Mark runs left pending/running by a stopped server `interrupted`.
+    2. Load the engine's compiled kernels (numba's cache) with a tiny backtest of each strategy."""
+    close_old_connections()
+    try:
+        count = services.runs_recover(started_before=PROCESS_STARTED_AT)
+        if count:
+            logger.warning("Marked %d run(s) left by a stopped server as interrupted", count)
+    finally:
+        close_old_connections()
+    engine_warm_up()
+
+
+def engine_warm_up() -> float:
+    """Run every strategy once on a small synthetic series; returns the seconds it took."""
+    from strategies.engine import STRATEGIES, EngineError, backtest_arrays
+
+    started = time.perf_counter()
+    n = 400
+    rng = np.random.default_rng(0)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    times = (np.arange(n, dtype=np.int64) + 1_700_000_000 // 3600) * 3_600_000_000_000
+    for key in STRATEGIES:
+        try:
+            backtest_arrays(key, times=times, open=close, high=close * 1.01, low=close * 0.99, close=close)
+        except EngineError:
+            logger.exception("Engine warm-up of %s failed", key)
+    seconds = time.perf_counter() - started
+    logger.info("Backtest engine loaded in %.2f s", seconds)
+    return seconds
+
+
+def server_stopping() -> None:
+    close_old_connections()
+    try:
+        interrupted = executor.shutdown(wait=False)
+        if interrupted:
+            logger.warning("Server stopping: run(s) %s interrupted", ", ".join(interrupted))
+    finally:
+        close_old_connections()

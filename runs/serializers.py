@@ -1,0 +1,126 @@
+"""Output shapes of the run API (runs/CONTRACT.md). Metrics are rounded to 2 decimals here;
+the database keeps full precision."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from .events import rounded_metrics
+from .models import BacktestRun, RunResult
+
+
+def run_links(run_id: Any) -> dict[str, str]:
+    return {
+        "url": reverse("runs:run-detail", kwargs={"run_id": run_id}),
+        "events_url": reverse("runs:run-events", kwargs={"run_id": run_id}),
+        "page_url": f"/runs/{run_id}/",
+    }
+
+
+class RunSerializer(serializers.ModelSerializer):
+    strategy = serializers.SerializerMethodField()
+    start_date = serializers.SerializerMethodField()
+    end_date = serializers.SerializerMethodField()
+    elapsed_time = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    events_url = serializers.SerializerMethodField()
+    page_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BacktestRun
+        fields = [
+            "id",
+            "strategy",
+            "parameters",
+            "start_date",
+            "end_date",
+            "interval",
+            "fee_pct",
+            "symbols",
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "elapsed_time",
+            "total",
+            "completed",
+            "successful",
+            "failed",
+            "summary",
+            "url",
+            "events_url",
+            "page_url",
+        ]
+
+    def get_strategy(self, run: BacktestRun) -> dict[str, Any]:
+        return {"id": run.strategy_id, "key": run.strategy.key, "name": run.strategy.name}
+
+    def get_start_date(self, run: BacktestRun) -> str | None:
+        return run.start_date or None
+
+    def get_end_date(self, run: BacktestRun) -> str | None:
+        return run.end_date or None
+
+    def get_elapsed_time(self, run: BacktestRun) -> float | None:
+        return None if run.elapsed_time is None else round(run.elapsed_time, 2)
+
+    def get_url(self, run: BacktestRun) -> str:
+        return run_links(run.id)["url"]
+
+    def get_events_url(self, run: BacktestRun) -> str:
+        return run_links(run.id)["events_url"]
+
+    def get_page_url(self, run: BacktestRun) -> str:
+        return run_links(run.id)["page_url"]
+
+
+def result_row(result: RunResult) -> dict[str, Any]:
+    """One coin of a run: who, whether it succeeded, its rounded metrics (null until done)."""
+    return {
+        "crypto_symbol": result.crypto_symbol,
+        "crypto_name": result.crypto_name,
+        "is_demo": result.is_demo,
+        "state": result.state,
+        "success": result.success,
+        "error": result.error or None,
+        **rounded_metrics(result.metrics),
+    }
+
+
+class RunDetailSerializer(RunSerializer):
+    results = serializers.SerializerMethodField()
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "results"]
+
+    def get_results(self, run: BacktestRun) -> list[dict[str, Any]]:
+        return [result_row(r) for r in self.context["results"]]
+
+
+def _iso_seconds(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def result_detail(result: RunResult) -> dict[str, Any]:
+    """One coin's stored result: metrics, trades and the equity curve with buy-and-hold."""
+    equity = result.equity or {}
+    return {
+        "crypto_symbol": result.crypto_symbol,
+        "crypto_name": result.crypto_name,
+        "is_demo": result.is_demo,
+        "state": result.state,
+        "success": result.success,
+        "error": result.error or None,
+        "bars": result.bars,
+        "metrics": rounded_metrics(result.metrics) if result.state == RunResult.State.DONE else None,
+        "trades": result.trades or [],
+        "equity": {
+            "times": [_iso_seconds(t) for t in equity.get("t", [])],
+            "values": equity.get("v", []),
+            "buy_hold": equity.get("bh", []),
+        },
+    }

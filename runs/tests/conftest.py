@@ -1,0 +1,288 @@
+"""Fixtures of the runs tests: seeded strategies, coins with random-walk bars, a live ASGI server,
+and a reader that parses a stream exactly as the original documentation's XHR code does."""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import http.client
+import importlib
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from django.apps import apps as django_apps
+from django.core.cache import cache
+from django.db import connection
+
+from market_data.models import Cryptocurrency, Price
+from market_data.selectors import prices_version_bump
+from runs import executor
+from runs.models import BacktestRun
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+BARS = 500
+
+
+@pytest.fixture(autouse=True)
+def _runs_settings(settings):
+    # A high creation rate, so the throttle only bites in the test that lowers it.
+    settings.RUNS_THROTTLE_RATE = "100000/min"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def tdb(transactional_db):
+    """A database the pool's threads share (committed data); at teardown, wait until every
+    job has finished before the tables are flushed."""
+    yield
+    assert executor.wait_idle(timeout=60), "backtest jobs still running at teardown"
+
+
+@pytest.fixture
+def seeded(db):
+    """The six strategies of the seed migration (a transactional test before this one may have
+    flushed them)."""
+    from strategies.models import Strategy
+
+    if Strategy.objects.count() < 6:
+        seed = importlib.import_module("strategies.migrations.0002_seed_strategies").seed
+        seed(django_apps, SimpleNamespace(connection=connection))
+    return Strategy.objects.order_by("id")
+
+
+@dataclass
+class CoinBars:
+    coin: Cryptocurrency
+    times: np.ndarray  # int64 ns
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+
+def random_walk(seed: int, n: int, start: float = 100.0) -> dict[str, np.ndarray]:
+    """Hourly OHLC of a geometric random walk, rounded to 8 decimals as the price table stores them."""
+    rng = np.random.default_rng(seed)
+    close = start * np.exp(np.cumsum(rng.normal(0.0, 0.02, n)))
+    open_ = np.concatenate([[start], close[:-1]])
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.005, n)))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.005, n)))
+    cols = {"open": open_, "high": high, "low": low, "close": close}
+    return {k: np.array([float(f"{x:.8f}") for x in v]) for k, v in cols.items()}
+
+
+def add_coin(symbol: str, name: str, *, bars: int, seed: int, start: dt.datetime = T0, interval: str = "1h",
+             is_active: bool = True, is_demo: bool = False) -> CoinBars:
+    coin = Cryptocurrency.objects.create(symbol=symbol, name=name, is_active=is_active, is_demo=is_demo)
+    cols = random_walk(seed, bars)
+    step = dt.timedelta(hours=1)
+    Price.objects.bulk_create(
+        Price(
+            crypto=coin,
+            datetime=start + i * step,
+            open=Decimal(f"{cols['open'][i]:.8f}"),
+            high=Decimal(f"{cols['high'][i]:.8f}"),
+            low=Decimal(f"{cols['low'][i]:.8f}"),
+            close=Decimal(f"{cols['close'][i]:.8f}"),
+            volume=Decimal("1000"),
+            interval_type=interval,
+        )
+        for i in range(bars)
+    )
+    prices_version_bump(crypto_id=coin.id, interval=interval)  # as every import does
+    first = int(start.timestamp()) * 10**9
+    times = first + np.arange(bars, dtype=np.int64) * 3600 * 10**9
+    return CoinBars(coin, times, cols["open"], cols["high"], cols["low"], cols["close"])
+
+
+@pytest.fixture
+def coins(tdb, seeded) -> dict[str, CoinBars]:
+    """Three active coins with 500 hourly bars each, from 2024-01-01 00:00 UTC."""
+    return {
+        "AAA": add_coin("AAA", "Alpha", bars=BARS, seed=1),
+        "BBB": add_coin("BBB", "Beta", bars=BARS, seed=2, is_demo=True),
+        "CCC": add_coin("CCC", "Gamma", bars=BARS, seed=3),
+    }
+
+
+@pytest.fixture
+def short_coin(coins) -> CoinBars:
+    """A fourth coin with too few bars for any default strategy: it produces an `error` event."""
+    return add_coin("DDD", "Delta", bars=10, seed=4)
+
+
+def wait_run(run_id: Any, timeout: float = 60.0) -> BacktestRun:
+    """Wait until a run has finished and its jobs are done; return it fresh from the database."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = BacktestRun.objects.get(id=run_id)
+        if run.finished_at is not None and executor.wait_idle(run_id, timeout=max(0.0, deadline - time.monotonic())):
+            return run
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+# --- The documented XHR client --------------------------------------------------------
+
+
+class XhrStreamReader:
+    """`xhr.onprogress` of the original documentation, line for line:
+
+        buffer += newData; lines = buffer.split('\\n\\n'); buffer = lines.pop() || '';
+        for (line of lines) if (line.trim().startsWith('data: ')) JSON.parse(line.trim().substring(6))
+
+    plus `handleStreamEvent`'s state (total, results, completed, successful, summary)."""
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.events: list[dict[str, Any]] = []
+        self.state: dict[str, Any] = {"results": [], "completed": 0, "total": 0, "successful": 0, "summary": None}
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        self.buffer += self._decoder.decode(chunk)
+        lines = self.buffer.split("\n\n")
+        self.buffer = lines.pop() or ""
+        new = []
+        for line in lines:
+            if line.strip().startswith("data: "):
+                event = json.loads(line.strip()[6:])  # JSON.parse: raises on anything malformed
+                self._handle(event)
+                new.append(event)
+        self.events.extend(new)
+        return new
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "start":
+            self.state["total"] = event["total"]
+        elif kind == "result":
+            self.state["results"].append(event["data"])
+        elif kind == "progress":
+            self.state["completed"] = event["completed"]
+            self.state["successful"] = event["successful"]
+        elif kind == "complete":
+            self.state["summary"] = event["summary"]
+
+    @property
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+
+# --- A live ASGI server -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server(tdb):
+    """uvicorn serving backtest_site.asgi:application in a thread (pytest-django's live_server is
+    WSGI, which buffers streams). Lifespan is off: its shutdown would stop the shared pool."""
+    import uvicorn
+
+    from backtest_site.asgi import application
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+                       timeout_graceful_shutdown=1)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield SimpleNamespace(host="127.0.0.1", port=port, url=f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(10)
+
+
+@dataclass
+class StreamRead:
+    status: int
+    headers: dict[str, str]
+    reader: XhrStreamReader
+    # (seconds since the request was sent, event) as each event was parsed
+    arrivals: list[tuple[float, dict[str, Any]]]
+    body: bytes
+
+
+def post_stream(server, body: dict[str, Any], *, stop_after: int | None = None, timeout: float = 60) -> StreamRead:
+    """POST to the original endpoint over a real socket and read the body chunk by chunk, as a
+    browser's XHR sees it. stop_after: disconnect after that many events."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
+    started = time.perf_counter()
+    conn.request("POST", "/api/crypto/backtest/stream", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    headers = {k.lower(): v for k, v in resp.getheaders()}
+    reader = XhrStreamReader()
+    arrivals: list[tuple[float, dict[str, Any]]] = []
+    raw = b""
+    try:
+        while True:
+            chunk = resp.read1(65536)
+            if not chunk:
+                break
+            raw += chunk
+            for event in reader.feed(chunk):
+                arrivals.append((time.perf_counter() - started, event))
+            if stop_after is not None and len(reader.events) >= stop_after:
+                break
+    finally:
+        conn.close()
+    return StreamRead(resp.status, headers, reader, arrivals, raw)
+
+
+def read_event_stream(server, path: str, *, until_type: str = "complete", headers: dict[str, str] | None = None,
+                      stop_after: int | None = None, timeout: float = 30) -> list[dict[str, Any]]:
+    """GET a django-eventstream SSE URL and parse `event:`/`id:`/`data:` blocks until an event of
+    `until_type` (or stop_after events). Returns [{"event", "id", "data"}] (data JSON-decoded)."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
+    conn.request("GET", path, headers=headers or {})
+    resp = conn.getresponse()
+    assert resp.status == 200, resp.read()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    buffer = ""
+    out: list[dict[str, Any]] = []
+    try:
+        while True:
+            chunk = resp.read1(65536)
+            if not chunk:
+                break
+            buffer += decoder.decode(chunk)
+            *blocks, buffer = buffer.split("\n\n")
+            for block in blocks:
+                fields: dict[str, str] = {}
+                for line in block.split("\n"):
+                    if line.startswith(":") or ":" not in line:
+                        continue
+                    name, _, value = line.partition(":")
+                    fields[name] = value[1:] if value.startswith(" ") else value
+                kind = fields.get("event", "message")
+                if kind in ("stream-open", "keep-alive"):
+                    continue
+                data = fields.get("data", "")
+                out.append({"event": kind, "id": fields.get("id"), "data": json.loads(data) if data else None})
+                if kind == until_type or kind in ("stream-error", "stream-reset"):
+                    return out
+                if stop_after is not None and len(out) >= stop_after:
+                    return out
+    finally:
+        conn.close()
+    return out

@@ -1,0 +1,129 @@
+"""The original streaming endpoint, unchanged for existing clients, and the run event stream.
+
+POST /api/crypto/backtest/stream answers `text/event-stream` with `data: {json}\\n\\n`
+events (start, result, error, progress, complete) exactly as the original Flask service
+did; its documented XHR reader splits on blank lines and parses the `data: ` lines. The
+run it starts is stored like any other. Under ASGI this is an async generator fed by the
+pool's jobs through an in-process listener (runs.events), so each result goes out the
+moment its coin is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django_eventstream.views import events as eventstream_events
+
+from . import events, selectors, services
+from .api import run_request, throttle_wait
+from .models import BacktestRun
+
+# A comment line every so often keeps proxies from closing a quiet stream; the documented
+# XHR reader ignores it (it only parses lines that start with "data: ").
+KEEPALIVE_SECONDS = 15.0
+
+
+def _create_run(request: HttpRequest, body: Any) -> BacktestRun | HttpResponse:
+    """Sync part of the original endpoint: throttle, validate, store (not yet started)."""
+    wait = throttle_wait(request)
+    if wait is not None:
+        retry = str(max(1, round(wait)))
+        return JsonResponse({"detail": "Too many runs started; slow down."}, status=429, headers={"Retry-After": retry})
+    try:
+        return services.run_create(**run_request(body), start=False)
+    except services.RunValidationError as exc:
+        return JsonResponse({"errors": exc.errors}, status=400)
+    except services.TooManyRuns as exc:
+        return JsonResponse({"detail": str(exc)}, status=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+@csrf_exempt
+async def backtest_stream(request: HttpRequest) -> HttpResponse:
+    """POST /api/crypto/backtest/stream: validate (400 JSON before streaming), store the run,
+    subscribe to its events, start it, and stream the events until `complete`."""
+    if request.method != "POST":
+        return JsonResponse({"detail": "Method not allowed; POST a JSON body."}, status=405, headers={"Allow": "POST"})
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"errors": {"non_field_errors": ["The body is not valid JSON"]}}, status=400)
+    created = await sync_to_async(_create_run)(request, body)
+    if isinstance(created, HttpResponse):
+        return created
+    run_id = created.id
+    # Subscribe before the first job can publish, so no event is missed.
+    listener = events.subscribe(run_id)
+    try:
+        await sync_to_async(services.run_start)(run_id=run_id)
+    except BaseException:
+        events.unsubscribe(run_id, listener)
+        raise
+    response = StreamingHttpResponse(_stream(run_id, listener), content_type="text/event-stream; charset=utf-8")
+    # The original's headers. `Connection: keep-alive` is hop-by-hop: the ASGI server owns the
+    # connection (HTTP/1.1 keeps it alive by default); uvicorn and daphne pass it through.
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    response["Connection"] = "keep-alive"
+    return response
+
+
+async def _stream(run_id: Any, listener: events.StreamListener) -> AsyncIterator[str]:
+    """Yield the run's events as `data: {json}\\n\\n` until `complete`.
+
+    Events that arrived together go out in one chunk. If the client disconnects, the
+    generator is cancelled; the run goes on in the pool and is stored all the same.
+    """
+    try:
+        while True:
+            try:
+                payload = await asyncio.wait_for(listener.queue.get(), timeout=KEEPALIVE_SECONDS)
+            except TimeoutError:
+                ended = await sync_to_async(_ended_without_complete)(run_id)
+                if ended is not None:  # e.g. interrupted by a shutdown: close the stream properly
+                    yield events.sse_data(ended)
+                    return
+                yield ": keep-alive\n\n"
+                continue
+            chunk = [events.sse_data(payload)]
+            done = payload["type"] == "complete"
+            while not done and not listener.queue.empty():
+                payload = listener.queue.get_nowait()
+                chunk.append(events.sse_data(payload))
+                done = payload["type"] == "complete"
+            yield "".join(chunk)
+            if done:
+                return
+    finally:
+        events.unsubscribe(run_id, listener)
+
+
+def _ended_without_complete(run_id: Any) -> dict[str, Any] | None:
+    """A `complete` payload for a run that ended without publishing one (interrupted, failed)."""
+    run = selectors.run_get(run_id=run_id)
+    if run is None or run.status in BacktestRun.IN_PROGRESS:
+        return None
+    if run.status == BacktestRun.Status.CANCELLED and run.finished_at is None:
+        return None  # still draining: its last job publishes `complete`
+    summary = run.summary or {
+        "total_cryptos": run.total,
+        "successful": run.successful,
+        "failed": run.failed,
+        "status": run.status,
+    }
+    return events.complete_payload(summary=summary, elapsed_time=run.elapsed_time or 0.0)
+
+
+def run_events(request: HttpRequest, run_id) -> HttpResponse:
+    """GET /api/runs/<id>/events/: the run's stored SSE channel through django-eventstream.
+
+    Connect with ?lastEventId=run-<id>:0 (or the Last-Event-ID header) to replay from the start.
+    """
+    if not selectors.run_exists(run_id=run_id):
+        raise Http404("No such run")
+    return eventstream_events(request, channels=[events.channel_name(run_id)])

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Re-create static/vendor/ from the npm registry, at the exact versions pinned in package.json
+# (package-lock.json pins the whole tree). The copied files are committed, so the site never
+# fetches anything at run time and needs no node at all; run this only to upgrade a library.
+#
+#   sh scripts/vendor.sh            # npm ci, copy, print the versions and sizes
+#
+# Files are copied byte for byte; the source maps that the minified Bootstrap files name are
+# copied too, because collectstatic's manifest storage rewrites (and so requires) every
+# sourceMappingURL it finds.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --ignore-scripts; else npm install --no-audit --no-fund --ignore-scripts; fi
+
+NM=node_modules
+OUT=static/vendor
+rm -rf "$OUT"
+mkdir -p "$OUT/bootstrap" "$OUT/lightweight-charts"
+
+for f in bootstrap.min.css bootstrap.min.css.map; do cp "$NM/bootstrap/dist/css/$f" "$OUT/bootstrap/$f"; done
+for f in bootstrap.bundle.min.js bootstrap.bundle.min.js.map; do cp "$NM/bootstrap/dist/js/$f" "$OUT/bootstrap/$f"; done
+cp "$NM/bootstrap/LICENSE" "$OUT/bootstrap/LICENSE"
+
+# The standalone ES module bundles its one dependency (fancy-canvas): imported by static/app/charts.js.
+cp "$NM/lightweight-charts/dist/lightweight-charts.standalone.production.mjs" "$OUT/lightweight-charts/"
+cp "$NM/lightweight-charts/LICENSE" "$OUT/lightweight-charts/LICENSE"
+
+bs=$(node -p "require('./$NM/bootstrap/package.json').version")
+lw=$(node -p "require('./$NM/lightweight-charts/package.json').version")
+cat > "$OUT/VERSIONS.txt" <<TXT
+Vendored by scripts/vendor.sh from the npm registry; do not edit these files by hand.
+bootstrap $bs (MIT): dist/css/bootstrap.min.css, dist/js/bootstrap.bundle.min.js (Popper included), their source maps
+lightweight-charts $lw (Apache-2.0, TradingView): dist/lightweight-charts.standalone.production.mjs (fancy-canvas included)
+TXT
+cat "$OUT/VERSIONS.txt"
+ls -l "$OUT"/*/

@@ -1,0 +1,244 @@
+"""The engine's entry points: one strategy, one coin, one window of bars.
+
+`backtest_arrays` is the fast path the site uses (float64 arrays and int64 UTC
+nanosecond timestamps, no pandas); `backtest` accepts a pandas DataFrame and converts
+it. Both validate everything before running anything, then:
+indicators and signals (signals.py) -> position model (simulation.py) -> metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InsufficientData, InvalidParameters, InvalidPriceData
+from .kernels import first_bad_price_kernel, first_unordered_time_kernel
+from .metrics import INTERVAL_MINUTES, compute_metrics
+from .registry import FEE_PCT, coerce_value, min_bars, resolve_parameters, warmup_bars
+from .signals import NEEDS_HIGH_LOW, Prices, strategy_signals
+from .simulation import REASONS, Simulation, simulate
+
+if TYPE_CHECKING:  # pandas is only needed by `backtest`, imported there
+    import pandas as pd
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """One backtest's product: full-precision metrics, the trades and the equity curve.
+
+    `trades` are dicts with entry_time / exit_time (int ns since the epoch, UTC),
+    entry_index / exit_index (bar indexes), entry_price, exit_price, return_pct (net of
+    fees) and reason ("signal" | "stop_loss" | "end_of_data").
+    """
+
+    strategy: str
+    params: dict[str, Any]
+    fee_pct: float
+    interval: str
+    warmup: int
+    metrics: dict[str, Any]
+    trades: list[dict[str, Any]]
+    equity: np.ndarray
+    times: np.ndarray
+
+
+def check_fee_pct(fee_pct: Any) -> float:
+    """The per-fill fee in percent, 0..5; InvalidParameters('fee_pct', ...) otherwise."""
+    return coerce_value(FEE_PCT, fee_pct)
+
+
+def check_interval(interval: Any) -> str:
+    """One of 1m .. 1w; InvalidParameters('interval', ...) otherwise."""
+    if not isinstance(interval, str) or interval not in INTERVAL_MINUTES:
+        raise InvalidParameters("interval", f"must be one of {list(INTERVAL_MINUTES)}")
+    return interval
+
+
+def backtest_arrays(
+    strategy: str,
+    *,
+    times: np.ndarray,
+    close: np.ndarray,
+    open: np.ndarray | None = None,  # noqa: A002 - named as the price column
+    high: np.ndarray | None = None,
+    low: np.ndarray | None = None,
+    params: Mapping[str, Any] | None = None,
+    fee_pct: float = 0.0,
+    interval: str = "1h",
+) -> BacktestResult:
+    """Backtest `strategy` on one coin's bars, given as arrays, ascending in time.
+
+    Steps:
+    1. resolve the parameters, fee and interval (InvalidParameters);
+    2. check the arrays' lengths and the bar count (InvalidPriceData, InsufficientData);
+    3. check the values: positive finite prices, strictly ascending times (InvalidPriceData);
+    4. signals -> simulation -> metrics and trades.
+
+    `open` is accepted for symmetry with the price table but no strategy reads it;
+    `high` and `low` are required by the strategies that read them (stochastic).
+    """
+    resolved = resolve_parameters(strategy, params)
+    fee = check_fee_pct(fee_pct)
+    interval = check_interval(interval)
+    warmup = warmup_bars(strategy, resolved)
+    stamps = _as_times(times)
+    prices = _as_prices(strategy, stamps.shape[0], close=close, high=high, low=low)
+    _check_enough_bars(strategy, resolved, stamps.shape[0])
+    _check_values(stamps, prices)
+    entry, exit_ = strategy_signals(strategy, prices, resolved)
+    sim = simulate(
+        prices.close, entry, exit_, warmup=warmup, stop_loss_pct=resolved["stop_loss_threshold"], fee_pct=fee
+    )
+    return BacktestResult(
+        strategy=strategy,
+        params=resolved,
+        fee_pct=fee,
+        interval=interval,
+        warmup=warmup,
+        metrics=compute_metrics(prices.close, sim, interval),
+        trades=_trade_dicts(stamps, prices.close, sim),
+        equity=sim.equity,
+        times=stamps,
+    )
+
+
+def backtest(
+    strategy: str,
+    prices: pd.DataFrame,
+    params: Mapping[str, Any] | None = None,
+    *,
+    fee_pct: float = 0.0,
+    interval: str = "1h",
+) -> BacktestResult:
+    """Backtest `strategy` on a DataFrame of bars (columns open, high, low, close[, volume],
+    with a `datetime` column or a DatetimeIndex, ascending). Naive times are taken as UTC."""
+    if "close" not in prices.columns:
+        raise InvalidPriceData("the prices have no 'close' column")
+    columns = {name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low") if name in prices}
+    return backtest_arrays(
+        strategy,
+        times=_frame_times(prices),
+        close=prices["close"].to_numpy(dtype=np.float64),
+        params=params,
+        fee_pct=fee_pct,
+        interval=interval,
+        **columns,
+    )
+
+
+def _frame_times(prices: pd.DataFrame) -> np.ndarray:
+    """int64 UTC nanoseconds of a DataFrame's `datetime` column, or of its DatetimeIndex."""
+    import pandas as pd
+
+    if "datetime" in prices.columns:
+        raw = prices["datetime"]
+    elif isinstance(prices.index, pd.DatetimeIndex):
+        raw = prices.index
+    else:
+        raise InvalidPriceData("the prices have neither a 'datetime' column nor a DatetimeIndex")
+    stamps = pd.DatetimeIndex(pd.to_datetime(raw, utc=True))
+    nat = np.flatnonzero(stamps.isna())
+    if nat.size:
+        raise InvalidPriceData("datetime is missing", int(nat[0]))
+    return stamps.as_unit("ns").asi8
+
+
+def _as_times(times: Any) -> np.ndarray:
+    """The timestamps as a 1-d int64 array of UTC nanoseconds (datetime64 is converted)."""
+    arr = np.asarray(times)
+    if arr.ndim != 1:
+        raise InvalidPriceData(f"times must be one-dimensional, got shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.datetime64):
+        if np.isnat(arr).any():
+            raise InvalidPriceData("times has a missing value (NaT)", int(np.flatnonzero(np.isnat(arr))[0]))
+        return arr.astype("datetime64[ns]").view(np.int64)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidPriceData(f"times must be int64 nanoseconds since the epoch, got dtype {arr.dtype}")
+    return arr.astype(np.int64, copy=False)
+
+
+def _as_prices(
+    strategy: str, bars: int, *, close: Any, high: Any | None, low: Any | None
+) -> Prices:
+    """The price arrays as contiguous 1-d float64, the same length as the times."""
+    needed = strategy in NEEDS_HIGH_LOW
+    if needed and (high is None or low is None):
+        raise InvalidPriceData(f"strategy {strategy!r} needs high and low prices")
+    return Prices(
+        close=_as_column("close", close, bars),
+        high=_as_column("high", high, bars) if needed else None,
+        low=_as_column("low", low, bars) if needed else None,
+    )
+
+
+def _as_column(name: str, values: Any, bars: int) -> np.ndarray:
+    try:
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidPriceData(f"{name} is not numeric ({exc})") from None
+    if arr.ndim != 1:
+        raise InvalidPriceData(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.shape[0] != bars:
+        raise InvalidPriceData(f"{name} has {arr.shape[0]} values but times has {bars}")
+    return arr
+
+
+def _check_enough_bars(strategy: str, resolved: Mapping[str, Any], bars: int) -> None:
+    needed = min_bars(strategy, resolved)
+    if bars < needed:
+        raise InsufficientData(bars, needed)
+
+
+def _check_values(stamps: np.ndarray, prices: Prices) -> None:
+    """Prices must be finite and positive, times strictly ascending; name the first bad bar."""
+    for name in ("close", "high", "low"):
+        arr = getattr(prices, name)
+        if arr is None:
+            continue
+        bad = int(first_bad_price_kernel(arr))
+        if bad >= 0:
+            raise InvalidPriceData(f"{name} is {_describe(arr[bad])}", bad)
+    unordered = int(first_unordered_time_kernel(stamps))
+    if unordered >= 0:
+        raise InvalidPriceData("times are not strictly ascending", unordered)
+
+
+def _describe(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "infinite"
+    return f"not positive ({value!r})"
+
+
+def _trade_dicts(stamps: np.ndarray, close: np.ndarray, sim: Simulation) -> list[dict[str, Any]]:
+    """The trades as plain dicts of Python scalars (JSON-ready; times int ns UTC)."""
+    ei = sim.entry_index.tolist()
+    xi = sim.exit_index.tolist()
+    return [
+        {
+            "entry_time": et,
+            "entry_price": ep,
+            "exit_time": xt,
+            "exit_price": xp,
+            "return_pct": r * 100.0,
+            "reason": REASONS[code],
+            "entry_index": e,
+            "exit_index": x,
+        }
+        for e, x, et, xt, ep, xp, r, code in zip(
+            ei,
+            xi,
+            stamps[sim.entry_index].tolist(),
+            stamps[sim.exit_index].tolist(),
+            close[sim.entry_index].tolist(),
+            close[sim.exit_index].tolist(),
+            sim.returns.tolist(),
+            sim.reason.tolist(),
+            strict=True,
+        )
+    ]

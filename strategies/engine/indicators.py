@@ -1,0 +1,106 @@
+"""The indicators of spec/ENGINE.md, each computed over the whole series at once.
+
+Each function takes float64 arrays and returns an array of the same length, NaN where
+the indicator is undefined, equal to the pandas expression the spec names
+(`rolling(n).mean()`, `rolling(n).std()`, `ewm(span=n, adjust=False).mean()`) and
+usually closer to the exact value than pandas is.
+
+Array expressions (numpy) wherever they are exact: differences, comparisons, the
+rolling extremes of the Stochastic. Compiled kernels (kernels.py, the way pandas runs
+its own rolling windows) where an array expression would lose digits or is a
+recursion: rolling mean and standard deviation (a cumulative-sum difference lost the
+first digit of a 2-bar standard deviation at 60,000), the EMA and Wilder's smoothing.
+None of them is ever evaluated bar by bar from Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import ema_kernel, rolling_moments_kernel, rsi_sma_kernel, wilder_averages_kernel
+
+
+def sma(x: np.ndarray, n: int) -> np.ndarray:
+    """`rolling(n).mean()`: NaN for the first n-1 values and for windows holding a NaN."""
+    return rolling_moments_kernel(_f64(x), int(n), False)[0]
+
+
+def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
+    """`rolling(n).std()`: sample standard deviation (ddof=1) of the last n values."""
+    return rolling_moments_kernel(_f64(x), int(n), True)[1]
+
+
+def sma_and_std(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both of the above in one pass (the Bollinger bands need both)."""
+    return rolling_moments_kernel(_f64(x), int(n), True)
+
+
+def _f64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def ema(x: np.ndarray, n: int) -> np.ndarray:
+    """`ewm(span=n, adjust=False).mean()` of a NaN-free series."""
+    return ema_kernel(_f64(x), int(n))
+
+
+def rolling_max(x: np.ndarray, n: int) -> np.ndarray:
+    """Highest value of the last n (NaN for the first n-1).
+
+    Doubling: after k steps m[i] is the max of x[i : i + 2**k]; two such spans that
+    overlap cover any window, so the cost is log2(n) array passes, exact.
+    """
+    return _rolling_extreme(x, n, np.maximum)
+
+
+def rolling_min(x: np.ndarray, n: int) -> np.ndarray:
+    """Lowest value of the last n (NaN for the first n-1); see rolling_max."""
+    return _rolling_extreme(x, n, np.minimum)
+
+
+def _rolling_extreme(x: np.ndarray, n: int, pick: np.ufunc) -> np.ndarray:
+    size = x.shape[0]
+    out = np.full(size, np.nan)
+    if n > size:
+        return out
+    m = x
+    span = 1
+    while span * 2 <= n:
+        m = pick(m[:-span], m[span:])
+        span *= 2
+    count = size - n + 1
+    out[n - 1 :] = pick(m[:count], m[n - span : n - span + count])
+    return out
+
+
+def rsi_sma(close: np.ndarray, n: int) -> np.ndarray:
+    """RSI with simple moving averages of the gains and losses (the original system's).
+
+    `d = close.diff()`, gain = SMA(max(d, 0), n), loss = SMA(max(-d, 0), n),
+    RSI = 100 - 100 / (1 + gain / loss): 100 when only gains, NaN when neither
+    (flat prices). Defined from index n, the first with n changes.
+    """
+    return rsi_sma_kernel(_f64(close), int(n))
+
+
+def rsi_wilder(close: np.ndarray, n: int) -> np.ndarray:
+    """RSI with Wilder's smoothing, as TA-Lib's RSI (first value at index n)."""
+    gain, loss = wilder_averages_kernel(_f64(close), int(n))
+    return _rsi_from_averages(gain, loss)
+
+
+def _rsi_from_averages(gain: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100.0 - 100.0 / (1.0 + gain / loss)
+
+
+def stochastic(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """(%K, %D): %K = 100 * (close - LL) / (HH - LL) over the last k bars, NaN where
+    HH == LL (no range, so no position within it); %D = SMA(%K, d)."""
+    hh = rolling_max(high, k)
+    ll = rolling_min(low, k)
+    rng = hh - ll
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct_k = 100.0 * (close - ll) / rng
+    pct_k[rng == 0] = np.nan
+    return pct_k, sma(pct_k, d)

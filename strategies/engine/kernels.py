@@ -1,0 +1,350 @@
+"""The engine's compiled kernels: the parts that are recursions, not array expressions.
+
+A position's next state depends on its previous one (the stop-loss needs the entry
+price), and an EMA or a Wilder average depends on its previous value, so none of them
+can be written as whole-array numpy. They are compiled with numba instead:
+
+- `cache=True` writes the machine code beside this file, or, when the package directory
+  is not writable, to numba's user-wide cache (or `NUMBA_CACHE_DIR`), so a fresh process
+  loads it instead of compiling again.
+- `nogil=True` lets the site's worker threads run backtests in parallel; the kernels
+  share no state, they only write arrays they allocate themselves.
+
+Every kernel is called with float64 arrays and Python scalars only, so each compiles to
+one specialisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Exit reasons as the simulation kernel records them; see REASONS in simulation.py.
+REASON_SIGNAL = 0
+REASON_STOP_LOSS = 1
+REASON_END_OF_DATA = 2
+
+
+@njit(cache=True, nogil=True)
+def ema_kernel(x: np.ndarray, span: int) -> np.ndarray:  # pragma: no cover - compiled
+    """`ewm(span=n, adjust=False).mean()`: e[0] = x[0], e[i] = a*x[i] + (1-a)*e[i-1]."""
+    n = x.shape[0]
+    out = np.empty(n)
+    if n == 0:
+        return out
+    a = 2.0 / (span + 1.0)
+    b = 1.0 - a
+    e = x[0]
+    out[0] = e
+    for i in range(1, n):
+        e = a * x[i] + b * e
+        out[i] = e
+    return out
+
+
+@njit(cache=True, nogil=True)
+def rolling_moments_kernel(x: np.ndarray, n: int, with_std: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Mean and sample standard deviation (ddof=1) of every length-n window, as pandas'
+    `rolling(n).mean()` / `.std()`: NaN before n values and for windows holding a NaN.
+
+    One pass, O(len) whatever n, and careful with digits:
+    - the window sums are kept relative to a reference value, and every n bars they are
+      summed afresh around a new reference (the current bar), so rounding never
+      accumulates over more than n steps and the squares stay the size of the local
+      spread, not of the price (one running sum of squares at 60,000 loses a 2-bar
+      standard deviation entirely);
+    - the mean is the plain window sum / n (re-summed on the same schedule), so equal
+      means are equal to the last bit, as in pandas: for a crossover, a tie decides;
+    - a window whose values are all equal gets that value and a deviation of exactly 0,
+      as pandas does, so flat prices cannot come out as 1e-13 off and flip a comparison.
+    NaN values count as 0 in the sums and mark their windows. `std` is empty unless
+    with_std.
+    """
+    size = x.shape[0]
+    mean = np.full(size, np.nan)
+    std = np.full(size if with_std else 0, np.nan)
+    if n > size:
+        return mean, std
+    run = 0  # length of the run of equal values ending at i
+    nans = 0  # NaN values in the window ending at i
+    total = 0.0  # sum of the window
+    ref = 0.0
+    s1 = 0.0  # sum of (x - ref)
+    s2 = 0.0  # sum of (x - ref)**2
+    anchor = n - 1  # next bar at which the sums are recomputed
+    for i in range(size):
+        v = x[i]
+        run = run + 1 if i > 0 and v == x[i - 1] else 1
+        nans += v != v
+        if i >= n:
+            nans -= x[i - n] != x[i - n]
+        if i < n - 1:
+            continue
+        if i >= anchor:
+            ref = v if v == v else 0.0
+            total = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(i - n + 1, i + 1):
+                if x[j] == x[j]:
+                    d = x[j] - ref
+                    total += x[j]
+                    s1 += d
+                    s2 += d * d
+            anchor = i + n
+        else:
+            if v == v:
+                d = v - ref
+                total += v
+                s1 += d
+                s2 += d * d
+            u = x[i - n]
+            if u == u:
+                d = u - ref
+                total -= u
+                s1 -= d
+                s2 -= d * d
+        if nans > 0:
+            continue
+        if run >= n:
+            mean[i] = v
+            if with_std and n > 1:
+                std[i] = 0.0
+            continue
+        mean[i] = total / n
+        if with_std and n > 1:
+            var = (s2 - s1 * s1 / n) / (n - 1)
+            std[i] = np.sqrt(var) if var > 0.0 else 0.0
+    return mean, std
+
+
+@njit(cache=True, nogil=True)
+def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
+    """RSI from simple n-bar averages of the gains and losses of `close` (NaN-free).
+
+    gain = mean(max(d, 0)), loss = mean(max(-d, 0)) over the last n changes d, and
+    RSI = 100 - 100 / (1 + gain / loss): 100 when only gains, NaN when neither. The
+    sums are re-summed every n bars (see rolling_moments_kernel), and a window without
+    a single gain (or loss) has a sum of exactly 0. Defined from index n.
+    """
+    size = close.shape[0]
+    out = np.full(size, np.nan)
+    ups = 0  # changes > 0 in the window
+    downs = 0  # changes < 0 in the window
+    g = 0.0
+    s = 0.0
+    anchor = n
+    for i in range(1, size):
+        d = close[i] - close[i - 1]
+        ups += d > 0.0
+        downs += d < 0.0
+        if i > n:
+            e = close[i - n] - close[i - n - 1]
+            ups -= e > 0.0
+            downs -= e < 0.0
+        if i < n:
+            continue
+        if i >= anchor:
+            g = 0.0
+            s = 0.0
+            for j in range(i - n + 1, i + 1):
+                e = close[j] - close[j - 1]
+                if e > 0.0:
+                    g += e
+                else:
+                    s -= e
+            anchor = i + n
+        else:
+            if d > 0.0:
+                g += d
+            else:
+                s -= d
+            e = close[i - n] - close[i - n - 1]
+            if e > 0.0:
+                g -= e
+            else:
+                s += e
+        # Counting the moves makes an all-flat side exactly 0; max() keeps a rounding
+        # remainder of a large removed move from going below 0.
+        gain = max(g, 0.0) / n if ups > 0 else 0.0
+        loss = max(s, 0.0) / n if downs > 0 else 0.0
+        if loss > 0.0:
+            out[i] = 100.0 - 100.0 / (1.0 + gain / loss)
+        elif gain > 0.0:
+            out[i] = 100.0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def wilder_averages_kernel(close: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Wilder's average gain and loss as TA-Lib computes them.
+
+    The first average (at index `period`) is the plain mean of the first `period`
+    changes; after it avg[i] = (avg[i-1]*(period-1) + change[i]) / period, in exactly
+    TA-Lib's order of operations so the RSI matches it to rounding.
+    """
+    n = close.shape[0]
+    gain = np.full(n, np.nan)
+    loss = np.full(n, np.nan)
+    if n <= period:
+        return gain, loss
+    g = 0.0
+    s = 0.0
+    for i in range(1, period + 1):
+        d = close[i] - close[i - 1]
+        if d > 0:
+            g += d
+        else:
+            s -= d
+    g /= period
+    s /= period
+    gain[period] = g
+    loss[period] = s
+    for i in range(period + 1, n):
+        d = close[i] - close[i - 1]
+        g *= period - 1
+        s *= period - 1
+        if d > 0:
+            g += d
+        else:
+            s -= d
+        g /= period
+        s /= period
+        gain[i] = g
+        loss[i] = s
+    return gain, loss
+
+
+@njit(cache=True, nogil=True)
+def first_bad_price_kernel(x: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Index of the first value that is NaN, infinite or not positive; -1 if none.
+
+    The common case, all good, is one branch-free counting pass (numba vectorises it);
+    only bad data pays for the search.
+    """
+    good = 0
+    for i in range(x.shape[0]):
+        good += (x[i] > 0.0) & (x[i] < np.inf)  # false for NaN
+    if good == x.shape[0]:
+        return -1
+    for i in range(x.shape[0]):
+        if not (x[i] > 0.0 and x[i] < np.inf):
+            return i
+    return -1  # unreachable
+
+
+@njit(cache=True, nogil=True)
+def first_unordered_time_kernel(t: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Index of the first timestamp not after its predecessor; -1 if strictly ascending."""
+    bad = 0
+    for i in range(1, t.shape[0]):
+        bad += t[i] <= t[i - 1]
+    if bad == 0:
+        return -1
+    for i in range(1, t.shape[0]):
+        if t[i] <= t[i - 1]:
+            return i
+    return -1  # unreachable
+
+
+@njit(cache=True, nogil=True)
+def equity_stats_kernel(equity: np.ndarray) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """(mean, sample std, count) of the bar returns b = e[i]/e[i-1] - 1, and the
+    deepest drawdown min(e / running max - 1), in one pass plus one for the variance.
+
+    Returns (mean_b, std_b, max_drawdown_fraction); std is NaN with fewer than 2 returns.
+    """
+    n = equity.shape[0]
+    peak = equity[0]
+    worst = 0.0
+    total = 0.0
+    for i in range(1, n):
+        total += equity[i] / equity[i - 1] - 1.0
+        if equity[i] > peak:
+            peak = equity[i]
+        dd = equity[i] / peak - 1.0
+        if dd < worst:
+            worst = dd
+    count = n - 1
+    if count < 2:
+        return 0.0, np.nan, worst
+    mean = total / count
+    ss = 0.0
+    for i in range(1, n):
+        d = equity[i] / equity[i - 1] - 1.0 - mean
+        ss += d * d
+    return mean, np.sqrt(ss / (count - 1)), worst
+
+
+@njit(cache=True, nogil=True)
+def simulate_kernel(
+    close: np.ndarray,
+    entry: np.ndarray,
+    exit_: np.ndarray,
+    start: int,
+    stop_loss_pct: float,
+    fee: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:  # pragma: no cover - compiled
+    """The position model of the spec, bar by bar from `start` (the warm-up W).
+
+    Steps, per bar i >= start, at its close:
+    1. flat: on entry[i] buy all-in, units = cash / (close * (1 + fee)).
+    2. long: stop-loss first (loss in % of the entry price <= -stop_loss_pct), then
+       exit[i]; either sells, cash = units * close * (1 - fee). The entry bar is never
+       checked for an exit because it is handled in the flat branch.
+    3. equity[i] is the cash when flat, units * close when long.
+    After the loop a position still open is closed at the last close (end_of_data),
+    and the last equity value becomes the cash after that exit's fee.
+
+    Returns (equity, entry_index, exit_index, reason, trade_count, bars_in_position).
+    """
+    n = close.shape[0]
+    equity = np.empty(n)
+    cap = (n - start) // 2 + 2
+    entry_index = np.empty(cap, np.int64)
+    exit_index = np.empty(cap, np.int64)
+    reason = np.empty(cap, np.int8)
+    cash = 1.0
+    units = 0.0
+    entry_price = 0.0
+    long = False
+    trades = 0
+    held = 0
+    for i in range(min(start, n)):
+        equity[i] = 1.0
+    for i in range(start, n):
+        c = close[i]
+        if not long:
+            if entry[i]:
+                units = cash / (c * (1.0 + fee))
+                entry_price = c
+                long = True
+                entry_index[trades] = i
+                equity[i] = units * c
+                held += 1
+            else:
+                equity[i] = cash
+            continue
+        loss = (c - entry_price) / entry_price * 100.0
+        if loss <= -stop_loss_pct:
+            why = REASON_STOP_LOSS
+        elif exit_[i]:
+            why = REASON_SIGNAL
+        else:
+            equity[i] = units * c
+            held += 1
+            continue
+        cash = units * c * (1.0 - fee)
+        units = 0.0
+        long = False
+        exit_index[trades] = i
+        reason[trades] = why
+        trades += 1
+        equity[i] = cash
+    if long:
+        cash = units * close[n - 1] * (1.0 - fee)
+        equity[n - 1] = cash
+        exit_index[trades] = n - 1
+        reason[trades] = REASON_END_OF_DATA
+        trades += 1
+    return equity, entry_index, exit_index, reason, trades, held
