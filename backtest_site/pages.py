@@ -1,1 +1,50 @@
-urlpatterns: list = []
+"""The HTML pages: `/` (set up and watch a run), `/runs/` (past runs), `/runs/<uuid>/` (one stored run).
+
+The pages are shells: static/app/*.js fills them from the JSON API and the run's event
+stream, so a definition changed in the admin shows up without touching a template.
+The views only choose a template and say whether the coins are demo data.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+
+from market_data.models import Cryptocurrency
+from runs.selectors import run_exists
+
+
+def _demo_data() -> bool:
+    """Whether any active coin is generated demo data (the navbar then shows a badge)."""
+    return Cryptocurrency.objects.active().filter(is_demo=True).exists()
+
+
+@require_GET
+@ensure_csrf_cookie  # the page POSTs /api/runs/ with the X-CSRFToken header read from this cookie
+def backtest_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "pages/backtest.html", {"demo_data": _demo_data(), "run_id": "", "nav": "backtest"})
+
+
+@require_GET
+@ensure_csrf_cookie
+def run_page(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    if not run_exists(run_id=run_id):
+        raise Http404("No such run")
+    return render(request, "pages/backtest.html", {"demo_data": _demo_data(), "run_id": str(run_id), "nav": "runs"})
+
+
+@require_GET
+def runs_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "pages/runs.html", {"demo_data": _demo_data(), "nav": "runs"})
+
+
+urlpatterns = [
+    path("", backtest_page, name="backtest-page"),
+    path("runs/", runs_page, name="runs-page"),
+    path("runs/<uuid:run_id>/", run_page, name="run-page"),
+]

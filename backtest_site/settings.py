@@ -201,7 +201,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if env_bool("STATIC_MANIFEST", not DEBUG)
+            if env_bool("STATIC_MANIFEST", not DEBUG and "pytest" not in sys.modules)
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },

@@ -47,7 +47,7 @@ def write_csvs(folder: Path, coins: int) -> list[tuple[str, Path]]:
         path = folder / f"bench{k:02d}.csv"
         with open(path, "w") as out:
             out.write(",open,high,low,close,volume\n")
-            out.writelines(f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}\n" for t, (o, h, lo, c, v) in zip(times, bars.tolist()))
+            out.writelines(f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}\n" for t, (o, h, lo, c, v) in zip(times, bars.tolist(), strict=True))
         files.append((f"BENCH{k:02d}", path))
     return files
 

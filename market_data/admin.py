@@ -9,6 +9,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html_join
 
 from .models import Cryptocurrency, Price
+from .services import prices_versions_bump_on_commit
 
 # A filtered list counts at most this many rows; beyond it the page count is capped.
 COUNT_CAP = 100_000
@@ -17,21 +18,21 @@ COUNT_CAP = 100_000
 class EstimatedCountPaginator(Paginator):
     """Avoids COUNT(*) over the whole table.
 
-    Unfiltered: PostgreSQL's planner estimate (pg_class.reltuples), else the span of ids
-    (both O(1)). Filtered (by coin and/or interval, both indexed): an exact count, capped at
-    COUNT_CAP rows so a broad filter stays cheap too.
+    Unfiltered and large: PostgreSQL's planner estimate (pg_class.reltuples), else the span
+    of ids (both O(1)). Otherwise (small, or filtered by coin and/or interval, both indexed):
+    an exact count, capped at COUNT_CAP rows so a broad filter stays cheap too.
     """
 
     @cached_property
     def count(self) -> int:
-        query = self.object_list.query
-        if not query.where:
+        if not self.object_list.query.where:
             estimate = self._estimate()
-            if estimate is not None:
+            # A small table is counted exactly (cheap), so a stale estimate cannot mislead there.
+            if estimate > COUNT_CAP:
                 return estimate
         return self.object_list.order_by()[:COUNT_CAP].count()
 
-    def _estimate(self) -> int | None:
+    def _estimate(self) -> int:
         model = self.object_list.model
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -59,6 +60,22 @@ class PriceAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     readonly_fields = ["created_at"]
+
+    # Edited or deleted bars: the cached series of that coin and interval must not be served again.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        series = {(obj.crypto_id, obj.interval_type)}
+        if change and form.initial:
+            series.add((form.initial["crypto"], form.initial["interval_type"]))
+        prices_versions_bump_on_commit(series=series)
+
+    def delete_model(self, request, obj):
+        prices_versions_bump_on_commit(series=[(obj.crypto_id, obj.interval_type)])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        prices_versions_bump_on_commit(series=queryset.order_by().values_list("crypto_id", "interval_type").distinct())
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(Cryptocurrency)

@@ -24,10 +24,10 @@ class IntervalStats:
 
 
 class CryptocurrencyQuerySet(models.QuerySet):
-    def active(self) -> "CryptocurrencyQuerySet":
+    def active(self) -> CryptocurrencyQuerySet:
         return self.filter(is_active=True)
 
-    def with_interval_stats(self) -> list["Cryptocurrency"]:
+    def with_interval_stats(self) -> list[Cryptocurrency]:
         """The coins, each with `interval_stats` (a list of IntervalStats): two queries in all."""
         coins = list(self)
         stats = Price.objects.filter(crypto_id__in=[c.id for c in coins]).interval_stats()

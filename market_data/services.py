@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from django.db import connection, transaction
@@ -140,6 +141,16 @@ def _upsert_generic(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) 
     return len(objs)
 
 
+def prices_versions_bump_on_commit(*, series: Iterable[tuple[int, str]]) -> None:
+    """After the current transaction commits, give each (coin id, interval) a new cache version.
+
+    Any write to crypto_prices outside prices_bulk_upsert (admin edits, deletes) calls this,
+    so no stale series is served from the cache.
+    """
+    for crypto_id, interval in set(series):
+        transaction.on_commit(partial(prices_version_bump, crypto_id=crypto_id, interval=interval))
+
+
 def prices_bulk_upsert(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) -> int:
     """Insert or update the bars of one coin and interval; return how many were inserted or changed.
 
@@ -154,7 +165,7 @@ def prices_bulk_upsert(*, crypto_id: int, interval: str, bars: Sequence[PriceBar
     with transaction.atomic():
         written = upsert(crypto_id=crypto_id, interval=interval, bars=bars)
         if written:
-            transaction.on_commit(lambda: prices_version_bump(crypto_id=crypto_id, interval=interval))
+            prices_versions_bump_on_commit(series=[(crypto_id, interval)])
     return written
 
 
@@ -208,6 +219,9 @@ def prices_import_csv(
     if interval not in INTERVALS:
         raise PriceImportError(f"unknown interval {interval!r}; known: {', '.join(INTERVALS)}")
     bars, bad = _read_files([Path(p) for p in paths], skip_invalid=skip_invalid)
+    if not bars:
+        detail = f"; {len(bad)} bad row(s):\n{row_errors_format(bad, len(bad))}" if bad else ""
+        raise PriceImportError(f"no valid bars in the file(s); nothing was imported{detail}")
     report = ImportReport(symbol=symbol, interval=interval, rows=len(bars), skipped=bad)
     with transaction.atomic():
         coin = Cryptocurrency.objects.select_for_update().filter(symbol=symbol).first()
@@ -215,7 +229,11 @@ def prices_import_csv(
             coin = Cryptocurrency.objects.create(symbol=symbol, name=name or symbol)
             report.created = True
         elif coin.is_demo:
-            Price.objects.filter(crypto=coin).delete()
+            demo_bars = Price.objects.filter(crypto=coin)
+            prices_versions_bump_on_commit(
+                series=((coin.id, i) for i in demo_bars.values_list("interval_type", flat=True).distinct())
+            )
+            demo_bars.delete()
             coin.is_demo = False
             coin.name = name or coin.name.removesuffix(" (demo)")
             coin.save(update_fields=["is_demo", "name"])

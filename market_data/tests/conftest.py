@@ -33,3 +33,12 @@ def write_csv(tmp_path):
 @pytest.fixture
 def coin(db):
     return Cryptocurrency.objects.create(symbol="BTC", name="Bitcoin")
+
+
+@pytest.fixture
+def plain_static(settings):
+    """Static files served by name: with DEBUG off the settings pick the manifest storage, which needs collectstatic."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

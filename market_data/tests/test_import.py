@@ -207,3 +207,24 @@ def test_after_an_import_the_cached_series_shows_the_new_bars(write_csv, django_
 def test_bulk_upsert_refuses_an_unknown_interval(coin):
     with pytest.raises(ValueError, match="unknown interval"):
         services.prices_bulk_upsert(crypto_id=coin.id, interval="2h", bars=[services.PriceBar(T0, 1, 2, 0.5, 1.5, 1)])
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_files_without_a_single_good_bar_are_refused_and_create_no_coin(write_csv, skip_invalid):
+    with pytest.raises(CommandError, match="no valid bars"):
+        run(write_csv(["2024-01-01,x,2,0.5,1.5,1"] if skip_invalid else []), symbol="BTC", skip_invalid=skip_invalid)
+    assert not Cryptocurrency.objects.exists()
+
+
+def test_replacing_a_demo_coin_bumps_every_interval_it_had(write_csv, monkeypatch, django_capture_on_commit_callbacks):
+    demo_coin = Cryptocurrency.objects.create(symbol="ETH", name="Ethereum (demo)", is_demo=True)
+    for interval in ("1h", "1d"):
+        services.prices_bulk_upsert(
+            crypto_id=demo_coin.id, interval=interval, bars=[services.PriceBar(T0, 1.0, 2.0, 0.5, 1.5, 1.0)]
+        )
+    bumped = []
+    monkeypatch.setattr(services, "prices_version_bump", lambda **kw: bumped.append((kw["crypto_id"], kw["interval"])))
+    with django_capture_on_commit_callbacks(execute=True):
+        run(write_csv(csv_rows(2)), symbol="ETH", interval="4h")
+    assert sorted(bumped) == [(demo_coin.id, "1d"), (demo_coin.id, "1h"), (demo_coin.id, "4h")]
+    assert list(Price.objects.filter(crypto=demo_coin).values_list("interval_type", flat=True).distinct()) == ["4h"]

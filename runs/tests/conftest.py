@@ -274,6 +274,8 @@ def read_event_stream(server, path: str, *, until_type: str = "complete", header
                         continue
                     name, _, value = line.partition(":")
                     fields[name] = value[1:] if value.startswith(" ") else value
+                if not fields:  # a comment block (the 2 KB padding)
+                    continue
                 kind = fields.get("event", "message")
                 if kind in ("stream-open", "keep-alive"):
                     continue

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 
@@ -121,26 +120,35 @@ def test_real_server_streams_incrementally_to_the_xhr_reader(coins, asgi_server)
     wait_run(read.reader.events[0]["run_id"])
 
 
-def test_results_arrive_as_each_coin_completes(coins, asgi_server, monkeypatch):
-    """With each backtest slowed down, the first result must arrive well before `complete`."""
+def test_results_arrive_in_the_order_coins_complete(coins, asgi_server, monkeypatch):
+    """Jobs are submitted AAA, BBB, CCC; with AAA slowest and CCC fastest, the results must come
+    CCC, BBB, AAA, each as it is ready: the first long before `complete`."""
     from runs import executor
 
     real = executor._backtest
+    delay = {coins["AAA"].coin.id: 1.0, coins["BBB"].coin.id: 0.5, coins["CCC"].coin.id: 0.0}
 
-    def slow(run, crypto_id):
-        time.sleep(0.4)
+    def slowed(run, crypto_id):
+        time.sleep(delay[crypto_id])
         return real(run, crypto_id)
 
-    monkeypatch.setattr(executor, "_backtest", slow)
-    monkeypatch.setattr(executor.pool, "_max_workers", executor.pool._max_workers)
-    read = post_stream(asgi_server, {**BODY, "symbols": ["AAA", "BBB", "CCC"]})
-    times = {e["type"]: t for t, e in reversed(read.arrivals)}  # first arrival of each type
-    assert times["start"] < 0.3
+    monkeypatch.setattr(executor, "_backtest", slowed)
+    read = post_stream(asgi_server, BODY)
+    results = [(t, e["data"]["crypto_symbol"]) for t, e in read.arrivals if e["type"] == "result"]
+    assert [symbol for _, symbol in results] == ["CCC", "BBB", "AAA"]
+    complete_at = read.arrivals[-1][0]
     assert read.arrivals[-1][1]["type"] == "complete"
-    assert times["result"] < read.arrivals[-1][0] - 0.2 or read.arrivals[-1][0] - times["result"] > 0.2
+    assert complete_at >= 1.0
+    assert results[0][0] < complete_at - 0.5, read.arrivals
+    assert results[1][0] < complete_at - 0.2, read.arrivals
+    wait_run(read.reader.events[0]["run_id"])
 
 
-def test_client_disconnect_does_not_stop_the_run(coins, asgi_server):
+def test_client_disconnect_does_not_stop_the_run(coins, asgi_server, monkeypatch):
+    from runs import executor
+
+    real = executor._backtest
+    monkeypatch.setattr(executor, "_backtest", lambda run, crypto_id: (time.sleep(0.3), real(run, crypto_id))[1])
     read = post_stream(asgi_server, BODY, stop_after=1)  # leave after `start`
     assert read.reader.types == ["start"]
     run = wait_run(read.reader.events[0]["run_id"])
@@ -149,28 +157,23 @@ def test_client_disconnect_does_not_stop_the_run(coins, asgi_server):
 
 
 def test_get_is_not_allowed(tdb):
-    response = AsyncClient()
-    status = async_to_sync(response.get)("/api/crypto/backtest/stream").status_code
-    assert status == 405
+    assert async_to_sync(AsyncClient().get)("/api/crypto/backtest/stream").status_code == 405
 
 
-def test_stream_needs_no_login_and_no_csrf_token(coins, client):
-    from django.test import Client
+def test_stream_needs_no_login_and_no_csrf_token(coins):
+    async def go():
+        client = AsyncClient(enforce_csrf_checks=True)
+        response = await client.post("/api/crypto/backtest/stream", data=BODY, content_type="application/json")
+        reader = XhrStreamReader()
+        async for chunk in response.streaming_content:
+            reader.feed(chunk)
+        return response.status_code, reader
 
-    strict = Client(enforce_csrf_checks=True)
-    response = strict.post("/api/crypto/backtest/stream", data=json.dumps(BODY), content_type="application/json")
-    assert response.status_code == 200
-    run_id = None
-    for chunk in response.streaming_content if not hasattr(response, "is_async") or not response.is_async else []:
-        run_id = json.loads(chunk.decode().split("data: ", 1)[1])["run_id"]
-        break
-    if run_id is None:  # async content under the WSGI test client: find the run instead
-        run_id = BacktestRun.objects.latest("created_at").id
-    wait_run(run_id)
+    status, reader = async_to_sync(go)()
+    assert status == 200 and reader.types[-1] == "complete"
 
 
-@pytest.mark.parametrize("interval", ["1h"])
-def test_no_bars_in_the_period_is_a_run_of_zero_that_says_so(coins, interval):
+def test_no_bars_in_the_period_is_a_run_of_zero_that_says_so(coins):
     _, _, reader = _read_with_async_client({**BODY, "start_date": "2030-01-01", "end_date": "2030-12-31"})
     assert reader.types == ["start", "complete"]
     assert reader.events[0]["total"] == 0

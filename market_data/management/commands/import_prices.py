@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from market_data.models import INTERVALS
-from market_data.services import PriceImportError, row_errors_format, prices_import_csv
+from market_data.services import PriceImportError, prices_import_csv, row_errors_format
 
 
 class Command(BaseCommand):

@@ -1,0 +1,112 @@
+"""GET /api/runs/<id>/events/: the run's stored event stream through django-eventstream."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rest_framework.test import APIClient
+
+from runs import executor
+
+from .conftest import post_stream, read_event_stream, wait_run
+
+BODY = {"strategy_id": 1, "start_date": "2024-01-01", "end_date": "2024-12-31"}
+
+
+def _ids(events, run_id):
+    prefix = f"run-{run_id}:"
+    assert all(e["id"].startswith(prefix) for e in events)
+    return [int(e["id"][len(prefix):]) for e in events]
+
+
+def _check_complete_sequence(events, total):
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "complete"
+    assert kinds.count("result") + kinds.count("error") == total and kinds.count("progress") == total
+    assert [e["data"]["completed"] for e in events if e["event"] == "progress"] == list(range(1, total + 1))
+    for e in events:
+        assert e["data"]["type"] == e["event"]  # SSE event name = payload type
+
+
+def test_a_late_client_replays_every_event_once_in_order(coins, short_coin, asgi_server):
+    run_id = APIClient().post("/api/runs/", BODY, format="json").json()["id"]
+    wait_run(run_id)  # connect only after the run has finished
+    events = read_event_stream(asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:0")
+    ids = _ids(events, run_id)
+    assert ids == list(range(1, len(events) + 1))  # every stored event, once, in order
+    assert len(events) == 1 + 2 * 4 + 1
+    _check_complete_sequence(events, total=4)
+    assert events[0]["data"]["run_id"] == run_id
+
+
+def test_the_run_stream_carries_the_same_payloads_as_the_original_stream(coins, asgi_server):
+    read = post_stream(asgi_server, BODY)
+    run_id = read.reader.events[0]["run_id"]
+    wait_run(run_id)
+    stored = read_event_stream(asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:0")
+    assert [e["data"] for e in stored] == read.reader.events
+
+
+def test_a_reconnecting_client_gets_what_it_missed_then_live_events(coins, asgi_server, monkeypatch):
+    """Read the first events live, drop the connection, let the run go on, reconnect with the
+    Last-Event-ID header: the missed events arrive once each, in order, then the live ones."""
+    gate = threading.Event()
+    real = executor._backtest
+    first = coins["AAA"].coin.id
+
+    def gated(run, crypto_id):
+        if crypto_id != first:
+            assert gate.wait(20)
+        return real(run, crypto_id)
+
+    monkeypatch.setattr(executor, "_backtest", gated)
+    run_id = APIClient().post("/api/runs/", BODY, format="json").json()["id"]
+    before = read_event_stream(
+        asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:0", stop_after=3
+    )  # start, result of AAA, progress 1
+    assert [e["event"] for e in before] == ["start", "result", "progress"]
+    last_id = before[-1]["id"]
+    gate.set()
+    time.sleep(0.2)  # some of the rest is published while no client is connected
+    after = read_event_stream(asgi_server, f"/api/runs/{run_id}/events/", headers={"Last-Event-ID": last_id})
+    everything = before + after
+    assert _ids(everything, run_id) == list(range(1, len(everything) + 1))
+    _check_complete_sequence(everything, total=3)
+    wait_run(run_id)
+
+
+def test_a_client_connected_before_the_run_starts_sees_it_live(coins, asgi_server, monkeypatch):
+    gate = threading.Event()
+    real = executor._backtest
+    monkeypatch.setattr(executor, "_backtest", lambda run, crypto_id: (gate.wait(20), real(run, crypto_id))[1])
+    run_id = APIClient().post("/api/runs/", BODY, format="json").json()["id"]
+    received = []
+    reader = threading.Thread(
+        target=lambda: received.extend(
+            read_event_stream(asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:0")
+        )
+    )
+    reader.start()
+    time.sleep(0.3)
+    gate.set()
+    reader.join(30)
+    _check_complete_sequence(received, total=3)
+    assert _ids(received, run_id) == list(range(1, len(received) + 1))
+    wait_run(run_id)
+
+
+def test_an_unknown_event_id_resets_the_stream(coins, asgi_server):
+    run_id = APIClient().post("/api/runs/", BODY, format="json").json()["id"]
+    wait_run(run_id)
+    events = read_event_stream(asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:999")
+    assert events[0]["event"] == "stream-reset"
+
+
+def test_only_run_channels_are_open_to_anyone():
+    from runs.events import RunChannelManager
+
+    manager = RunChannelManager()
+    assert manager.can_read_channel(None, "run-0b7c")
+    assert not manager.can_read_channel(None, "admin-secrets")
+    assert manager.is_channel_reliable("run-0b7c") and not manager.is_channel_reliable("other")

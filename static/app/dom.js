@@ -1,0 +1,73 @@
+// DOM and number helpers. Data only ever reaches the page as text (textContent, attributes):
+// symbols, names and error messages come from users and are never parsed as HTML.
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+    else if (value === true) node.setAttribute(key, "");
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+
+export function show(node, visible = true) {
+  node.classList.toggle("d-none", !visible);
+}
+
+export function isNum(value) {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+export function fmtNum(value, digits = 2) {
+  if (!isNum(value)) return "–";
+  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function fmtPct(value, { sign = true, digits = 2 } = {}) {
+  if (!isNum(value)) return "–";
+  const s = fmtNum(value, digits);
+  return `${sign && value > 0 ? "+" : ""}${s}%`;
+}
+
+export function fmtInt(value) {
+  return isNum(value) ? Math.round(value).toLocaleString("en-US") : "–";
+}
+
+export function fmtPrice(value) {
+  if (!isNum(value)) return "–";
+  const abs = Math.abs(value);
+  const digits = abs >= 1000 ? 2 : abs >= 1 ? 4 : abs >= 0.01 ? 6 : 8;
+  return value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits });
+}
+
+export function fmtSeconds(value) {
+  if (!isNum(value)) return "–";
+  if (value < 60) return `${value.toFixed(value < 10 ? 2 : 1)} s`;
+  const m = Math.floor(value / 60);
+  return `${m} min ${Math.round(value - m * 60)} s`;
+}
+
+export function fmtDateTime(iso) {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+}
+
+// "text-success" for a gain, "text-danger" for a loss, "" for zero or no value.
+export function signClass(value) {
+  if (!isNum(value) || value === 0) return "";
+  return value > 0 ? "text-success" : "text-danger";
+}

@@ -1,0 +1,445 @@
+// The backtest page (`/` and `/runs/<id>/`): set up a run, watch it arrive coin by coin, look closer.
+//
+// One code path for a new run and a stored one: starting a run only creates it (POST /api/runs/),
+// moves the address to its shareable /runs/<id>/ and then loads it like any stored run:
+//   1. GET /api/runs/<id>/ for what is already stored (rows, counts, summary);
+//   2. if it is still running, join its event stream from event 0 (rows are keyed by coin, so
+//      replayed results never double); if the stream cannot be held, poll the run instead;
+//   3. at the end, the summary cards, and one more GET to settle the final state.
+import { ApiError, getAll, getJSON, postJSON } from "./api.js";
+import { CoinDetail } from "./charts.js";
+import { CoinPicker } from "./coins.js";
+import { $, el, fmtInt, fmtNum, show } from "./dom.js";
+import {
+  clearErrors, collectRun, renderParameters, setParameterValues, showErrors, showFormAlert,
+} from "./form.js";
+import { RunStream } from "./stream.js";
+import { renderSummary } from "./summary.js";
+import { downloadText, ResultsTable, rowFrom } from "./table.js";
+
+const INTERVAL_ORDER = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
+const IN_PROGRESS = new Set(["pending", "running"]);
+const POLL_MS = 2000;
+const STATUS_STYLE = {
+  pending: "text-bg-secondary", running: "text-bg-primary", completed: "text-bg-success",
+  cancelled: "text-bg-warning", failed: "text-bg-danger", interrupted: "text-bg-danger",
+};
+
+const page = $("#backtest-page");
+const form = $("#run-form");
+const urls = { strategies: page.dataset.apiStrategies, coins: page.dataset.apiCoins, runs: page.dataset.apiRuns };
+
+const state = {
+  strategies: [],
+  coins: [],
+  strategy: null,
+  run: null, // the run detail being shown
+  stream: null,
+  pollTimer: null,
+  total: 0,
+  completed: 0,
+  finished: false,
+  loadToken: 0, // a newer load makes an older one's late answers void
+};
+
+const picker = new CoinPicker($("#coins-field"));
+const detail = new CoinDetail($("#detail-modal"));
+const table = new ResultsTable({
+  table: $("#results-table"),
+  head: $("#results-head"),
+  body: $("#results-body"),
+  empty: $("#results-empty"),
+  count: $("#results-count"),
+  onOpen: openDetail,
+});
+
+// --- Set up a run -----------------------------------------------------------------------------
+
+function dateOnly(value) {
+  return typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value) ? value.slice(0, 10) : "";
+}
+
+function coinsWithInterval(interval) {
+  const withStats = state.coins.filter((c) => Array.isArray(c.intervals) && c.intervals.length);
+  if (!withStats.length) return state.coins; // no statistics: offer every coin
+  return state.coins.filter((c) => (c.intervals || []).some((s) => s.interval === interval));
+}
+
+// The interval's data range bounds the date inputs; untouched dates follow it.
+function applyInterval() {
+  const interval = $("#interval").value;
+  const coins = coinsWithInterval(interval);
+  picker.setCoins(coins);
+  let first = "";
+  let last = "";
+  for (const coin of coins) {
+    for (const s of coin.intervals || []) {
+      if (s.interval !== interval) continue;
+      const f = dateOnly(s.first);
+      const l = dateOnly(s.last);
+      if (f && (!first || f < first)) first = f;
+      if (l && (!last || l > last)) last = l;
+    }
+  }
+  for (const [id, value] of [["start_date", first], ["end_date", last]]) {
+    const input = $(`#${id}`);
+    input.min = first;
+    input.max = last;
+    if (input.dataset.touched !== "true") input.value = value;
+  }
+}
+
+function fillIntervals() {
+  const seen = new Set();
+  for (const coin of state.coins) for (const s of coin.intervals || []) seen.add(s.interval);
+  const intervals = INTERVAL_ORDER.filter((i) => seen.has(i));
+  if (!intervals.length) intervals.push("1h");
+  const select = $("#interval");
+  select.replaceChildren(...intervals.map((i) => el("option", { value: i, text: i })));
+  select.value = intervals.includes("1h") ? "1h" : intervals[0];
+}
+
+function selectStrategy(id, values = null) {
+  state.strategy = state.strategies.find((s) => String(s.id) === String(id)) || null;
+  $("#strategy").value = state.strategy ? String(state.strategy.id) : "";
+  $("#strategy-description").textContent = state.strategy?.description || "";
+  renderParameters($("#parameter-fields"), state.strategy, values);
+}
+
+function resetDefaults() {
+  clearErrors(form);
+  selectStrategy($("#strategy").value);
+  $("#fee_pct").value = "0";
+  for (const id of ["start_date", "end_date"]) $(`#${id}`).dataset.touched = "false";
+  applyInterval();
+  picker.search.value = "";
+  picker.select(null);
+  picker.filter();
+}
+
+// A stored run's settings in the form, so it can be tweaked and run again.
+function prefill(run) {
+  if (!state.strategies.some((s) => s.id === run.strategy?.id)) return;
+  selectStrategy(run.strategy.id);
+  setParameterValues($("#parameter-fields"), state.strategy, run.parameters || {});
+  const interval = $("#interval");
+  if ([...interval.options].some((o) => o.value === run.interval)) interval.value = run.interval;
+  for (const [id, value] of [["start_date", run.start_date], ["end_date", run.end_date]]) {
+    const date = dateOnly(value);
+    if (date) {
+      $(`#${id}`).value = date;
+      $(`#${id}`).dataset.touched = "true";
+    }
+  }
+  applyInterval();
+  $("#fee_pct").value = String(run.fee_pct ?? 0);
+  picker.select(run.symbols || null);
+}
+
+async function submitRun(event) {
+  event.preventDefault();
+  clearErrors(form);
+  const { body, errors } = collectRun({ form, strategy: state.strategy, coinPicker: picker });
+  if (Object.keys(errors).length) {
+    showErrors(form, errors)?.focus();
+    return;
+  }
+  const button = $("#run-button");
+  button.disabled = true;
+  button.textContent = "Starting…";
+  let created;
+  try {
+    created = await postJSON(urls.runs, body);
+  } catch (err) {
+    handleCreateError(err);
+    return;
+  } finally {
+    button.textContent = "Run backtest";
+    if (!created) button.disabled = false;
+  }
+  button.disabled = false;
+  history.pushState({ runId: created.id }, "", created.page_url || `/runs/${created.id}/`);
+  page.dataset.runId = created.id;
+  await loadRun(created.id, { prefillForm: false });
+  $("#run-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function handleCreateError(err) {
+  if (!(err instanceof ApiError)) throw err;
+  if (err.status === 400 && err.body?.errors) {
+    showErrors(form, err.body.errors)?.focus();
+  } else if (err.status === 429) {
+    const wait = Number.isFinite(err.retryAfter) && err.retryAfter > 0 ? Math.ceil(err.retryAfter) : 5;
+    showFormAlert(form, `Too many runs are in progress right now. Please try again in ${wait} second${wait === 1 ? "" : "s"}.`);
+    const button = $("#run-button");
+    button.disabled = true;
+    setTimeout(() => { button.disabled = false; }, wait * 1000);
+  } else {
+    showFormAlert(form, `The run could not be started: ${err.message}`);
+  }
+}
+
+// --- Watch it run ------------------------------------------------------------------------------
+
+function stopWatching() {
+  state.stream?.close();
+  state.stream = null;
+  clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+}
+
+function paramLabel(name) {
+  const def = (state.strategies.find((s) => s.id === state.run?.strategy?.id)?.parameters || []).find((d) => d.name === name);
+  return def?.display_name || name;
+}
+
+function renderRunPanel(run) {
+  show($("#run-panel"), true);
+  $("#run-title").textContent = run.strategy?.name || "Run";
+  const params = Object.entries(run.parameters || {}).map(([k, v]) => `${paramLabel(k)} ${v}`).join(" · ");
+  const period = `${dateOnly(run.start_date) || "first bar"} → ${dateOnly(run.end_date) || "last bar"}`;
+  const coins = run.symbols?.length ? `${run.symbols.length} coin${run.symbols.length === 1 ? "" : "s"}` : "all coins";
+  $("#run-meta").textContent = [params, `${period} · ${run.interval} bars · fee ${fmtNum(run.fee_pct ?? 0)}%`, coins]
+    .filter(Boolean).join(" | ");
+  const link = $("#run-link");
+  link.href = run.page_url || `/runs/${run.id}/`;
+  link.title = new URL(link.href, window.location.origin).href;
+  show($("#run-demo-badge"), (run.results || []).some((r) => r.is_demo));
+  setStatus(run.status);
+}
+
+function setStatus(status) {
+  const badge = $("#run-status");
+  badge.textContent = status;
+  badge.className = `badge ${STATUS_STYLE[status] || "text-bg-secondary"}`;
+  show($("#cancel-button"), IN_PROGRESS.has(status));
+  if (state.run) state.run.status = status;
+}
+
+function setStreamStatus(text) {
+  $("#stream-status").textContent = text;
+}
+
+function updateProgress() {
+  const done = table.values().filter((r) => r.status !== "skipped").length;
+  const completed = Math.max(state.completed, done);
+  const total = Math.max(state.total, completed);
+  const percent = total ? (completed / total) * 100 : state.finished ? 100 : 0;
+  const bar = $("#progress-bar");
+  bar.style.width = `${percent.toFixed(1)}%`;
+  bar.classList.toggle("progress-bar-animated", !state.finished);
+  bar.classList.toggle("progress-bar-striped", !state.finished);
+  $("#progress").setAttribute("aria-valuenow", percent.toFixed(0));
+  $("#progress-text").textContent = `${fmtInt(completed)} / ${fmtInt(total)} coins · ${percent.toFixed(0)}%`;
+  $("#export-csv").disabled = table.values().length === 0;
+}
+
+function upsertStored(run) {
+  for (const result of run.results || []) {
+    if (result.state === "pending" || (!result.state && result.success == null)) continue;
+    table.upsert(rowFrom(result));
+  }
+}
+
+async function loadRun(runId, { prefillForm = true } = {}) {
+  const token = ++state.loadToken;
+  stopWatching();
+  table.clear();
+  show($("#summary"), false);
+  show($("#run-message"), false);
+  Object.assign(state, { run: null, total: 0, completed: 0, finished: false });
+  setStreamStatus("Loading…");
+  let run;
+  try {
+    run = await getJSON(`${urls.runs}${runId}/`);
+  } catch (err) {
+    if (token !== state.loadToken) return;
+    show($("#run-panel"), true);
+    showRunMessage(`This run could not be loaded: ${err.message}`);
+    setStreamStatus("");
+    return;
+  }
+  if (token !== state.loadToken) return;
+  state.run = run;
+  state.total = run.total || 0;
+  state.completed = run.completed || 0;
+  if (prefillForm) prefill(run);
+  renderRunPanel(run);
+  upsertStored(run);
+  updateProgress();
+  if (IN_PROGRESS.has(run.status)) watch(run, token);
+  else finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
+}
+
+function watch(run, token) {
+  setStreamStatus("Connecting…");
+  state.stream = new RunStream({
+    eventsUrl: run.events_url || `${urls.runs}${run.id}/events/`,
+    runId: run.id,
+    handlers: {
+      start: (p) => {
+        state.total = p.total ?? state.total;
+        setStatus("running");
+        updateProgress();
+      },
+      result: (p) => {
+        table.upsert(rowFrom(p.data || {}));
+        updateProgress();
+      },
+      error: (p) => {
+        table.upsert(rowFrom({ ...p, success: false }));
+        updateProgress();
+      },
+      progress: (p) => {
+        state.completed = Math.max(state.completed, p.completed ?? 0);
+        state.total = p.total ?? state.total;
+        updateProgress();
+      },
+      complete: (p) => finish(p.summary, p.elapsed_time, { settle: true }),
+      status: (s) => setStreamStatus(s === "live" ? "Live" : "Connection lost; reconnecting…"),
+      lost: () => {
+        if (token !== state.loadToken || state.finished) return;
+        setStreamStatus("Live updates unavailable; checking every few seconds");
+        poll(run.id, token);
+      },
+    },
+  });
+  state.stream.open();
+}
+
+async function poll(runId, token) {
+  if (token !== state.loadToken || state.finished) return;
+  try {
+    const run = await getJSON(`${urls.runs}${runId}/`);
+    if (token !== state.loadToken) return;
+    state.run = { ...state.run, ...run };
+    state.total = run.total || state.total;
+    state.completed = Math.max(state.completed, run.completed || 0);
+    upsertStored(run);
+    updateProgress();
+    if (!IN_PROGRESS.has(run.status)) {
+      finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
+      return;
+    }
+  } catch {
+    setStreamStatus("The server is not answering; still trying…");
+  }
+  state.pollTimer = setTimeout(() => poll(runId, token), POLL_MS);
+}
+
+function showRunMessage(text) {
+  const box = $("#run-message");
+  box.textContent = text;
+  show(box, Boolean(text));
+}
+
+async function finish(summary, elapsed, { settle, status } = {}) {
+  const token = state.loadToken;
+  stopWatching();
+  state.finished = true;
+  setStreamStatus("Finished");
+  setStatus(status || summary?.status || "completed");
+  if (summary) {
+    renderSummary($("#summary-cards"), summary, elapsed ?? state.run?.elapsed_time);
+    show($("#summary"), true);
+    if (summary.message) showRunMessage(summary.message);
+    else if (summary.status === "cancelled") showRunMessage("The run was cancelled; coins not yet started were skipped.");
+  } else if (status && status !== "completed") {
+    showRunMessage(`The run ended as “${status}”.`);
+  }
+  updateProgress();
+  if (!settle) return;
+  // The stored run is the final word (skipped coins of a cancelled run, anything the stream missed).
+  try {
+    const run = await getJSON(`${urls.runs}${state.run.id}/`);
+    if (token !== state.loadToken) return;
+    state.run = { ...state.run, ...run };
+    upsertStored(run);
+    setStatus(run.status);
+    show($("#run-demo-badge"), (run.results || []).some((r) => r.is_demo));
+    updateProgress();
+  } catch {
+    /* the rows from the stream stand */
+  }
+}
+
+async function cancelRun() {
+  if (!state.run) return;
+  const button = $("#cancel-button");
+  button.disabled = true;
+  try {
+    await postJSON(`${urls.runs}${state.run.id}/cancel/`, {});
+    showRunMessage("Cancelling: coins already running finish, the rest are skipped.");
+  } catch (err) {
+    showRunMessage(err.status === 409 ? "The run had already finished." : `Could not cancel: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// --- Look closer --------------------------------------------------------------------------------
+
+let lastOpener = null;
+
+function modal() {
+  return window.bootstrap ? window.bootstrap.Modal.getOrCreateInstance($("#detail-modal")) : null;
+}
+
+function openDetail(row) {
+  if (!state.run) return;
+  lastOpener = table.trs.get(row.symbol)?.querySelector("button") || null;
+  modal()?.show();
+  detail.load(state.run, row);
+}
+
+// --- Wiring -------------------------------------------------------------------------------------
+
+function exportCsv() {
+  const name = state.run ? `backtest-${state.run.strategy?.key || "run"}-${state.run.id.slice(0, 8)}.csv` : "backtest.csv";
+  downloadText(name, table.toCSV());
+}
+
+async function init() {
+  form.addEventListener("submit", submitRun);
+  $("#strategy").addEventListener("change", (e) => {
+    clearErrors(form);
+    selectStrategy(e.target.value);
+  });
+  $("#interval").addEventListener("change", applyInterval);
+  for (const id of ["start_date", "end_date"]) {
+    $(`#${id}`).addEventListener("change", (e) => { e.target.dataset.touched = "true"; });
+  }
+  $("#reset-defaults").addEventListener("click", resetDefaults);
+  $("#export-csv").addEventListener("click", exportCsv);
+  $("#cancel-button").addEventListener("click", cancelRun);
+  const modalEl = $("#detail-modal");
+  modalEl.addEventListener("hidden.bs.modal", () => {
+    detail.dispose();
+    lastOpener?.focus();
+  });
+  window.addEventListener("popstate", () => window.location.reload());
+
+  try {
+    const [strategies, coins] = await Promise.all([
+      getAll(urls.strategies),
+      getAll(`${urls.coins}?page_size=10000`),
+    ]);
+    state.strategies = strategies.filter((s) => s.is_active !== false);
+    state.coins = coins.filter((c) => c.is_active !== false);
+  } catch (err) {
+    showFormAlert(form, `The strategies and coins could not be loaded: ${err.message}`);
+    return;
+  }
+  const select = $("#strategy");
+  select.replaceChildren(...state.strategies.map((s) => el("option", { value: String(s.id), text: s.name })));
+  select.disabled = state.strategies.length === 0;
+  if (!state.strategies.length) showFormAlert(form, "No strategy is active; switch one on in the admin.");
+  fillIntervals();
+  selectStrategy(state.strategies[0]?.id);
+  applyInterval();
+  $("#run-button").disabled = state.strategies.length === 0;
+  if (page.dataset.runId) await loadRun(page.dataset.runId, { prefillForm: true });
+  page.dataset.ready = "true";
+}
+
+init().catch((err) => showFormAlert(form, `Something went wrong: ${err.message}`));

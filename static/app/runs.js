@@ -1,0 +1,100 @@
+// The past runs page (`/runs/`): the stored runs, newest first, each opening at /runs/<id>/.
+// While a run on the page is still going, the list refreshes itself every few seconds.
+import { getAll, getJSON, withQuery } from "./api.js";
+import { $, el, fmtDateTime, fmtInt, fmtPct, fmtSeconds, show, signClass } from "./dom.js";
+
+const REFRESH_MS = 3000;
+const STATUS_STYLE = {
+  pending: "text-bg-secondary", running: "text-bg-primary", completed: "text-bg-success",
+  cancelled: "text-bg-warning", failed: "text-bg-danger", interrupted: "text-bg-danger",
+};
+
+const root = $("#runs-page");
+const params = new URLSearchParams(window.location.search);
+const state = {
+  page: Math.max(1, Number(params.get("page")) || 1),
+  strategy: params.get("strategy") || "",
+  status: params.get("status") || "",
+  labels: new Map(), // strategy id -> {parameter name -> display name}
+  timer: null,
+};
+
+function paramsText(run) {
+  const labels = state.labels.get(run.strategy?.id) || {};
+  return Object.entries(run.parameters || {}).map(([k, v]) => `${labels[k] || k} ${v}`).join(" · ");
+}
+
+function period(run) {
+  const d = (v) => (typeof v === "string" ? v.slice(0, 10) : "");
+  return `${d(run.start_date) || "first bar"} → ${d(run.end_date) || "last bar"} · ${run.interval}`;
+}
+
+function row(run) {
+  const avg = run.summary?.avg_return;
+  const link = el("a", { href: run.page_url || `/runs/${run.id}/`, class: "run-link text-nowrap", text: fmtDateTime(run.created_at) });
+  const tr = el("tr", { dataset: { runId: run.id, status: run.status } },
+    el("td", {}, link),
+    el("td", { class: "text-nowrap", text: run.strategy?.name || "?" }),
+    el("td", { class: "small text-body-secondary run-params", text: paramsText(run) }),
+    el("td", { class: "small text-nowrap", text: period(run) }),
+    el("td", { class: "text-end text-nowrap", text: `${fmtInt(run.completed)} / ${fmtInt(run.total)}${run.failed ? ` (${run.failed} failed)` : ""}` }),
+    el("td", {}, el("span", { class: `badge ${STATUS_STYLE[run.status] || "text-bg-secondary"}`, text: run.status })),
+    el("td", { class: `text-end ${signClass(avg)}`, text: fmtPct(avg) }),
+    el("td", { class: "text-end text-nowrap", text: fmtSeconds(run.elapsed_time) }));
+  tr.addEventListener("click", (event) => {
+    if (!event.target.closest("a")) window.location.assign(link.href);
+  });
+  return tr;
+}
+
+async function load() {
+  clearTimeout(state.timer);
+  const query = { page: state.page > 1 ? state.page : undefined, strategy: state.strategy, status: state.status };
+  history.replaceState(null, "", withQuery(window.location.pathname, query));
+  let data;
+  try {
+    data = await getJSON(withQuery($("#runs-page").dataset.apiRuns, query));
+  } catch (err) {
+    if (err.status === 404 && state.page > 1) {
+      state.page = 1;
+      return load();
+    }
+    $("#runs-error").textContent = `The runs could not be loaded: ${err.message}`;
+    show($("#runs-error"), true);
+    return;
+  }
+  show($("#runs-error"), false);
+  const runs = Array.isArray(data) ? data : data.results || [];
+  const count = Array.isArray(data) ? runs.length : data.count ?? runs.length;
+  $("#runs-body").replaceChildren(...runs.map(row));
+  $("#runs-count").textContent = `(${fmtInt(count)})`;
+  show($("#runs-empty"), runs.length === 0);
+  $("#runs-prev").disabled = !data.previous;
+  $("#runs-next").disabled = !data.next;
+  $("#runs-page-label").textContent = data.next || data.previous ? `Page ${state.page}` : "";
+  root.dataset.ready = "true";
+  if (runs.some((r) => r.status === "pending" || r.status === "running")) state.timer = setTimeout(load, REFRESH_MS);
+}
+
+async function init() {
+  $("#runs-prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); load(); });
+  $("#runs-next").addEventListener("click", () => { state.page += 1; load(); });
+  const strategySelect = $("#filter-strategy");
+  const statusSelect = $("#filter-status");
+  statusSelect.value = state.status;
+  strategySelect.addEventListener("change", () => { state.strategy = strategySelect.value; state.page = 1; load(); });
+  statusSelect.addEventListener("change", () => { state.status = statusSelect.value; state.page = 1; load(); });
+  try {
+    const strategies = await getAll(root.dataset.apiStrategies);
+    for (const s of strategies) {
+      state.labels.set(s.id, Object.fromEntries((s.parameters || []).map((p) => [p.name, p.display_name || p.name])));
+      strategySelect.append(el("option", { value: String(s.id), text: s.name }));
+    }
+    strategySelect.value = state.strategy;
+  } catch {
+    /* names fall back to the parameters' keys */
+  }
+  await load();
+}
+
+init();

@@ -1,0 +1,37 @@
+// The summary cards shown when a run ends (the `complete` event's summary, or the stored run's).
+import { el, fmtInt, fmtPct, fmtSeconds, signClass } from "./dom.js";
+
+function card(key, label, value, { cls = "", sub = "" } = {}) {
+  return el("div", { class: "col" },
+    el("div", { class: "card h-100 summary-card shadow-sm", dataset: { key } },
+      el("div", { class: "card-body p-2" },
+        el("div", { class: "small text-body-secondary", text: label }),
+        el("div", { class: `fs-5 fw-semibold text-truncate ${cls}`, text: value }),
+        sub ? el("div", { class: "small text-body-secondary", text: sub }) : null)));
+}
+
+function performer(p) {
+  if (!p) return ["–", ""];
+  return [p.crypto_symbol, `${fmtPct(p.total_return)} · ${p.crypto_name || ""}`];
+}
+
+export function renderSummary(container, summary, elapsed) {
+  const s = summary || {};
+  const [best, bestName] = performer(s.best_performer);
+  const [worst, worstName] = performer(s.worst_performer);
+  const ok = s.successful ?? 0;
+  container.replaceChildren(
+    card("coins", "Coins", fmtInt(s.total_cryptos)),
+    card("successful", "Successful", fmtInt(s.successful), { cls: "text-success" }),
+    card("failed", "Failed", fmtInt(s.failed), { cls: s.failed ? "text-danger" : "" }),
+    card("avg_return", "Average return", fmtPct(s.avg_return), { cls: signClass(s.avg_return) }),
+    card("avg_win_rate", "Average win rate", fmtPct(s.avg_win_rate, { sign: false })),
+    card("total_trades", "Total trades", fmtInt(s.total_trades),
+      { sub: `${fmtInt(s.total_winning_trades)} winning · ${fmtInt(s.total_losing_trades)} losing` }),
+    card("best", "Best performer", best, { cls: signClass(s.best_performer?.total_return), sub: bestName }),
+    card("worst", "Worst performer", worst, { cls: signClass(s.worst_performer?.total_return), sub: worstName }),
+    card("beat_buy_hold", "Beat buy-and-hold", `${fmtInt(s.beat_buy_hold)} of ${fmtInt(ok)}`,
+      { sub: "coins whose return beat holding the coin" }),
+    card("elapsed", "Elapsed time", fmtSeconds(elapsed)),
+  );
+}
