@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.db import models
@@ -11,6 +12,9 @@ from django.db.models.functions import Cast
 
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w")
 INTERVAL_CHOICES = [(i, i) for i in INTERVALS]
+# What an imported symbol may be: it is part of the API's URLs (/api/cryptocurrencies/BTC/prices/),
+# so no "/", "." or spaces; at most 20 characters, the column's size.
+SYMBOL_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,19}")
 
 
 @dataclass(frozen=True)

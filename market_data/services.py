@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from . import demo
-from .models import INTERVALS, Cryptocurrency, Price
+from .models import INTERVALS, SYMBOL_RE, Cryptocurrency, Price
 from .parsing import PriceBar, PriceFileError, RowError, parse_price_file
 from .selectors import prices_version_bump
 
@@ -83,8 +83,10 @@ def _upsert_postgresql(*, crypto_id: int, interval: str, bars: Sequence[PriceBar
             "interval_type varchar(10)) ON COMMIT DROP"
         )
         cursor.copy_expert(f"COPY _price_upsert ({_COLUMNS}) FROM STDIN", buffer)
+        # ORDER BY: every writer locks the bars of a coin in the same order, so two never deadlock.
         cursor.execute(
             f"INSERT INTO crypto_prices ({_COLUMNS}, created_at) SELECT {_COLUMNS}, now() FROM _price_upsert "
+            "ORDER BY datetime "
             f"ON CONFLICT (crypto_id, datetime, interval_type) DO UPDATE SET {_UPDATE} "
             "WHERE (crypto_prices.open_price, crypto_prices.high_price, crypto_prices.low_price, "
             "crypto_prices.close_price, crypto_prices.volume) IS DISTINCT FROM "
@@ -197,6 +199,24 @@ def _read_files(paths: Sequence[Path], *, skip_invalid: bool) -> tuple[list[Pric
     return sorted(by_time.values()), bad
 
 
+def _coin_lock(*, symbol: str, name: str) -> tuple[Cryptocurrency, bool]:
+    """The coin row, locked until the transaction ends, created if new; (coin, created).
+
+    The lock makes imports of one coin take turns, so each file is written whole. Two imports
+    of a new coin both find no row: the second INSERT waits for the first transaction, then
+    fails on the unique symbol; it does so in a savepoint, so it can read the winner's row and
+    lock it instead. (SQLite needs none of this: its write transactions already take turns.)
+    """
+    coin = Cryptocurrency.objects.select_for_update().filter(symbol=symbol).first()
+    if coin is not None:
+        return coin, False
+    try:
+        with transaction.atomic():
+            return Cryptocurrency.objects.create(symbol=symbol, name=name), True
+    except IntegrityError:
+        return Cryptocurrency.objects.select_for_update().get(symbol=symbol), False
+
+
 def prices_import_csv(
     *,
     paths: Sequence[Path | str],
@@ -208,14 +228,19 @@ def prices_import_csv(
     """Import CSV files of one coin and interval.
 
     1. Parse and check every file; any bad row refuses the whole import unless skip_invalid.
-    2. In one transaction: create the coin if new; if it was a demo coin, turn it into a
-       real one and drop its generated bars (real data always wins); upsert the bars.
+    2. In one transaction: lock the coin row (create the coin if new), so concurrent imports
+       of one coin take turns; if it was a demo coin, turn it into a real one and drop its
+       generated bars (real data always wins); upsert the bars.
     3. Report rows, written bars, skipped rows and the rate.
     """
     started = time.perf_counter()
     symbol = symbol.strip().upper()
-    if not symbol:
-        raise PriceImportError("a symbol is required")
+    if not SYMBOL_RE.fullmatch(symbol):
+        raise PriceImportError(
+            f"symbol {symbol!r} refused: 1 to 20 letters, digits, '-' or '_' (it is part of the API's URLs)"
+        )
+    if name is not None and (len(name) > 100 or not name.isprintable()):
+        raise PriceImportError(f"name {name!r} refused: at most 100 printable characters")
     if interval not in INTERVALS:
         raise PriceImportError(f"unknown interval {interval!r}; known: {', '.join(INTERVALS)}")
     bars, bad = _read_files([Path(p) for p in paths], skip_invalid=skip_invalid)
@@ -224,11 +249,8 @@ def prices_import_csv(
         raise PriceImportError(f"no valid bars in the file(s); nothing was imported{detail}")
     report = ImportReport(symbol=symbol, interval=interval, rows=len(bars), skipped=bad)
     with transaction.atomic():
-        coin = Cryptocurrency.objects.select_for_update().filter(symbol=symbol).first()
-        if coin is None:
-            coin = Cryptocurrency.objects.create(symbol=symbol, name=name or symbol)
-            report.created = True
-        elif coin.is_demo:
+        coin, report.created = _coin_lock(symbol=symbol, name=name or symbol)
+        if coin.is_demo:
             demo_bars = Price.objects.filter(crypto=coin)
             prices_versions_bump_on_commit(
                 series=((coin.id, i) for i in demo_bars.values_list("interval_type", flat=True).distinct())

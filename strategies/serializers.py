@@ -16,7 +16,8 @@ class NumberField(serializers.Field):
         return value
 
 
-@extend_schema_field({"oneOf": [{"type": "number"}, {"type": "integer"}, {"type": "boolean"}, {"type": "string"}]})
+# anyOf, not oneOf: an integer is a JSON number too, so 14 would match two branches of a oneOf.
+@extend_schema_field({"anyOf": [{"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "string"}]})
 class TypedDefaultField(NumberField):
     pass
 

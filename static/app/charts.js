@@ -115,7 +115,8 @@ export class CoinDetail {
   }
 
   // run: the run detail (id, interval, start_date, end_date, ...); row: the table row of the coin.
-  async load(run, row) {
+  // visible: resolves once the dialog is shown; the charts are drawn then, at their real size.
+  async load(run, row, visible = Promise.resolve()) {
     this.dispose();
     this.abort = new AbortController();
     const { signal } = this.abort;
@@ -144,9 +145,13 @@ export class CoinDetail {
         interval: run.interval, start, end, page_size: 10000,
       });
       this.renderTrades(detail.trades || []);
+      const bars = getAll(pricesUrl, { signal });
+      await visible;
+      if (signal.aborted) return;
       this.drawEquity(equityBox, detail.equity || {});
-      const bars = await getAll(pricesUrl, { signal });
-      this.drawPrices(priceBox, bars, detail.trades || []);
+      const rows = await bars;
+      if (signal.aborted) return;
+      this.drawPrices(priceBox, rows, detail.trades || []);
     } catch (err) {
       if (err.name === "AbortError") return;
       errorBox.textContent = `Could not load ${row.symbol}: ${err.message}`;

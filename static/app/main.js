@@ -151,11 +151,11 @@ async function submitRun(event) {
   try {
     created = await postJSON(urls.runs, body);
   } catch (err) {
-    handleCreateError(err);
+    button.disabled = false;
+    handleCreateError(err); // a 429 disables the button again until Retry-After has passed
     return;
   } finally {
     button.textContent = "Run backtest";
-    if (!created) button.disabled = false;
   }
   button.disabled = false;
   history.pushState({ runId: created.id }, "", created.page_url || `/runs/${created.id}/`);
@@ -388,8 +388,12 @@ function modal() {
 function openDetail(row) {
   if (!state.run) return;
   lastOpener = table.trs.get(row.symbol)?.querySelector("button") || null;
+  const dialog = $("#detail-modal");
+  const visible = dialog.classList.contains("show")
+    ? Promise.resolve()
+    : new Promise((resolve) => dialog.addEventListener("shown.bs.modal", resolve, { once: true }));
   modal()?.show();
-  detail.load(state.run, row);
+  detail.load(state.run, row, window.bootstrap ? visible : Promise.resolve());
 }
 
 // --- Wiring -------------------------------------------------------------------------------------

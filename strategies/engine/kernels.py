@@ -42,21 +42,56 @@ def ema_kernel(x: np.ndarray, span: int) -> np.ndarray:  # pragma: no cover - co
     return out
 
 
+# Re-sum a window from scratch once its running sum has cancelled down to this share of
+# the largest value it carried since the last re-sum: beyond it, rounding left over from
+# values that have since left the window could show in the digits that remain.
+_RESUM_BELOW = 1e-6
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _neumaier_add(total: float, comp: float, v: float) -> tuple[float, float]:  # pragma: no cover
+    """total + v with the rounding error carried in comp (Neumaier's compensated sum)."""
+    t = total + v
+    if abs(total) >= abs(v):
+        comp += (total - t) + v
+    else:
+        comp += (v - t) + total
+    return t, comp
+
+
+@njit(cache=True, nogil=True)
+def _window_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, float, float]:  # pragma: no cover
+    """(sum, sum of x - ref, sum of (x - ref)**2) of x[lo:hi], NaN values skipped."""
+    total = 0.0
+    comp = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(lo, hi):
+        if x[j] == x[j]:
+            d = x[j] - ref
+            total, comp = _neumaier_add(total, comp, x[j])
+            s1 += d
+            s2 += d * d
+    return total + comp, s1, s2
+
+
 @njit(cache=True, nogil=True)
 def rolling_moments_kernel(x: np.ndarray, n: int, with_std: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """Mean and sample standard deviation (ddof=1) of every length-n window, as pandas'
     `rolling(n).mean()` / `.std()`: NaN before n values and for windows holding a NaN.
 
-    One pass, O(len) whatever n, and careful with digits:
-    - the window sums are kept relative to a reference value, and every n bars they are
-      summed afresh around a new reference (the current bar), so rounding never
-      accumulates over more than n steps and the squares stay the size of the local
+    One pass, O(len) for any n, and careful with digits:
+    - the sums for the deviation are kept relative to a reference value, and every n
+      bars they are summed afresh around a new reference (the current bar), so rounding
+      never accumulates over more than n steps and the squares are the size of the local
       spread, not of the price (one running sum of squares at 60,000 loses a 2-bar
       standard deviation entirely);
-    - the mean is the plain window sum / n (re-summed on the same schedule), so equal
-      means are equal to the last bit, as in pandas: for a crossover, a tie decides;
+    - they are also summed afresh when the window's spread collapses far below what the
+      running sum carried (a quiet stretch after a big move), see _RESUM_BELOW;
+    - the mean is the window sum / n, the sum compensated (as pandas compensates its own)
+      so that equal means come out equal to the last bit: for a crossover, a tie decides;
     - a window whose values are all equal gets that value and a deviation of exactly 0,
-      as pandas does, so flat prices cannot come out as 1e-13 off and flip a comparison.
+      as pandas does, so flat prices cannot come out 1e-13 off and flip a comparison.
     NaN values count as 0 in the sums and mark their windows. `std` is empty unless
     with_std.
     """
@@ -68,10 +103,12 @@ def rolling_moments_kernel(x: np.ndarray, n: int, with_std: bool) -> tuple[np.nd
     run = 0  # length of the run of equal values ending at i
     nans = 0  # NaN values in the window ending at i
     total = 0.0  # sum of the window
+    comp = 0.0  # its rounding error
     ref = 0.0
     s1 = 0.0  # sum of (x - ref)
     s2 = 0.0  # sum of (x - ref)**2
-    anchor = n - 1  # next bar at which the sums are recomputed
+    carried = 0.0  # largest s2 since the last re-sum
+    anchor = n - 1  # next bar at which the sums are re-summed
     for i in range(size):
         v = x[i]
         run = run + 1 if i > 0 and v == x[i - 1] else 1
@@ -82,28 +119,23 @@ def rolling_moments_kernel(x: np.ndarray, n: int, with_std: bool) -> tuple[np.nd
             continue
         if i >= anchor:
             ref = v if v == v else 0.0
-            total = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            for j in range(i - n + 1, i + 1):
-                if x[j] == x[j]:
-                    d = x[j] - ref
-                    total += x[j]
-                    s1 += d
-                    s2 += d * d
+            total, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
+            comp = 0.0
+            carried = s2
             anchor = i + n
         else:
             if v == v:
                 d = v - ref
-                total += v
+                total, comp = _neumaier_add(total, comp, v)
                 s1 += d
                 s2 += d * d
             u = x[i - n]
             if u == u:
                 d = u - ref
-                total -= u
+                total, comp = _neumaier_add(total, comp, -u)
                 s1 -= d
                 s2 -= d * d
+            carried = max(carried, s2)
         if nans > 0:
             continue
         if run >= n:
@@ -111,11 +143,30 @@ def rolling_moments_kernel(x: np.ndarray, n: int, with_std: bool) -> tuple[np.nd
             if with_std and n > 1:
                 std[i] = 0.0
             continue
-        mean[i] = total / n
+        mean[i] = (total + comp) / n
         if with_std and n > 1:
-            var = (s2 - s1 * s1 / n) / (n - 1)
-            std[i] = np.sqrt(var) if var > 0.0 else 0.0
+            m2 = s2 - s1 * s1 / n
+            if m2 < carried * _RESUM_BELOW:
+                ref = v
+                _, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
+                carried = s2
+                m2 = s2 - s1 * s1 / n
+            std[i] = np.sqrt(m2 / (n - 1)) if m2 > 0.0 else 0.0
     return mean, std
+
+
+@njit(cache=True, nogil=True)
+def _gains_and_losses(close: np.ndarray, lo: int, hi: int) -> tuple[float, float]:  # pragma: no cover
+    """Sums of the rises and of the falls of close over the changes lo..hi-1."""
+    g = 0.0
+    s = 0.0
+    for j in range(lo, hi):
+        e = close[j] - close[j - 1]
+        if e > 0.0:
+            g += e
+        else:
+            s -= e
+    return g, s
 
 
 @njit(cache=True, nogil=True)
@@ -124,8 +175,9 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
 
     gain = mean(max(d, 0)), loss = mean(max(-d, 0)) over the last n changes d, and
     RSI = 100 - 100 / (1 + gain / loss): 100 when only gains, NaN when neither. The
-    sums are re-summed every n bars (see rolling_moments_kernel), and a window without
-    a single gain (or loss) has a sum of exactly 0. Defined from index n.
+    sums are re-summed every n bars and when they collapse (see rolling_moments_kernel),
+    and a window without a single gain (or loss) has a sum of exactly 0. Defined from
+    index n.
     """
     size = close.shape[0]
     out = np.full(size, np.nan)
@@ -133,6 +185,7 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
     downs = 0  # changes < 0 in the window
     g = 0.0
     s = 0.0
+    carried = 0.0  # largest g + s since the last re-sum
     anchor = n
     for i in range(1, size):
         d = close[i] - close[i - 1]
@@ -145,14 +198,8 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
         if i < n:
             continue
         if i >= anchor:
-            g = 0.0
-            s = 0.0
-            for j in range(i - n + 1, i + 1):
-                e = close[j] - close[j - 1]
-                if e > 0.0:
-                    g += e
-                else:
-                    s -= e
+            g, s = _gains_and_losses(close, i - n + 1, i + 1)
+            carried = g + s
             anchor = i + n
         else:
             if d > 0.0:
@@ -164,6 +211,10 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
                 g -= e
             else:
                 s += e
+            carried = max(carried, g + s)
+            if g + s < carried * _RESUM_BELOW:
+                g, s = _gains_and_losses(close, i - n + 1, i + 1)
+                carried = g + s
         # Counting the moves makes an all-flat side exactly 0; max() keeps a rounding
         # remainder of a large removed move from going below 0.
         gain = max(g, 0.0) / n if ups > 0 else 0.0

@@ -4,6 +4,7 @@ and agreement with the spec-literal reference model (test_engine_support.py)."""
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,10 @@ from strategies.engine import STRATEGIES, min_bars, resolve_parameters
 
 from .test_engine_support import assert_matches_reference, reference_backtest, run
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# ENGINE_EXAMPLES=2000 for a deep run; 60 keeps the suite quick.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("ENGINE_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @st.composite

@@ -24,10 +24,11 @@ from types import SimpleNamespace
 
 import pytest
 import uvicorn
+from asgiref.sync import SyncToAsync
 from django.apps import apps as django_apps
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import override_settings
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -93,7 +94,10 @@ class AsgiServer:
     def start(self) -> None:
         from django.core.asgi import get_asgi_application
 
-        # A new handler per start: whitenoise reads STATIC_ROOT when the middleware is built.
+        # Django's ASGI handler, which backtest_site.asgi wraps; a new one per start, since
+        # whitenoise reads STATIC_ROOT when the middleware is built. Without the wrapper's
+        # lifespan hooks, stop() is a dropped connection, not a stopped process: the pool and
+        # its runs go on, as they do when a client's network goes away.
         config = uvicorn.Config(
             get_asgi_application(), host="127.0.0.1", port=self.port, lifespan="off",
             log_level="warning", timeout_graceful_shutdown=1,
@@ -112,12 +116,15 @@ class AsgiServer:
             self.thread.join(10)
             assert not self.thread.is_alive(), "uvicorn did not stop"
         self.server = None
+        # Sync code of the ASGI app (views, the event stream's storage reads) runs in asgiref's one
+        # shared thread; a stream cut off mid-request can leave that thread's connection open, and
+        # PostgreSQL then refuses to drop the test database.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
 @pytest.fixture
 def asgi_server(transactional_db, production_static, settings) -> Iterator[AsgiServer]:
     settings.RUNS_THROTTLE_RATE = "100000/min"
-    settings.CSRF_COOKIE_SECURE = False  # plain http on 127.0.0.1 in the tests
     cache.clear()
     server = AsgiServer()
     server.start()

@@ -1,0 +1,140 @@
+"""The HTML pages with Django's test client, and the static files they need (no browser here)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from django.test import Client
+
+from market_data.models import Cryptocurrency
+from runs.models import BacktestRun
+from strategies.models import Strategy
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "static" / "app"
+VENDOR = ROOT / "static" / "vendor"
+MANIFEST_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+
+
+@pytest.fixture
+def plain_static(settings, tmp_path):
+    """Static files by their plain names, found by the finders: with DEBUG off the settings pick the
+    manifest storage, which needs collectstatic first (test_collectstatic_* covers that storage)."""
+    settings.STATIC_ROOT = tmp_path  # an empty one: whitenoise warns about a missing directory
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture
+def run(db) -> BacktestRun:
+    strategy = Strategy.objects.get_or_create(key="rsi", defaults={"name": "RSI Mean Reversion"})[0]
+    return BacktestRun.objects.create(strategy=strategy, parameters={"rsi_period": 14}, status="completed")
+
+
+def asset_urls(html: str) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+\.(?:css|js|mjs))"', html)
+
+
+def test_backtest_page_sets_the_csrf_cookie_and_loads_only_local_assets(client, plain_static, db):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies  # the page POSTs runs with X-CSRFToken
+    html = response.content.decode()
+    assets = asset_urls(html)
+    assert "/static/vendor/bootstrap/bootstrap.min.css" in assets
+    assert "/static/vendor/bootstrap/bootstrap.bundle.min.js" in assets
+    assert "/static/app/main.js" in assets
+    assert '<script type="module" src="/static/app/main.js">' in html
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html), "nothing may come from another host (no CDN)"
+    assert 'id="backtest-page" data-run-id=""' in html
+
+
+def test_pages_answer_get_only(client, plain_static, db):
+    assert client.post("/").status_code == 405
+    assert client.post("/runs/").status_code == 405
+
+
+def test_demo_badge_only_when_a_coin_is_demo_data(client, plain_static, db):
+    Cryptocurrency.objects.create(symbol="AAA", name="Alpha")
+    assert 'id="demo-badge"' not in client.get("/").content.decode()
+    Cryptocurrency.objects.create(symbol="DDD", name="Delta (demo)", is_demo=True, is_active=False)
+    assert 'id="demo-badge"' not in client.get("/").content.decode()  # inactive coins are not offered
+    Cryptocurrency.objects.create(symbol="EEE", name="Echo (demo)", is_demo=True)
+    for url in ("/", "/runs/"):
+        assert 'id="demo-badge"' in client.get(url).content.decode()
+
+
+def test_runs_page_lists_through_the_api(client, plain_static, db):
+    response = client.get("/runs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-api-runs="/api/runs/"' in html
+    assert '<script type="module" src="/static/app/runs.js">' in html
+
+
+def test_stored_run_page_carries_its_id_and_an_unknown_run_is_404(client, plain_static, run):
+    response = client.get(f"/runs/{run.id}/")
+    assert response.status_code == 200
+    assert f'data-run-id="{run.id}"' in response.content.decode()
+    assert "csrftoken" in response.cookies  # "run again" from a stored run posts too
+    assert client.get(f"/runs/{uuid.uuid4()}/").status_code == 404
+    assert client.get("/runs/not-a-uuid/").status_code == 404
+
+
+def test_every_module_import_resolves_to_a_file():
+    imports = 0
+    for module in APP.glob("*.js"):
+        for target in re.findall(r'^\s*(?:import|export)[^"\']*from\s+["\']([^"\']+)["\']', module.read_text(), re.M):
+            assert target.startswith("."), f"{module.name}: bare import {target!r} needs a build step"
+            assert (module.parent / target).resolve().is_file(), f"{module.name}: {target} is missing"
+            imports += 1
+    assert imports >= 10
+
+
+def test_page_scripts_never_parse_data_as_html():
+    """Coin names, symbols and error messages are user data: the scripts set text, never markup."""
+    for module in APP.glob("*.js"):
+        source = module.read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in source, f"{module.name} uses {sink}"
+
+
+def test_vendored_files_are_the_pinned_versions():
+    pins = json.loads((ROOT / "package.json").read_text())["devDependencies"]
+    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    for name, version in pins.items():
+        assert lock[f"node_modules/{name}"]["version"] == version
+    css = (VENDOR / "bootstrap" / "bootstrap.min.css").read_text()
+    js = (VENDOR / "bootstrap" / "bootstrap.bundle.min.js").read_text()
+    charts = (VENDOR / "lightweight-charts" / "lightweight-charts.standalone.production.mjs").read_text()
+    assert f"Bootstrap  v{pins['bootstrap']}" in css and f"Bootstrap v{pins['bootstrap']}" in js
+    assert f"Lightweight Charts™ v{pins['lightweight-charts']}" in charts
+    assert "export{" in charts and "createSeriesMarkers" in charts
+    for static_path in ("vendor/bootstrap/bootstrap.min.css", "app/main.js", "app/runs.js", "app/app.css"):
+        assert finders.find(static_path), static_path
+
+
+def test_collectstatic_then_the_app_serves_hashed_files_itself(db, settings, tmp_path):
+    """The production set-up: collectstatic with the manifest storage, whitenoise in the app."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": MANIFEST_STORAGE}}
+    call_command("collectstatic", interactive=False, verbosity=0)
+    client = Client()  # a new handler: whitenoise reads STATIC_ROOT when it is built
+    html = client.get("/").content.decode()
+    assets = asset_urls(html)
+    css = next(a for a in assets if a.startswith("/static/vendor/bootstrap/bootstrap.min."))
+    assert re.fullmatch(r"/static/vendor/bootstrap/bootstrap\.min\.[0-9a-f]{12}\.css", css)
+    response = client.get(css)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    assert "immutable" in response["Cache-Control"]  # hashed names are cached for good
+    b"".join(response.streaming_content)
+    # Modules import each other by plain relative names; those are served too.
+    module = client.get("/static/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs")
+    assert module.status_code == 200 and module["Content-Type"].startswith("text/javascript")
+    b"".join(module.streaming_content)
