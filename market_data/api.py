@@ -1,22 +1,62 @@
 """Read-only coin catalogue: GET /api/cryptocurrencies/[{symbol}/[prices/]]."""
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from .models import Cryptocurrency, Price
+from .selectors import coin_get
 from .serializers import CryptocurrencySerializer, PriceBarSerializer, PriceQuerySerializer
+
+SYMBOL_PARAMETER = OpenApiParameter(
+    "symbol", str, OpenApiParameter.PATH, description="coin symbol, any case", examples=[OpenApiExample("BTC", "BTC")]
+)
+
+
+def _whole_number(raw: str) -> int | None:
+    try:
+        return int(raw)
+    except ValueError:  # also a number too long to convert
+        return None
 
 
 class PricePagination(PageNumberPagination):
+    """?page (from 1, or "last") and ?page_size (from 1; above 10,000 it is capped).
+
+    A malformed value is a 400 naming the parameter (DRF would silently use the default
+    page size, and answer a bad page number with a bare "Invalid page."); a page past the
+    last one is a 404 that names the page.
+    """
+
     page_size = 1000
     page_size_query_param = "page_size"
     max_page_size = 10_000  # a year of hourly bars in one request, for the candlestick chart
+    invalid_page_message = "Invalid page {page_number}: {message}"
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param, "")
+        if raw == "":
+            return self.page_size
+        size = _whole_number(raw)
+        if size is None or size < 1:
+            raise ValidationError({self.page_size_query_param: [f"A whole number from 1 is required, got {raw!r}."]})
+        return min(size, self.max_page_size)
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param, "")
+        if raw == "" or raw in self.last_page_strings:
+            return super().get_page_number(request, paginator)
+        number = _whole_number(raw)
+        if number is None or number < 1:
+            raise ValidationError({self.page_query_param: [f'A whole number from 1 (or "last") is required, got {raw!r}.']})
+        return number
 
 
+@extend_schema_view(retrieve=extend_schema(parameters=[SYMBOL_PARAMETER]))
 class CryptocurrencyViewSet(viewsets.ReadOnlyModelViewSet):
     """Every coin with, per interval, its bar count and first/last bar time."""
 
@@ -26,7 +66,7 @@ class CryptocurrencyViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = None  # tens of coins
 
     def get_object(self) -> Cryptocurrency:
-        coin = self.get_queryset().filter(symbol__iexact=self.kwargs["symbol"]).first()
+        coin = coin_get(symbol=self.kwargs["symbol"])
         if coin is None:
             raise Http404(f"No coin with symbol {self.kwargs['symbol']!r}.")
         return coin
@@ -39,10 +79,10 @@ class CryptocurrencyViewSet(viewsets.ReadOnlyModelViewSet):
         (coin,) = self.get_queryset().filter(pk=self.get_object().pk).with_interval_stats()
         return Response(self.get_serializer(coin).data)
 
-    @extend_schema(parameters=[PriceQuerySerializer], responses=PriceBarSerializer(many=True))
+    @extend_schema(parameters=[SYMBOL_PARAMETER, PriceQuerySerializer], responses=PriceBarSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=PricePagination, filter_backends=[])
     def prices(self, request, *args, **kwargs):
-        """Bars of the coin, ascending, paginated (?page, ?page_size up to 10,000); 400 on a bad date or interval."""
+        """Bars of the coin, ascending, paginated (?page, ?page_size up to 10,000); 400 naming the bad parameter."""
         query = PriceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         coin = self.get_object()

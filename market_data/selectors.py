@@ -205,6 +205,17 @@ def prices_get(
     return series.window(start=start, end=end)
 
 
+def coin_get(*, symbol: str) -> Cryptocurrency | None:
+    """The coin with this symbol, in any case; None if there is none.
+
+    A text no stored symbol can be (longer than the column, or holding a NUL character,
+    which PostgreSQL refuses in any string) is None without a query.
+    """
+    if len(symbol) > Cryptocurrency._meta.get_field("symbol").max_length or "\x00" in symbol:
+        return None
+    return Cryptocurrency.objects.filter(symbol__iexact=symbol).first()
+
+
 @dataclass(frozen=True)
 class CoinRef:
     id: int

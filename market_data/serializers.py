@@ -48,7 +48,10 @@ class PriceBarSerializer(serializers.Serializer):
 class DateOrDateTimeField(serializers.Field):
     """ISO 8601 date or date-time; gives (aware UTC datetime, is_date_only)."""
 
-    default_error_messages = {"invalid": "Not a date (YYYY-MM-DD) or ISO 8601 date-time: {value!r}."}
+    default_error_messages = {
+        "invalid": "Not a date (YYYY-MM-DD) or ISO 8601 date-time: {value!r}.",
+        "range": "Out of range (years 1 to 9999 in UTC): {value!r}.",
+    }
 
     def to_internal_value(self, data):
         text = str(data).strip()
@@ -59,7 +62,10 @@ class DateOrDateTimeField(serializers.Field):
             value = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
         except ValueError:
             self.fail("invalid", value=text)
-        value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        try:
+            value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in the year 0 in UTC
+            self.fail("range", value=text)
         return value, False
 
 
@@ -75,8 +81,8 @@ class PriceQuerySerializer(serializers.Serializer):
         end = None
         if "end" in attrs:
             end, date_only = attrs["end"]
-            if date_only:
-                end = end + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+            if date_only:  # the whole day (adding a day would overflow on 9999-12-31)
+                end = end.replace(hour=23, minute=59, second=59, microsecond=999_999)
         if start is not None and end is not None and start > end:
             raise serializers.ValidationError({"end": "end is before start."})
         return {"interval": attrs["interval"], "start": start, "end": end}

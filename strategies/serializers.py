@@ -45,3 +45,9 @@ class StrategySerializer(serializers.ModelSerializer):
     def get_parameters(self, strategy):
         definitions = strategy_parameter_definitions(strategy=strategy, include_inactive=True)
         return ParameterDefinitionSerializer(definitions, many=True).data
+
+
+class StrategyQuerySerializer(serializers.Serializer):
+    """?all=1 (true, yes, on) includes inactive strategies and definitions; empty or absent means no."""
+
+    all = serializers.BooleanField(required=False, allow_null=True)  # null: ?all= (empty)

@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from market_data import services
 from market_data.models import Cryptocurrency
 from market_data.parsing import PriceBar
+from runs.models import BacktestRun
 
 MAX_EXAMPLES = 25
 SEED = 20240101
@@ -83,6 +84,9 @@ def fuzz_env(db, settings):
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+    # A run that passed validation is stored, but never started: no pool thread ran.
+    assert not BacktestRun.objects.exclude(status=BacktestRun.Status.PENDING).exists()
+    assert not BacktestRun.objects.filter(started_at__isnull=False).exists()
 
 
 @schema.parametrize()
@@ -90,7 +94,6 @@ def fuzz_env(db, settings):
 @hypothesis.settings(suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
 def test_no_input_makes_the_api_fail(case, fuzz_env):
     response = case.call()
-    import sys; sys.path.insert(0, "/tmp"); import fuzzstat; fuzzstat.record(case, response)
     # 2xx bodies must match their documented shape; anything else just must not be a 5xx.
     case.validate_response(
         response, checks=[not_a_server_error, response_schema_conformance, content_type_conformance]

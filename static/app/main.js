@@ -20,6 +20,9 @@ import { downloadText, ResultsTable, rowFrom } from "./table.js";
 const INTERVAL_ORDER = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
 const IN_PROGRESS = new Set(["pending", "running"]);
 const POLL_MS = 2000;
+// While the stream is open, the stored run is checked now and then too: a run that ended without a
+// `complete` event (its server was restarted and it became "interrupted") must not look alive forever.
+const WATCHDOG_MS = 15000;
 const STATUS_STYLE = {
   pending: "text-bg-secondary", running: "text-bg-primary", completed: "text-bg-success",
   cancelled: "text-bg-warning", failed: "text-bg-danger", interrupted: "text-bg-danger",
@@ -36,6 +39,7 @@ const state = {
   run: null, // the run detail being shown
   stream: null,
   pollTimer: null,
+  watchdog: null,
   total: 0,
   completed: 0,
   finished: false,
@@ -186,6 +190,8 @@ function stopWatching() {
   state.stream = null;
   clearTimeout(state.pollTimer);
   state.pollTimer = null;
+  clearInterval(state.watchdog);
+  state.watchdog = null;
 }
 
 function paramLabel(name) {
@@ -297,6 +303,7 @@ function watch(run, token) {
       },
       complete: (p) => finish(p.summary, p.elapsed_time, { settle: true }),
       status: (s) => setStreamStatus(s === "live" ? "Live" : "Connection lost; reconnecting…"),
+      reconnected: () => reconcile(token),
       lost: () => {
         if (token !== state.loadToken || state.finished) return;
         setStreamStatus("Live updates unavailable; checking every few seconds");
@@ -305,6 +312,23 @@ function watch(run, token) {
     },
   });
   state.stream.open();
+  state.watchdog = setInterval(() => reconcile(token), WATCHDOG_MS);
+}
+
+// Bring the page in line with the stored run; end it there if the run is over.
+async function reconcile(token) {
+  if (token !== state.loadToken || state.finished || !state.run) return;
+  try {
+    const run = await getJSON(`${urls.runs}${state.run.id}/`);
+    if (token !== state.loadToken || state.finished) return;
+    state.total = run.total || state.total;
+    state.completed = Math.max(state.completed, run.completed || 0);
+    upsertStored(run);
+    updateProgress();
+    if (!IN_PROGRESS.has(run.status)) finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
+  } catch {
+    /* the stream or the next check will tell */
+  }
 }
 
 async function poll(runId, token) {

@@ -6,7 +6,8 @@ import { withQuery } from "./api.js";
 const TYPES = ["start", "result", "progress", "complete"];
 
 export class RunStream {
-  // handlers: start, result, error (a coin failed), progress, complete, status(text), lost(reason)
+  // handlers: start, result, error (a coin failed), progress, complete, status(text),
+  //           reconnected() after a drop, lost(reason) when the stream cannot be held
   constructor({ eventsUrl, runId, handlers }) {
     this.eventsUrl = eventsUrl;
     this.runId = runId;
@@ -14,6 +15,7 @@ export class RunStream {
     this.source = null;
     this.lastId = null;
     this.closed = false;
+    this.down = false;
   }
 
   open() {
@@ -44,10 +46,19 @@ export class RunStream {
         }
         return;
       }
-      if (source.readyState === EventSource.CONNECTING) this.handlers.status?.("reconnecting");
-      else if (source.readyState === EventSource.CLOSED) this.fail("closed");
+      if (source.readyState === EventSource.CONNECTING) {
+        this.down = true;
+        this.handlers.status?.("reconnecting");
+      } else if (source.readyState === EventSource.CLOSED) this.fail("closed");
     });
-    source.addEventListener("open", () => !this.closed && this.handlers.status?.("live"));
+    source.addEventListener("open", () => {
+      if (this.closed) return;
+      this.handlers.status?.("live");
+      if (this.down) {
+        this.down = false;
+        this.handlers.reconnected?.();
+      }
+    });
     source.addEventListener("stream-open", () => !this.closed && this.handlers.status?.("live"));
     // The server lost our place (events expired) or refused the channel: the stored run is the truth.
     source.addEventListener("stream-reset", () => this.fail("reset"));

@@ -8,7 +8,7 @@ The exact semantics are those of the shared spec/ENGINE.md.
     result.metrics, result.trades, result.equity, result.params
 """
 
-from .backtest import BacktestResult, backtest, backtest_arrays, check_fee_pct, check_interval
+from .backtest import BacktestResult, TradeLog, backtest, backtest_arrays, check_fee_pct, check_interval
 from .errors import EngineError, InsufficientData, InvalidParameters, InvalidPriceData
 from .metrics import INTERVAL_MINUTES, periods_per_year
 from .registry import (
@@ -35,6 +35,7 @@ __all__ = [
     "REASONS",
     "STRATEGIES",
     "StrategySpec",
+    "TradeLog",
     "backtest",
     "backtest_arrays",
     "check_fee_pct",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,12 +28,31 @@ if TYPE_CHECKING:  # pandas is only needed by `backtest`, imported there
 
 
 @dataclass(frozen=True, slots=True)
+class TradeLog:
+    """The trades as arrays, in trade order (what `BacktestResult.trades` is built from)."""
+
+    entry_index: np.ndarray  # int64 bar indexes
+    exit_index: np.ndarray
+    entry_time: np.ndarray  # int64 ns since the epoch, UTC
+    exit_time: np.ndarray
+    entry_price: np.ndarray  # float64 closes
+    exit_price: np.ndarray
+    return_pct: np.ndarray  # float64, net of fees
+    reason: np.ndarray  # int8 codes into REASONS
+
+    def __len__(self) -> int:
+        return int(self.entry_index.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
 class BacktestResult:
     """One backtest's product: full-precision metrics, the trades and the equity curve.
 
     `trades` are dicts with entry_time / exit_time (int ns since the epoch, UTC),
     entry_index / exit_index (bar indexes), entry_price, exit_price, return_pct (net of
-    fees) and reason ("signal" | "stop_loss" | "end_of_data").
+    fees) and reason ("signal" | "stop_loss" | "end_of_data"). They are built from
+    `trade_log` on first access: a caller that only wants the metrics (a parameter
+    sweep) does not pay for a few hundred dicts per coin.
     """
 
     strategy: str
@@ -41,9 +61,37 @@ class BacktestResult:
     interval: str
     warmup: int
     metrics: dict[str, Any]
-    trades: list[dict[str, Any]]
-    equity: np.ndarray
-    times: np.ndarray
+    equity: np.ndarray  # float64, one value per bar
+    times: np.ndarray  # int64 ns since the epoch, UTC, one per bar
+    trade_log: TradeLog
+
+    @cached_property
+    def trades(self) -> list[dict[str, Any]]:
+        """The trades as plain dicts of Python scalars (JSON-ready)."""
+        log = self.trade_log
+        return [
+            {
+                "entry_time": et,
+                "entry_price": ep,
+                "exit_time": xt,
+                "exit_price": xp,
+                "return_pct": r,
+                "reason": REASONS[code],
+                "entry_index": e,
+                "exit_index": x,
+            }
+            for e, x, et, xt, ep, xp, r, code in zip(
+                log.entry_index.tolist(),
+                log.exit_index.tolist(),
+                log.entry_time.tolist(),
+                log.exit_time.tolist(),
+                log.entry_price.tolist(),
+                log.exit_price.tolist(),
+                log.return_pct.tolist(),
+                log.reason.tolist(),
+                strict=True,
+            )
+        ]
 
 
 def check_fee_pct(fee_pct: Any) -> float:
@@ -100,9 +148,9 @@ def backtest_arrays(
         interval=interval,
         warmup=warmup,
         metrics=compute_metrics(prices.close, sim, interval),
-        trades=_trade_dicts(stamps, prices.close, sim),
         equity=sim.equity,
         times=stamps,
+        trade_log=_trade_log(stamps, prices.close, sim),
     )
 
 
@@ -215,30 +263,14 @@ def _describe(value: float) -> str:
     return f"not positive ({value!r})"
 
 
-def _trade_dicts(stamps: np.ndarray, close: np.ndarray, sim: Simulation) -> list[dict[str, Any]]:
-    """The trades as plain dicts of Python scalars (JSON-ready; times int ns UTC)."""
-    ei = sim.entry_index.tolist()
-    xi = sim.exit_index.tolist()
-    return [
-        {
-            "entry_time": et,
-            "entry_price": ep,
-            "exit_time": xt,
-            "exit_price": xp,
-            "return_pct": r * 100.0,
-            "reason": REASONS[code],
-            "entry_index": e,
-            "exit_index": x,
-        }
-        for e, x, et, xt, ep, xp, r, code in zip(
-            ei,
-            xi,
-            stamps[sim.entry_index].tolist(),
-            stamps[sim.exit_index].tolist(),
-            close[sim.entry_index].tolist(),
-            close[sim.exit_index].tolist(),
-            sim.returns.tolist(),
-            sim.reason.tolist(),
-            strict=True,
-        )
-    ]
+def _trade_log(stamps: np.ndarray, close: np.ndarray, sim: Simulation) -> TradeLog:
+    return TradeLog(
+        entry_index=sim.entry_index,
+        exit_index=sim.exit_index,
+        entry_time=stamps[sim.entry_index],
+        exit_time=stamps[sim.exit_index],
+        entry_price=close[sim.entry_index],
+        exit_price=close[sim.exit_index],
+        return_pct=sim.returns * 100.0,
+        reason=sim.reason,
+    )

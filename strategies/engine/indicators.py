@@ -17,22 +17,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import ema_kernel, rolling_moments_kernel, rsi_sma_kernel, wilder_averages_kernel
+from .kernels import ema_kernel, rolling_mean_kernel, rolling_moments_kernel, rsi_sma_kernel, wilder_averages_kernel
 
 
 def sma(x: np.ndarray, n: int) -> np.ndarray:
     """`rolling(n).mean()`: NaN for the first n-1 values and for windows holding a NaN."""
-    return rolling_moments_kernel(_f64(x), int(n), False)[0]
+    x = _f64(x)
+    nan = np.isnan(x)
+    if not nan.any():
+        return rolling_mean_kernel(x, int(n))
+    # Only %D meets NaN (where %K has no range): average with 0 in its place, then
+    # blank every window that held one, counted exactly with an integer running sum.
+    mean = rolling_mean_kernel(np.where(nan, 0.0, x), int(n))
+    count = np.concatenate(([0], np.cumsum(nan)))
+    mean[n - 1 :][count[n:] > count[:-n]] = np.nan
+    return mean
 
 
 def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
-    """`rolling(n).std()`: sample standard deviation (ddof=1) of the last n values."""
-    return rolling_moments_kernel(_f64(x), int(n), True)[1]
+    """`rolling(n).std()`: sample standard deviation (ddof=1) of the last n values (NaN-free x)."""
+    return rolling_moments_kernel(_f64(x), int(n))[1]
 
 
 def sma_and_std(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both of the above in one pass (the Bollinger bands need both)."""
-    return rolling_moments_kernel(_f64(x), int(n), True)
+    """Both of the above in one pass (the Bollinger bands need both; NaN-free x)."""
+    return rolling_moments_kernel(_f64(x), int(n))
 
 
 def _f64(x: np.ndarray) -> np.ndarray:

@@ -60,25 +60,30 @@ def _neumaier_add(total: float, comp: float, v: float) -> tuple[float, float]:  
 
 
 @njit(cache=True, nogil=True)
-def _window_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, float, float]:  # pragma: no cover
-    """(sum, sum of x - ref, sum of (x - ref)**2) of x[lo:hi], NaN values skipped."""
+def _window_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, float, float, float]:  # pragma: no cover
+    """(sum, its rounding error, sum of x - ref, sum of (x - ref)**2) of x[lo:hi]."""
     total = 0.0
     comp = 0.0
     s1 = 0.0
     s2 = 0.0
     for j in range(lo, hi):
-        if x[j] == x[j]:
-            d = x[j] - ref
-            total, comp = _neumaier_add(total, comp, x[j])
-            s1 += d
-            s2 += d * d
-    return total + comp, s1, s2
+        d = x[j] - ref
+        total, comp = _neumaier_add(total, comp, x[j])
+        s1 += d
+        s2 += d * d
+    return total, comp, s1, s2
 
 
 @njit(cache=True, nogil=True)
-def rolling_moments_kernel(x: np.ndarray, n: int, with_std: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """Mean and sample standard deviation (ddof=1) of every length-n window, as pandas'
-    `rolling(n).mean()` / `.std()`: NaN before n values and for windows holding a NaN.
+def rolling_mean_kernel(x: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
+    """The mean of rolling_moments_kernel alone (compiled without the deviation's work)."""
+    return _rolling_moments(x, n, False)[0]
+
+
+@njit(cache=True, nogil=True)
+def rolling_moments_kernel(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Mean and sample standard deviation (ddof=1) of every length-n window of a
+    NaN-free x, as pandas' `rolling(n).mean()` / `.std()`: NaN for the first n-1.
 
     One pass, O(len) for any n, and careful with digits:
     - the sums for the deviation are kept relative to a reference value, and every n
@@ -92,52 +97,43 @@ def rolling_moments_kernel(x: np.ndarray, n: int, with_std: bool) -> tuple[np.nd
       so that equal means come out equal to the last bit: for a crossover, a tie decides;
     - a window whose values are all equal gets that value and a deviation of exactly 0,
       as pandas does, so flat prices cannot come out 1e-13 off and flip a comparison.
-    NaN values count as 0 in the sums and mark their windows. `std` is empty unless
-    with_std.
     """
+    return _rolling_moments(x, n, True)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rolling_moments(x: np.ndarray, n: int, with_std: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """rolling_moments_kernel; inlined with a constant with_std, so the mean-only
+    version carries none of the deviation's work. `std` is empty unless with_std."""
     size = x.shape[0]
     mean = np.full(size, np.nan)
     std = np.full(size if with_std else 0, np.nan)
     if n > size:
         return mean, std
-    run = 0  # length of the run of equal values ending at i
-    nans = 0  # NaN values in the window ending at i
-    total = 0.0  # sum of the window
-    comp = 0.0  # its rounding error
-    ref = 0.0
-    s1 = 0.0  # sum of (x - ref)
-    s2 = 0.0  # sum of (x - ref)**2
+    run = 1  # length of the run of equal values ending at i
+    for j in range(1, n - 1):
+        run = run + 1 if x[j] == x[j - 1] else 1
+    total = comp = ref = s1 = s2 = 0.0
     carried = 0.0  # largest s2 since the last re-sum
     anchor = n - 1  # next bar at which the sums are re-summed
-    for i in range(size):
+    for i in range(n - 1, size):
         v = x[i]
         run = run + 1 if i > 0 and v == x[i - 1] else 1
-        nans += v != v
-        if i >= n:
-            nans -= x[i - n] != x[i - n]
-        if i < n - 1:
-            continue
         if i >= anchor:
-            ref = v if v == v else 0.0
-            total, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
-            comp = 0.0
+            ref = v
+            total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
             carried = s2
             anchor = i + n
         else:
-            if v == v:
-                d = v - ref
-                total, comp = _neumaier_add(total, comp, v)
-                s1 += d
-                s2 += d * d
             u = x[i - n]
-            if u == u:
-                d = u - ref
-                total, comp = _neumaier_add(total, comp, -u)
-                s1 -= d
-                s2 -= d * d
-            carried = max(carried, s2)
-        if nans > 0:
-            continue
+            total, comp = _neumaier_add(total, comp, v)
+            total, comp = _neumaier_add(total, comp, -u)
+            if with_std:
+                d = v - ref
+                e = u - ref
+                s1 += d - e
+                s2 += d * d - e * e
+                carried = max(carried, s2)
         if run >= n:
             mean[i] = v
             if with_std and n > 1:
@@ -148,7 +144,7 @@ def rolling_moments_kernel(x: np.ndarray, n: int, with_std: bool) -> tuple[np.nd
             m2 = s2 - s1 * s1 / n
             if m2 < carried * _RESUM_BELOW:
                 ref = v
-                _, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
+                total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
                 carried = s2
                 m2 = s2 - s1 * s1 / n
             std[i] = np.sqrt(m2 / (n - 1)) if m2 > 0.0 else 0.0
@@ -300,31 +296,49 @@ def first_unordered_time_kernel(t: np.ndarray) -> int:  # pragma: no cover - com
 
 @njit(cache=True, nogil=True)
 def equity_stats_kernel(equity: np.ndarray) -> tuple[float, float, float]:  # pragma: no cover - compiled
-    """(mean, sample std, count) of the bar returns b = e[i]/e[i-1] - 1, and the
-    deepest drawdown min(e / running max - 1), in one pass plus one for the variance.
+    """(mean, sample std) of the bar returns b = e[i] / e[i-1] - 1, and the deepest
+    drawdown min(e / running max - 1), as a fraction.
 
-    Returns (mean_b, std_b, max_drawdown_fraction); std is NaN with fewer than 2 returns.
+    Steps:
+    1. the returns, in a loop without dependencies (the divisions run side by side);
+    2. mean and variance, two passes, four partial sums each (fewer stalls, and closer
+       to numpy's pairwise sum than one long running sum);
+    3. the drawdown: for each run-up, the lowest point before the next peak, so one
+       division per peak instead of one per bar (the same quotient, so the same value).
+    The std is NaN with fewer than two returns.
     """
     n = equity.shape[0]
-    peak = equity[0]
+    m = n - 1
+    b = np.empty(m)
+    for i in range(m):
+        b[i] = equity[i + 1] / equity[i] - 1.0
+    mean = _sum4(b, 0.0, False) / m if m > 0 else 0.0
+    std = np.sqrt(_sum4(b, mean, True) / (m - 1)) if m > 1 else np.nan
+    peak = trough = equity[0]
     worst = 0.0
-    total = 0.0
     for i in range(1, n):
-        total += equity[i] / equity[i - 1] - 1.0
-        if equity[i] > peak:
-            peak = equity[i]
-        dd = equity[i] / peak - 1.0
-        if dd < worst:
-            worst = dd
-    count = n - 1
-    if count < 2:
-        return 0.0, np.nan, worst
-    mean = total / count
-    ss = 0.0
-    for i in range(1, n):
-        d = equity[i] / equity[i - 1] - 1.0 - mean
-        ss += d * d
-    return mean, np.sqrt(ss / (count - 1)), worst
+        v = equity[i]
+        if v > peak:
+            worst = min(worst, trough / peak - 1.0)
+            peak = trough = v
+        elif v < trough:
+            trough = v
+    return mean, std, min(worst, trough / peak - 1.0)
+
+
+@njit(cache=True, nogil=True)
+def _sum4(b: np.ndarray, center: float, squares: bool) -> float:  # pragma: no cover - compiled
+    """Sum of b (or of (b - center)**2), in four interleaved partial sums."""
+    a = np.zeros(4)
+    q = b.shape[0] - b.shape[0] % 4
+    for i in range(0, q, 4):
+        for k in range(4):
+            d = b[i + k] - center
+            a[k] += d * d if squares else d
+    for i in range(q, b.shape[0]):
+        d = b[i] - center
+        a[0] += d * d if squares else d
+    return (a[0] + a[1]) + (a[2] + a[3])
 
 
 @njit(cache=True, nogil=True)

@@ -135,6 +135,30 @@ def asgi_server(transactional_db, production_static, settings) -> Iterator[AsgiS
     cache.clear()
 
 
+@pytest.fixture
+def engine_gate(asgi_server, monkeypatch) -> Iterator[threading.Event]:
+    """Backtests wait until the test sets this event, so a run stays in progress meanwhile.
+
+    Only the engine call waits; the API, the jobs and the stream are the real ones. The gate
+    opens at teardown, before the server's teardown waits for the jobs.
+    """
+    gate = threading.Event()
+    real_engine = executor._engine
+
+    def gated_engine():
+        backtest_arrays, engine_error = real_engine()
+
+        def wait_then_backtest(*args, **kwargs):
+            gate.wait(30)
+            return backtest_arrays(*args, **kwargs)
+
+        return wait_then_backtest, engine_error
+
+    monkeypatch.setattr(executor, "_engine", gated_engine)
+    yield gate
+    gate.set()
+
+
 # --- Data ----------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -262,73 +261,73 @@ def test_bad_values_are_refused_next_to_their_field(asgi_server, market, page, b
 
 
 def test_run_in_progress_joins_its_stream_and_catches_up_after_the_connection_drops(
-    asgi_server, market, open_page, browser_errors, monkeypatch, settings, output_dir
+    asgi_server, market, engine_gate, open_page, browser_errors, settings, output_dir
 ):
-    # The engine waits for the test, so the run stays in progress; the API and stream are real.
-    gate = threading.Event()
-    real_engine = executor._engine
-
-    def gated_engine():
-        backtest_arrays, engine_error = real_engine()
-
-        def wait_then_backtest(*args, **kwargs):
-            gate.wait(30)
-            return backtest_arrays(*args, **kwargs)
-
-        return wait_then_backtest, engine_error
-
-    monkeypatch.setattr(executor, "_engine", gated_engine)
     base = asgi_server.url
-    try:
-        page = open_page()
-        ready(page, f"{base}/")
-        page.get_by_role("button", name="Run backtest").click()
-        expect(page.locator("#run-status")).to_have_text(re.compile("pending|running"))
-        expect(page.locator("#stream-status")).to_have_text("Live")
-        expect(page.locator("#progress-text")).to_have_text("0 / 4 coins · 0%")
-        run = BacktestRun.objects.get()
+    page = open_page()
+    ready(page, f"{base}/")
+    page.get_by_role("button", name="Run backtest").click()
+    expect(page.locator("#run-status")).to_have_text(re.compile("pending|running"))
+    expect(page.locator("#stream-status")).to_have_text("Live")
+    expect(page.locator("#progress-text")).to_have_text("0 / 4 coins · 0%")
+    run = BacktestRun.objects.get()
 
-        # Too many runs: the 429 answer becomes a message with its Retry-After.
-        settings.BACKTEST_MAX_CONCURRENT_RUNS = 1
-        browser_errors.expect(r"status of 429")
-        page.get_by_role("button", name="Run backtest").click()
-        expect(page.locator("#form-alert")).to_contain_text(re.compile(r"Too many runs .* try again in \d+ second"))
-        expect(page.get_by_role("button", name="Run backtest")).to_be_disabled()
+    # Too many runs: the 429 answer becomes a message with its Retry-After.
+    settings.BACKTEST_MAX_CONCURRENT_RUNS = 1
+    browser_errors.expect(r"status of 429")
+    page.get_by_role("button", name="Run backtest").click()
+    expect(page.locator("#form-alert")).to_contain_text(re.compile(r"Too many runs .* try again in \d+ second"))
+    expect(page.get_by_role("button", name="Run backtest")).to_be_disabled()
 
-        # On a phone, the list shows the run in progress; opened, it joins the live stream.
-        phone = open_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2)
-        phone.goto(f"{base}/runs/")
-        listed = phone.locator(f'#runs-body tr[data-run-id="{run.id}"]')
-        expect(listed).to_contain_text(re.compile("pending|running"))
-        listed.get_by_role("link").click()
-        expect(phone.locator("#stream-status")).to_have_text("Live")
-        expect(phone.locator("#cancel-button")).to_be_visible()
-        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # On a phone, the list shows the run in progress; opened, it joins the live stream.
+    phone = open_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2)
+    phone.goto(f"{base}/runs/")
+    listed = phone.locator(f'#runs-body tr[data-run-id="{run.id}"]')
+    expect(listed).to_contain_text(re.compile("pending|running"))
+    listed.get_by_role("link").click()
+    expect(phone.locator("#stream-status")).to_have_text("Live")
+    expect(phone.locator("#cancel-button")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
-        # The connection drops (the server goes away) while the run goes on without it.
-        resumed: list[str | None] = []  # Last-Event-ID of the phone's stream requests from now on
-        phone.on("request", lambda r: "/events/" in r.url and resumed.append(r.all_headers().get("last-event-id")))
-        browser_errors.expect(r"ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED")
-        asgi_server.stop()
-        for p in (page, phone):
-            expect(p.locator("#stream-status")).to_contain_text(re.compile("reconnecting|checking"), timeout=10_000)
-        gate.set()
-        assert executor.wait_idle(timeout=30)
-        assert BacktestRun.objects.get().status == "completed"
-        asgi_server.start()
+    # The connection drops (the server goes away) while the run goes on without it.
+    resumed: list[str | None] = []  # Last-Event-ID of the phone's stream requests from now on
+    phone.on("request", lambda r: "/events/" in r.url and resumed.append(r.all_headers().get("last-event-id")))
+    browser_errors.expect(r"ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED")
+    asgi_server.stop()
+    for p in (page, phone):
+        expect(p.locator("#stream-status")).to_contain_text(re.compile("reconnecting|checking"), timeout=10_000)
+    engine_gate.set()
+    assert executor.wait_idle(timeout=30)
+    assert BacktestRun.objects.get().status == "completed"
+    asgi_server.start()
 
-        # Both pages catch up from the stored events: every row, the summary, no row twice.
-        for p in (page, phone):
-            expect(p.locator("#summary")).to_be_visible(timeout=RUN_TIMEOUT)
-            expect(p.locator("#results-body tr")).to_have_count(4)
-            expect(p.locator("#run-status")).to_have_text("completed")
-            expect(p.locator("#progress-text")).to_have_text("4 / 4 coins · 100%")
-            expect(p.locator("#cancel-button")).to_be_hidden()
-        # The browser reconnected by itself and said where it had stopped (after `start`).
-        assert any(re.fullmatch(rf"run-{run.id}:[1-9]\d*", last or "") for last in resumed), resumed
-        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        phone.wait_for_timeout(700)  # the progress bar's width transition
-        phone.screenshot(path=str(output_dir / "backtest-page-phone.png"), full_page=True)
-    finally:
-        gate.set()
+    # Both pages catch up from the stored events: every row, the summary, no row twice.
+    for p in (page, phone):
+        expect(p.locator("#summary")).to_be_visible(timeout=RUN_TIMEOUT)
+        expect(p.locator("#results-body tr")).to_have_count(4)
+        expect(p.locator("#run-status")).to_have_text("completed")
+        expect(p.locator("#progress-text")).to_have_text("4 / 4 coins · 100%")
+        expect(p.locator("#cancel-button")).to_be_hidden()
+    # The browser reconnected by itself and said where it had stopped (after `start`).
+    assert any(re.fullmatch(rf"run-{run.id}:[1-9]\d*", last or "") for last in resumed), resumed
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.wait_for_timeout(700)  # the progress bar's width transition
+    phone.screenshot(path=str(output_dir / "backtest-page-phone.png"), full_page=True)
 
+
+def test_run_interrupted_by_a_server_restart_ends_on_the_page(asgi_server, market, engine_gate, page, browser_errors):
+    """A restarted server marks the runs it lost `interrupted` and sends no `complete`: after
+    reconnecting, the page checks the stored run and stops waiting."""
+    ready(page, f"{asgi_server.url}/")
+    page.get_by_role("button", name="Run backtest").click()
+    expect(page.locator("#stream-status")).to_have_text("Live")
+    browser_errors.expect(r"ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED")
+    asgi_server.stop()
+    expect(page.locator("#stream-status")).to_contain_text("reconnecting", timeout=10_000)
+    # What runs.lifecycle does when a server starts: runs a stopped server left become interrupted.
+    BacktestRun.objects.update(status="interrupted")
+    asgi_server.start()
+    expect(page.locator("#run-status")).to_have_text("interrupted", timeout=10_000)  # before the 15 s watchdog
+    expect(page.locator("#stream-status")).to_have_text("Finished")
+    expect(page.locator("#run-message")).to_contain_text("interrupted")
+    expect(page.locator("#cancel-button")).to_be_hidden()

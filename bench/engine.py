@@ -1,0 +1,239 @@
+"""How fast is the backtest engine? 48 coins x 8,760 hourly bars (a year of 2024), per strategy.
+
+    .venv/bin/python bench/engine.py [--repeats 7] [--original-coins 2] [--no-vectorbt]
+
+Prints, for each of the six strategies with its default parameters (stop-loss 10%):
+- engine ms: median wall time to backtest all 48 coins one after the other with
+  `backtest_arrays` (warm process; metrics, trades and equity curve built for each);
+- original ms: the original system's iloc loop (bench/original_loop.py), timed on a few
+  coins and scaled to 48 (it takes seconds per strategy);
+- vectorbt ms: `Portfolio.from_signals` on the same entry and exit signals, all 48 coins
+  as columns of one call (its fastest use), with sl_stop=10% and the same fee; beside it
+  the same call plus the metrics the engine reports (total return, max drawdown, trade
+  count, Sharpe). The ratio column is engine / from_signals alone, the stricter of the two.
+Then the peak memory of a fresh process running all six 48-coin batches, and the cost of
+the first backtest after a fresh process start beside a warm one (numba's on-disk cache
+loaded, and, for information, compiled from nothing).
+
+The data is a seeded random walk, so every run sees the same series.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from strategies.engine import STRATEGIES, backtest_arrays, resolve_parameters, warmup_bars  # noqa: E402
+from strategies.engine.signals import Prices, strategy_signals  # noqa: E402
+
+COINS = 48
+BARS = 8760
+SEED = 2024
+HOUR_NS = 3_600_000_000_000
+START_2024_NS = 1_704_067_200_000_000_000
+
+
+Market = list[dict[str, np.ndarray]]
+
+
+def make_market(coins: int = COINS, bars: int = BARS, seed: int = SEED) -> tuple[np.ndarray, Market]:
+    """Hourly OHLC of `coins` coins over 2024: log-normal walks with per-coin volatility."""
+    rng = np.random.default_rng(seed)
+    times = START_2024_NS + HOUR_NS * np.arange(bars, dtype=np.int64)
+    market = []
+    for _ in range(coins):
+        vol = rng.uniform(0.004, 0.02)
+        close = rng.uniform(0.05, 60_000) * np.exp(np.cumsum(rng.normal(0, vol, bars)))
+        open_ = np.concatenate([[close[0]], close[:-1]])
+        wick = np.abs(rng.normal(0, vol / 2, (2, bars)))
+        high = np.maximum(open_, close) * (1 + wick[0])
+        low = np.minimum(open_, close) * (1 - wick[1])
+        market.append({"open": open_, "high": high, "low": low, "close": close})
+    return times, market
+
+
+def run_engine(key: str, times: np.ndarray, market: Market) -> list:
+    return [backtest_arrays(key, times=times, params={}, **coin) for coin in market]
+
+
+def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm: compiled code loaded, caches filled
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples) * 1000
+
+
+def time_original(key: str, times: np.ndarray, market: Market, coins: int) -> float:
+    """ms for 48 coins, scaled from `coins` coins (median of 3 runs of each)."""
+    import pandas as pd
+
+    from bench.original_loop import ORIGINAL
+
+    frames = [
+        pd.DataFrame({"datetime": pd.to_datetime(times, utc=True), "close_price": c["close"], "high_price": c["high"], "low_price": c["low"]})
+        for c in market[:coins]
+    ]
+    run = ORIGINAL[key]
+    samples = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for frame in frames:
+            run(frame, {})
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples) * 1000 * COINS / coins
+
+
+def vectorbt_inputs(key: str, market: Market) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(close, entries, exits) as bars x coins arrays: the engine's own signals, with the
+    bars inside the warm-up switched off as the engine never evaluates them."""
+    params = resolve_parameters(key, {})
+    warmup = warmup_bars(key, params)
+    closes, entries, exits = [], [], []
+    for coin in market:
+        entry, exit_ = strategy_signals(key, Prices(coin["close"], coin["high"], coin["low"]), params)
+        entry[:warmup] = exit_[:warmup] = False
+        closes.append(coin["close"])
+        entries.append(entry)
+        exits.append(exit_)
+    return np.column_stack(closes), np.column_stack(entries), np.column_stack(exits)
+
+
+def time_vectorbt(key: str, market: Market, repeats: int) -> tuple[float, float]:
+    """(ms of from_signals alone, ms of from_signals plus the engine's metrics)."""
+    import vectorbt as vbt
+
+    close, entries, exits = vectorbt_inputs(key, market)
+    stop = resolve_parameters(key, {})["stop_loss_threshold"] / 100
+
+    def simulate():
+        return vbt.Portfolio.from_signals(
+            close, entries, exits, sl_stop=stop, fees=0.0, init_cash=1.0, upon_long_conflict="opposite", freq="1h"
+        )
+
+    def with_metrics():
+        pf = simulate()
+        return pf.total_return(), pf.max_drawdown(), pf.trades.count(), pf.sharpe_ratio()
+
+    return median_ms(simulate, repeats), median_ms(with_metrics, repeats)
+
+
+def time_threads(key: str, times: np.ndarray, market: Market, repeats: int, workers: int = 4) -> float:
+    """ms for the 48 coins on a pool of threads, as the site runs them (kernels release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return median_ms(lambda: list(pool.map(lambda c: backtest_arrays(key, times=times, params={}, **c), market)), repeats)
+
+
+# --- measurements in fresh processes -------------------------------------------------------
+
+MEMORY_CHILD = """
+import json, resource, sys, time, tracemalloc
+sys.path.insert(0, {root!r})
+from bench.engine import make_market, run_engine
+from strategies.engine import STRATEGIES
+times, market = make_market()
+run_engine("rsi", times, market[:1])  # load the compiled kernels before measuring
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+tracemalloc.start()
+for key in STRATEGIES:
+    results = run_engine(key, times, market)
+peak = tracemalloc.get_traced_memory()[1] / 2**20
+print(json.dumps({{"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "before_mb": base, "traced_peak_mb": peak}}))
+"""
+
+COLD_CHILD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+times = np.arange(8760, dtype=np.int64) * 3_600_000_000_000
+close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, 8760)))
+t0 = time.perf_counter()
+from strategies.engine import STRATEGIES, backtest_arrays
+t1 = time.perf_counter()
+def all_six():
+    for key in STRATEGIES:
+        backtest_arrays(key, times=times, open=close, high=close * 1.01, low=close * 0.99, close=close)
+all_six()
+t2 = time.perf_counter()
+warm = []
+for _ in range(20):
+    s = time.perf_counter(); all_six(); warm.append(time.perf_counter() - s)
+warm.sort()
+print(json.dumps({{"import_s": t1 - t0, "first_s": t2 - t1, "warm_s": warm[10]}}))
+"""
+
+
+def in_fresh_process(code: str, env: dict[str, str] | None = None) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", code.format(root=str(ROOT))], capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cold_start() -> tuple[dict[str, float], dict[str, float]]:
+    """(with numba's cache as it is after one run, compiling from an empty cache)."""
+    in_fresh_process(COLD_CHILD)  # make sure the cache is written
+    cached = in_fresh_process(COLD_CHILD)
+    with tempfile.TemporaryDirectory() as empty:
+        compiled = in_fresh_process(COLD_CHILD, {"NUMBA_CACHE_DIR": empty})
+    return cached, compiled
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--original-coins", type=int, default=2, help="coins to time the original loop on (scaled to 48)")
+    parser.add_argument("--no-vectorbt", action="store_true")
+    args = parser.parse_args()
+
+    times, market = make_market()
+    print(f"{COINS} coins x {BARS:,} hourly bars, default parameters (stop-loss 10%), fee 0, median of {args.repeats}; "
+          f"original loop timed on {args.original_coins} coins and scaled to {COINS}\n")
+    header = f"{'strategy':<16} {'engine ms':>9} {'4 threads':>9} {'original ms':>12} {'speed-up':>9} {'vbt ms':>8} {'vbt+metrics':>11} {'engine/vbt':>10}"
+    print(header)
+    print("-" * len(header))
+    for key in STRATEGIES:
+        engine = median_ms(lambda key=key: run_engine(key, times, market), args.repeats)
+        threaded = time_threads(key, times, market, args.repeats)
+        original = time_original(key, times, market, args.original_coins)
+        vbt_cols = "n/a".rjust(8) + " " + "n/a".rjust(11) + " " + "n/a".rjust(10)
+        if not args.no_vectorbt:
+            try:
+                alone, full = time_vectorbt(key, market, args.repeats)
+                vbt_cols = f"{alone:8.1f} {full:11.1f} {engine / alone:10.3f}"
+            except ImportError:
+                pass
+        print(f"{key:<16} {engine:9.2f} {threaded:9.2f} {original:12.0f} {original / engine:8.0f}x {vbt_cols}")
+
+    memory = in_fresh_process(MEMORY_CHILD)
+    print(f"\npeak memory, fresh process running all six 48-coin batches: {memory['maxrss_mb']:.0f} MB max RSS "
+          f"({memory['before_mb']:.0f} MB after imports and data; traced numpy peak of the runs {memory['traced_peak_mb']:.1f} MB)")
+    cached, compiled = cold_start()
+    print(f"fresh process, one coin, all six strategies: import {cached['import_s'] * 1000:.0f} ms, first run {cached['first_s'] * 1000:.0f} ms, "
+          f"warm run {cached['warm_s'] * 1000:.1f} ms -> first-run overhead {(cached['import_s'] + cached['first_s'] - cached['warm_s']) * 1000:.0f} ms "
+          f"(numba cache loaded)")
+    print(f"  same with an empty numba cache (compiling): import {compiled['import_s'] * 1000:.0f} ms, first run {compiled['first_s'] * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
