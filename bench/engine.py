@@ -65,8 +65,13 @@ def make_market(coins: int = COINS, bars: int = BARS, seed: int = SEED) -> tuple
     return times, market
 
 
-def run_engine(key: str, times: np.ndarray, market: Market) -> list:
-    return [backtest_arrays(key, times=times, params={}, **coin) for coin in market]
+def run_engine(key: str, times: np.ndarray, market: Market, with_trades: bool = False) -> list:
+    """Backtest every coin; with_trades also builds each result's list of trade dicts."""
+    results = [backtest_arrays(key, times=times, params={}, **coin) for coin in market]
+    if with_trades:
+        for result in results:
+            result.trades  # noqa: B018 - built on first access
+    return results
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:
@@ -144,18 +149,24 @@ def time_threads(key: str, times: np.ndarray, market: Market, repeats: int, work
 # --- measurements in fresh processes -------------------------------------------------------
 
 MEMORY_CHILD = """
-import json, resource, sys, time, tracemalloc
+import json, sys, tracemalloc
 sys.path.insert(0, {root!r})
 from bench.engine import make_market, run_engine
 from strategies.engine import STRATEGIES
+
+def high_water_mb():
+    # VmHWM starts afresh at exec; getrusage's ru_maxrss would carry the parent's over.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
 times, market = make_market()
-run_engine("rsi", times, market[:1])  # load the compiled kernels before measuring
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+run_engine("rsi", times, market[:1], with_trades=True)  # load the compiled kernels first
+before = high_water_mb()
 tracemalloc.start()
 for key in STRATEGIES:
-    results = run_engine(key, times, market)
+    results = run_engine(key, times, market, with_trades=True)
 peak = tracemalloc.get_traced_memory()[1] / 2**20
-print(json.dumps({{"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "before_mb": base, "traced_peak_mb": peak}}))
+print(json.dumps({{"peak_mb": high_water_mb(), "before_mb": before, "traced_peak_mb": peak}}))
 """
 
 COLD_CHILD = """
@@ -209,11 +220,13 @@ def main() -> None:
     times, market = make_market()
     print(f"{COINS} coins x {BARS:,} hourly bars, default parameters (stop-loss 10%), fee 0, median of {args.repeats}; "
           f"original loop timed on {args.original_coins} coins and scaled to {COINS}\n")
-    header = f"{'strategy':<16} {'engine ms':>9} {'4 threads':>9} {'original ms':>12} {'speed-up':>9} {'vbt ms':>8} {'vbt+metrics':>11} {'engine/vbt':>10}"
+    header = (f"{'strategy':<16} {'engine ms':>9} {'+trades':>8} {'4 threads':>9} {'original ms':>12} {'speed-up':>9} "
+              f"{'vbt ms':>8} {'vbt+metrics':>11} {'engine/vbt':>10}")
     print(header)
     print("-" * len(header))
     for key in STRATEGIES:
         engine = median_ms(lambda key=key: run_engine(key, times, market), args.repeats)
+        with_trades = median_ms(lambda key=key: run_engine(key, times, market, with_trades=True), args.repeats)
         threaded = time_threads(key, times, market, args.repeats)
         original = time_original(key, times, market, args.original_coins)
         vbt_cols = "n/a".rjust(8) + " " + "n/a".rjust(11) + " " + "n/a".rjust(10)
@@ -223,11 +236,11 @@ def main() -> None:
                 vbt_cols = f"{alone:8.1f} {full:11.1f} {engine / alone:10.3f}"
             except ImportError:
                 pass
-        print(f"{key:<16} {engine:9.2f} {threaded:9.2f} {original:12.0f} {original / engine:8.0f}x {vbt_cols}")
+        print(f"{key:<16} {engine:9.2f} {with_trades:8.2f} {threaded:9.2f} {original:12.0f} {original / engine:8.0f}x {vbt_cols}")
 
     memory = in_fresh_process(MEMORY_CHILD)
-    print(f"\npeak memory, fresh process running all six 48-coin batches: {memory['maxrss_mb']:.0f} MB max RSS "
-          f"({memory['before_mb']:.0f} MB after imports and data; traced numpy peak of the runs {memory['traced_peak_mb']:.1f} MB)")
+    print(f"\npeak memory, fresh process running all six 48-coin batches (trade dicts built): {memory['peak_mb']:.0f} MB peak RSS "
+          f"({memory['before_mb']:.0f} MB after imports, data and one warm-up run; numpy peak traced during the runs {memory['traced_peak_mb']:.1f} MB)")
     cached, compiled = cold_start()
     print(f"fresh process, one coin, all six strategies: import {cached['import_s'] * 1000:.0f} ms, first run {cached['first_s'] * 1000:.0f} ms, "
           f"warm run {cached['warm_s'] * 1000:.1f} ms -> first-run overhead {(cached['import_s'] + cached['first_s'] - cached['warm_s']) * 1000:.0f} ms "

@@ -25,7 +25,7 @@ REASON_STOP_LOSS = 1
 REASON_END_OF_DATA = 2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ema_kernel(x: np.ndarray, span: int) -> np.ndarray:  # pragma: no cover - compiled
     """`ewm(span=n, adjust=False).mean()`: e[0] = x[0], e[i] = a*x[i] + (1-a)*e[i-1]."""
     n = x.shape[0]
@@ -48,7 +48,7 @@ def ema_kernel(x: np.ndarray, span: int) -> np.ndarray:  # pragma: no cover - co
 _RESUM_BELOW = 1e-6
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _neumaier_add(total: float, comp: float, v: float) -> tuple[float, float]:  # pragma: no cover
     """total + v with the rounding error carried in comp (Neumaier's compensated sum)."""
     t = total + v
@@ -59,7 +59,7 @@ def _neumaier_add(total: float, comp: float, v: float) -> tuple[float, float]:  
     return t, comp
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _window_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, float, float, float]:  # pragma: no cover
     """(sum, its rounding error, sum of x - ref, sum of (x - ref)**2) of x[lo:hi]."""
     total = 0.0
@@ -74,13 +74,13 @@ def _window_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, fl
     return total, comp, s1, s2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rolling_mean_kernel(x: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
     """The mean of rolling_moments_kernel alone (compiled without the deviation's work)."""
     return _rolling_moments(x, n, False)[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rolling_moments_kernel(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """Mean and sample standard deviation (ddof=1) of every length-n window of a
     NaN-free x, as pandas' `rolling(n).mean()` / `.std()`: NaN for the first n-1.
@@ -101,7 +101,7 @@ def rolling_moments_kernel(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarra
     return _rolling_moments(x, n, True)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _rolling_moments(x: np.ndarray, n: int, with_std: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """rolling_moments_kernel; inlined with a constant with_std, so the mean-only
     version carries none of the deviation's work. `std` is empty unless with_std."""
@@ -151,7 +151,7 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool) -> tuple[np.ndarray,
     return mean, std
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _gains_and_losses(close: np.ndarray, lo: int, hi: int) -> tuple[float, float]:  # pragma: no cover
     """Sums of the rises and of the falls of close over the changes lo..hi-1."""
     g = 0.0
@@ -165,7 +165,7 @@ def _gains_and_losses(close: np.ndarray, lo: int, hi: int) -> tuple[float, float
     return g, s
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
     """RSI from simple n-bar averages of the gains and losses of `close` (NaN-free).
 
@@ -222,7 +222,7 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def wilder_averages_kernel(close: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """Wilder's average gain and loss as TA-Lib computes them.
 
@@ -262,7 +262,7 @@ def wilder_averages_kernel(close: np.ndarray, period: int) -> tuple[np.ndarray, 
     return gain, loss
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def first_bad_price_kernel(x: np.ndarray) -> int:  # pragma: no cover - compiled
     """Index of the first value that is NaN, infinite or not positive; -1 if none.
 
@@ -280,7 +280,7 @@ def first_bad_price_kernel(x: np.ndarray) -> int:  # pragma: no cover - compiled
     return -1  # unreachable
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def first_unordered_time_kernel(t: np.ndarray) -> int:  # pragma: no cover - compiled
     """Index of the first timestamp not after its predecessor; -1 if strictly ascending."""
     bad = 0
@@ -294,7 +294,7 @@ def first_unordered_time_kernel(t: np.ndarray) -> int:  # pragma: no cover - com
     return -1  # unreachable
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def equity_stats_kernel(equity: np.ndarray) -> tuple[float, float, float]:  # pragma: no cover - compiled
     """(mean, sample std) of the bar returns b = e[i] / e[i-1] - 1, and the deepest
     drawdown min(e / running max - 1), as a fraction.
@@ -326,7 +326,7 @@ def equity_stats_kernel(equity: np.ndarray) -> tuple[float, float, float]:  # pr
     return mean, std, min(worst, trough / peak - 1.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sum4(b: np.ndarray, center: float, squares: bool) -> float:  # pragma: no cover - compiled
     """Sum of b (or of (b - center)**2), in four interleaved partial sums."""
     a = np.zeros(4)
@@ -341,7 +341,7 @@ def _sum4(b: np.ndarray, center: float, squares: bool) -> float:  # pragma: no c
     return (a[0] + a[1]) + (a[2] + a[3])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def simulate_kernel(
     close: np.ndarray,
     entry: np.ndarray,
