@@ -1,16 +1,19 @@
 """How fast is the backtest engine? 48 coins x 8,760 hourly bars (a year of 2024), per strategy.
 
-    .venv/bin/python bench/engine.py [--repeats 7] [--original-coins 2] [--no-vectorbt]
+    .venv/bin/python bench/engine.py [--repeats 15] [--original-coins 2] [--no-vectorbt]
 
 Prints, for each of the six strategies with its default parameters (stop-loss 10%):
 - engine ms: median wall time to backtest all 48 coins one after the other with
-  `backtest_arrays` (warm process; metrics, trades and equity curve built for each);
+  `backtest_arrays` (warm process; metrics, equity curve and trade arrays for each);
+  +trades: the same, also building every result's list of trade dicts (which
+  `BacktestResult.trades` does on first access);
 - original ms: the original system's iloc loop (bench/original_loop.py), timed on a few
   coins and scaled to 48 (it takes seconds per strategy);
 - vectorbt ms: `Portfolio.from_signals` on the same entry and exit signals, all 48 coins
   as columns of one call (its fastest use), with sl_stop=10% and the same fee; beside it
   the same call plus the metrics the engine reports (total return, max drawdown, trade
   count, Sharpe). The ratio column is engine / from_signals alone, the stricter of the two.
+  Engine and vectorbt are timed in turns, so load from elsewhere falls on both alike.
 Then the peak memory of a fresh process running all six 48-coin batches, and the cost of
 the first backtest after a fresh process start beside a warm one (numba's on-disk cache
 loaded, and, for information, compiled from nothing).
@@ -74,14 +77,18 @@ def run_engine(key: str, times: np.ndarray, market: Market, with_trades: bool = 
     return results
 
 
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm: compiled code loaded, caches filled
-    samples = []
+def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median ms of each run, timed in turns (engine, vectorbt, ...) so that a burst of
+    load from elsewhere on the machine falls on all of them alike."""
+    for run in runs.values():
+        run()  # warm: compiled code loaded, caches filled
+    samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1000
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(values) * 1000 for name, values in samples.items()}
 
 
 def time_original(key: str, times: np.ndarray, market: Market, coins: int) -> float:
@@ -119,8 +126,8 @@ def vectorbt_inputs(key: str, market: Market) -> tuple[np.ndarray, np.ndarray, n
     return np.column_stack(closes), np.column_stack(entries), np.column_stack(exits)
 
 
-def time_vectorbt(key: str, market: Market, repeats: int) -> tuple[float, float]:
-    """(ms of from_signals alone, ms of from_signals plus the engine's metrics)."""
+def vectorbt_runs(key: str, market: Market) -> tuple[Callable[[], object], Callable[[], object]]:
+    """(from_signals alone, from_signals plus the metrics the engine reports), ready to time."""
     import vectorbt as vbt
 
     close, entries, exits = vectorbt_inputs(key, market)
@@ -135,24 +142,15 @@ def time_vectorbt(key: str, market: Market, repeats: int) -> tuple[float, float]
         pf = simulate()
         return pf.total_return(), pf.max_drawdown(), pf.trades.count(), pf.sharpe_ratio()
 
-    return median_ms(simulate, repeats), median_ms(with_metrics, repeats)
-
-
-def time_threads(key: str, times: np.ndarray, market: Market, repeats: int, workers: int = 4) -> float:
-    """ms for the 48 coins on a pool of threads, as the site runs them (kernels release the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return median_ms(lambda: list(pool.map(lambda c: backtest_arrays(key, times=times, params={}, **c), market)), repeats)
+    return simulate, with_metrics
 
 
 # --- measurements in fresh processes -------------------------------------------------------
 
 MEMORY_CHILD = """
-import json, sys, tracemalloc
+import json, sys
 sys.path.insert(0, {root!r})
 from bench.engine import make_market, run_engine
-from strategies.engine import STRATEGIES
 
 def high_water_mb():
     # VmHWM starts afresh at exec; getrusage's ru_maxrss would carry the parent's over.
@@ -160,13 +158,9 @@ def high_water_mb():
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 times, market = make_market()
-run_engine("rsi", times, market[:1], with_trades=True)  # load the compiled kernels first
 before = high_water_mb()
-tracemalloc.start()
-for key in STRATEGIES:
-    results = run_engine(key, times, market, with_trades=True)
-peak = tracemalloc.get_traced_memory()[1] / 2**20
-print(json.dumps({{"peak_mb": high_water_mb(), "before_mb": before, "traced_peak_mb": peak}}))
+results = run_engine({key!r}, times, market, with_trades=True)
+print(json.dumps({{"peak_mb": high_water_mb(), "before_mb": before}}))
 """
 
 COLD_CHILD = """
@@ -191,9 +185,13 @@ print(json.dumps({{"import_s": t1 - t0, "first_s": t2 - t1, "warm_s": warm[10]}}
 """
 
 
-def in_fresh_process(code: str, env: dict[str, str] | None = None) -> dict[str, float]:
+def in_fresh_process(code: str, env: dict[str, str] | None = None, **fields: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", code.format(root=str(ROOT))], capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
+        [sys.executable, "-c", code.format(root=str(ROOT), **fields)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -212,7 +210,7 @@ def cold_start() -> tuple[dict[str, float], dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--original-coins", type=int, default=2, help="coins to time the original loop on (scaled to 48)")
     parser.add_argument("--no-vectorbt", action="store_true")
     args = parser.parse_args()
@@ -220,31 +218,33 @@ def main() -> None:
     times, market = make_market()
     print(f"{COINS} coins x {BARS:,} hourly bars, default parameters (stop-loss 10%), fee 0, median of {args.repeats}; "
           f"original loop timed on {args.original_coins} coins and scaled to {COINS}\n")
-    header = (f"{'strategy':<16} {'engine ms':>9} {'+trades':>8} {'4 threads':>9} {'original ms':>12} {'speed-up':>9} "
-              f"{'vbt ms':>8} {'vbt+metrics':>11} {'engine/vbt':>10}")
+    header = f"{'strategy':<16} {'engine ms':>9} {'+trades':>8} {'original ms':>12} {'speed-up':>9} {'vbt ms':>8} {'vbt+metrics':>11} {'engine/vbt':>10}"
     print(header)
     print("-" * len(header))
     for key in STRATEGIES:
-        engine = median_ms(lambda key=key: run_engine(key, times, market), args.repeats)
-        with_trades = median_ms(lambda key=key: run_engine(key, times, market, with_trades=True), args.repeats)
-        threaded = time_threads(key, times, market, args.repeats)
-        original = time_original(key, times, market, args.original_coins)
-        vbt_cols = "n/a".rjust(8) + " " + "n/a".rjust(11) + " " + "n/a".rjust(10)
+        runs: dict[str, Callable[[], object]] = {
+            "engine": lambda key=key: run_engine(key, times, market),
+            "trades": lambda key=key: run_engine(key, times, market, with_trades=True),
+        }
         if not args.no_vectorbt:
-            try:
-                alone, full = time_vectorbt(key, market, args.repeats)
-                vbt_cols = f"{alone:8.1f} {full:11.1f} {engine / alone:10.3f}"
-            except ImportError:
-                pass
-        print(f"{key:<16} {engine:9.2f} {with_trades:8.2f} {threaded:9.2f} {original:12.0f} {original / engine:8.0f}x {vbt_cols}")
+            runs["vbt"], runs["vbt_metrics"] = vectorbt_runs(key, market)
+        ms = interleaved_medians(runs, args.repeats)
+        original = time_original(key, times, market, args.original_coins)
+        vbt_cols = f"{'n/a':>8} {'n/a':>11} {'n/a':>10}"
+        if "vbt" in ms:
+            vbt_cols = f"{ms['vbt']:8.1f} {ms['vbt_metrics']:11.1f} {ms['engine'] / ms['vbt']:10.3f}"
+        print(f"{key:<16} {ms['engine']:9.2f} {ms['trades']:8.2f} {original:12.0f} {original / ms['engine']:8.0f}x {vbt_cols}")
 
-    memory = in_fresh_process(MEMORY_CHILD)
-    print(f"\npeak memory, fresh process running all six 48-coin batches (trade dicts built): {memory['peak_mb']:.0f} MB peak RSS "
-          f"({memory['before_mb']:.0f} MB after imports, data and one warm-up run; numpy peak traced during the runs {memory['traced_peak_mb']:.1f} MB)")
+    memory = {key: in_fresh_process(MEMORY_CHILD, key=key) for key in STRATEGIES}
+    worst = max(memory, key=lambda key: memory[key]["peak_mb"])
+    print(f"\npeak memory of a fresh process running one 48-coin batch (trade dicts built), worst of the six: "
+          f"{memory[worst]['peak_mb']:.0f} MB peak RSS ({worst}; {memory[worst]['before_mb']:.0f} MB of it before the "
+          f"first backtest: Python, numpy, numba and the 48 coins' arrays)")
     cached, compiled = cold_start()
-    print(f"fresh process, one coin, all six strategies: import {cached['import_s'] * 1000:.0f} ms, first run {cached['first_s'] * 1000:.0f} ms, "
-          f"warm run {cached['warm_s'] * 1000:.1f} ms -> first-run overhead {(cached['import_s'] + cached['first_s'] - cached['warm_s']) * 1000:.0f} ms "
-          f"(numba cache loaded)")
+    first_extra = (cached["first_s"] - cached["warm_s"]) * 1000
+    print(f"fresh process, one coin, all six strategies (numba cache loaded): first run {cached['first_s'] * 1000:.0f} ms vs warm "
+          f"{cached['warm_s'] * 1000:.1f} ms -> first backtest costs {first_extra:.0f} ms more; with the engine's import "
+          f"({cached['import_s'] * 1000:.0f} ms, numba's included) {first_extra + cached['import_s'] * 1000:.0f} ms more")
     print(f"  same with an empty numba cache (compiling): import {compiled['import_s'] * 1000:.0f} ms, first run {compiled['first_s'] * 1000:.0f} ms")
 
 

@@ -5,12 +5,13 @@ Payloads (identical on both streams; see runs/CONTRACT.md):
 
 `publish(run_id, payload)` sends a payload to
 1. the in-process listeners of the run (the original POST stream registers one: an
-   asyncio queue fed with `loop.call_soon_threadsafe`), and
+   asyncio queue fed with `loop.call_soon_threadsafe`), at once, and
 2. the run's django-eventstream channel `run-<uuid>` (stored by DjangoModelStorage, so a
-   late or reconnecting client catches up).
+   late or reconnecting client catches up), through one writer thread per process.
 Publishing is serialised per run with a lock, so every client sees the events of a run
-in one order (progress counts 1, 2, 3, ... never out of order). Local listeners are fed
-first: the stored write (a few database round trips) then does not delay the live stream.
+in one order (progress counts 1, 2, 3, ... never out of order). The stored write (several
+database round trips per event) happens on the writer thread, so it delays neither the
+pool's jobs nor the live stream; the channel follows a few milliseconds behind.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ import asyncio
 import json
 import logging
 import math
+import queue
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import close_old_connections
 from django_eventstream import send_event
 from django_eventstream.channelmanager import DefaultChannelManager
 
@@ -190,10 +194,10 @@ def unsubscribe(run_id: Any, listener: StreamListener) -> None:
 
 
 def publish(run_id: Any, payload: dict[str, Any]) -> None:
-    """Send one payload to the run's in-process listeners, then to its stored channel.
+    """Send one payload to the run's in-process listeners, and queue it for the run's stored channel.
 
-    Never raises: a failing listener is dropped and a failing channel write is logged, so a
-    stream problem cannot stop a run (its results are stored either way).
+    Never raises: a failing listener is dropped, and the channel writer logs its own failures,
+    so a stream problem cannot stop a run (its results are stored either way).
     """
     key = str(run_id)
     with run_lock(key):
@@ -204,10 +208,56 @@ def publish(run_id: Any, payload: dict[str, Any]) -> None:
                 listener.deliver(payload)
             except RuntimeError:  # its event loop is closed: the client is gone
                 unsubscribe(key, listener)
-        try:
-            send_event(channel_name(key), payload["type"], payload)
-        except Exception:
-            logger.exception("Could not store/send %s event of run %s", payload.get("type"), key)
+        channel_writer.put(channel_name(key), payload)
+
+
+class ChannelWriter:
+    """The one thread of this process that writes published payloads to django-eventstream.
+
+    `send_event` with DjangoModelStorage costs several database round trips per event; made
+    by the pool's jobs under a run's lock it would put them all in one queue behind the
+    database. Here jobs only enqueue, and this thread sends in exactly the order published
+    (one FIFO for the process), so each channel's stored ids follow the publish order.
+    The thread starts on first use and keeps its database connection while it has work.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def put(self, channel: str, payload: dict[str, Any]) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._start_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="eventstream-writer", daemon=True)
+                    self._thread.start()
+        self._queue.put((channel, payload))
+
+    def _run(self) -> None:
+        while True:
+            channel, payload = self._queue.get()
+            try:
+                send_event(channel, payload["type"], payload)
+            except Exception:
+                logger.exception("Could not store/send the %s event of %s", payload.get("type"), channel)
+                close_old_connections()  # drop a broken connection; the next event reconnects
+            finally:
+                self._queue.task_done()
+            if self._queue.empty():
+                close_old_connections()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued payload is sent (tests; server shutdown). True if it was."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+
+channel_writer = ChannelWriter()
 
 
 class RunChannelManager(DefaultChannelManager):

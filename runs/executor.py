@@ -7,8 +7,8 @@ A module-level pool of BACKTEST_WORKERS threads. A job is a module-level functio
 2. skips the coin if the run was cancelled (or has ended);
 3. loads the coin's bars through `prices_get` (Redis cache-aside) and runs the engine;
 4. saves the coin's RunResult (metrics at full precision, trades, equity curve);
-5. under the run's lock: counts the coin with an F() update, publishes `result` or `error`
-   and `progress`; the job that counts the last coin finishes the run (a conditional
+5. under the run's lock: counts the coin (one UPDATE ... RETURNING), publishes `result` or
+   `error` and `progress`; the job that counts the last coin finishes the run (a conditional
    update from running) and publishes `complete`.
 
 The numpy engine releases the GIL in its compiled kernels, so the threads run in parallel.
@@ -19,14 +19,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import close_old_connections, transaction
-from django.db.models import F
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from market_data.selectors import prices_get
@@ -215,9 +215,7 @@ def _skip_coin(run_id: str, crypto_id: int) -> None:
     ):
         return
     with events.run_lock(run_id):
-        with transaction.atomic():
-            BacktestRun.objects.filter(id=run_id).update(skipped=F("skipped") + 1)
-            counts = BacktestRun.objects.values("total", "completed", "skipped").get(id=run_id)
+        counts = _count(run_id, skipped=1)
         if counts["completed"] + counts["skipped"] >= counts["total"]:
             run_finish(run_id=run_id)
 
@@ -229,15 +227,7 @@ def _count_and_publish(run_id: str, crypto_id: int, fields: dict[str, Any], erro
     ).get()
     ok = error is None
     with events.run_lock(run_id):
-        # The row lock taken by the UPDATE makes the read-back see exactly our increment,
-        # even with jobs of the same run in other processes.
-        with transaction.atomic():
-            BacktestRun.objects.filter(id=run_id).update(
-                completed=F("completed") + 1,
-                successful=F("successful") + (1 if ok else 0),
-                failed=F("failed") + (0 if ok else 1),
-            )
-            counts = BacktestRun.objects.values("total", "completed", "successful", "skipped").get(id=run_id)
+        counts = _count(run_id, completed=1, successful=int(ok), failed=int(not ok))
         if ok:
             events.publish(run_id, events.result_payload(symbol=symbol, name=name, metrics=fields))
         else:
@@ -250,6 +240,23 @@ def _count_and_publish(run_id: str, crypto_id: int, fields: dict[str, Any], erro
         )
         if counts["completed"] + counts["skipped"] >= counts["total"]:
             run_finish(run_id=run_id)
+
+
+def _count(run_id: str, *, completed: int = 0, successful: int = 0, failed: int = 0, skipped: int = 0) -> dict:
+    """Add to the run's coin counts and read them back, in one statement (UPDATE ... RETURNING,
+    PostgreSQL and SQLite >= 3.35): atomic across threads and processes, and one round trip
+    while the run's lock is held."""
+    table = connection.ops.quote_name(BacktestRun._meta.db_table)
+    pk = BacktestRun._meta.pk.get_db_prep_value(uuid.UUID(str(run_id)), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET completed = completed + %s, successful = successful + %s, "
+            "failed = failed + %s, skipped = skipped + %s WHERE id = %s "
+            "RETURNING total, completed, successful, failed, skipped",
+            [completed, successful, failed, skipped, pk],
+        )
+        row = cursor.fetchone()
+    return dict(zip(("total", "completed", "successful", "failed", "skipped"), row, strict=True))
 
 
 def run_finish(*, run_id: Any, message: str | None = None) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 from django.db import close_old_connections
 from django.utils import timezone
 
-from . import executor, services
+from . import events, executor, services
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,13 @@ def engine_warm_up() -> float:
 
 
 def server_stopping() -> None:
+    """Drop queued jobs, mark this process's runs interrupted, give queued events 2 s to be stored."""
     close_old_connections()
     try:
         interrupted = executor.shutdown(wait=False)
         if interrupted:
             logger.warning("Server stopping: run(s) %s interrupted", ", ".join(interrupted))
+        if not events.channel_writer.wait_idle(timeout=2.0):
+            logger.warning("Server stopping: some run events were not stored")
     finally:
         close_old_connections()

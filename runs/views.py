@@ -126,4 +126,40 @@ def run_events(request: HttpRequest, run_id) -> HttpResponse:
     """
     if not selectors.run_exists(run_id=run_id):
         raise Http404("No such run")
-    return eventstream_events(request, channels=[events.channel_name(run_id)])
+    response = eventstream_events(request, channels=[events.channel_name(run_id)])
+    if isinstance(response, StreamingHttpResponse) and response.is_async:
+        response.streaming_content = once_each(response.streaming_content)
+    return response
+
+
+async def once_each(chunks: AsyncIterator[bytes | str]) -> AsyncIterator[bytes]:
+    """Pass a one-channel django-eventstream body through, dropping any event whose id was already sent.
+
+    django-eventstream 5.3.4 replays from the client's Last-Event-ID, then goes live; if an event
+    is published while it reads the stored events, it reads them again from the same id and sends
+    the first batch a second time (views.stream, the "conflict" branch). Ids of one channel grow
+    by one per event, so an id not above the last one sent is such a repeat.
+    """
+    last = -1
+    buffer = ""
+    async for chunk in chunks:
+        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+        *blocks, buffer = buffer.split("\n\n")
+        kept = []
+        for block in blocks:
+            event_id = _block_id(block)
+            if event_id is not None and not block.startswith("event: stream-reset"):
+                if event_id <= last:
+                    continue
+                last = event_id
+            kept.append(block + "\n\n")
+        if kept:
+            yield "".join(kept).encode()
+
+
+def _block_id(block: str) -> int | None:
+    for line in block.split("\n"):
+        if line.startswith("id: "):
+            _, _, number = line[4:].rpartition(":")
+            return int(number) if number.isdigit() else None
+    return None

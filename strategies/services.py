@@ -149,7 +149,10 @@ def strategy_parameters_resolve(*, strategy: Strategy, params: Mapping[str, Any]
     merged: dict[str, Any] = {}
     for name, definition in definitions.items():
         if name in given:
-            value = coerce_value(spec.param(name), given[name])
+            try:
+                value = coerce_value(spec.param(name), given[name])
+            except OverflowError:  # a JSON integer too large for a float, e.g. 10**400
+                raise InvalidParameters(name, "must be a finite number") from None
         elif definition.default is not None:
             value = definition.default
         else:

@@ -8,13 +8,20 @@ in any string), a symbol longer than the column.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection
 from rest_framework.test import APIClient
 
 from market_data import services
 from market_data.models import Cryptocurrency
 from market_data.parsing import PriceBar
+from strategies.engine import InvalidParameters
+from strategies.models import Strategy
+from strategies.services import strategy_parameters_resolve
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +114,52 @@ def test_a_bad_all_flag_is_a_400_naming_it(api, path):
     assert response.status_code == 400
     assert list(response.json()) == ["all"]
     assert api.get(path, {"all": ""}).status_code == 200  # empty means no
+
+
+@pytest.fixture
+def rsi(db):
+    """The seeded RSI strategy (a transactional test before this one may have flushed the seed)."""
+    if not Strategy.objects.filter(key="rsi").exists():
+        seed = importlib.import_module("strategies.migrations.0002_seed_strategies").seed
+        seed(django_apps, SimpleNamespace(connection=connection))
+    return Strategy.objects.get(key="rsi")
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400)])
+def test_a_parameter_too_large_for_a_float_is_refused_naming_it(rsi, value):
+    """A JSON integer of 400 digits used to escape as OverflowError: a 500 on POST /api/runs/."""
+
+    with pytest.raises(InvalidParameters) as refused:
+        strategy_parameters_resolve(strategy=rsi, params={"rsi_period": value})
+
+    assert refused.value.parameter == "rsi_period"
+
+
+@pytest.mark.parametrize(
+    ("symbol", "name", "refused"),
+    [
+        ("B" * 21, None, "symbol"),  # longer than the column: PostgreSQL would raise DataError
+        ("BTC/USD", None, "symbol"),  # could not be addressed in the API's URLs
+        ("B\x00TC", None, "symbol"),
+        ("", None, "symbol"),
+        ("BTC", "N" * 101, "name"),
+        ("BTC", "Bit\x00coin", "name"),
+    ],
+)
+def test_an_import_symbol_or_name_the_database_cannot_hold_is_refused_naming_it(db, tmp_path, symbol, name, refused):
+    csv = tmp_path / "x.csv"
+    csv.write_text("datetime,open,high,low,close\n2024-02-01T00:00:00,1,2,0.5,1.5\n")
+
+    with pytest.raises(services.PriceImportError, match=f"^{refused} .* refused"):
+        services.prices_import_csv(paths=[csv], symbol=symbol, name=name)
+    assert not Cryptocurrency.objects.exists()
+
+
+def test_a_symbol_of_twenty_letters_digits_dashes_and_underscores_is_imported(db, tmp_path):
+    csv = tmp_path / "x.csv"
+    csv.write_text("datetime,open,high,low,close\n2024-02-01T00:00:00,1,2,0.5,1.5\n")
+
+    report = services.prices_import_csv(paths=[csv], symbol="1000shib-usd_perp_x1", name="Shiba Inu perpetual")
+
+    assert report.symbol == "1000SHIB-USD_PERP_X1"
+    assert Cryptocurrency.objects.get().name == "Shiba Inu perpetual"

@@ -8,9 +8,9 @@ server calls, with CSRF and middleware on.
 
 POST /api/runs/ is fuzzed too, and that is safe: the test runs inside pytest-django's
 never-committed transaction, so a run that passes validation is stored but its
-`transaction.on_commit` start never fires and no pool thread is started (asserted at the
-end). The original stream endpoint (POST /api/crypto/backtest/stream) is not in the schema;
-its 400s are the runs tests' business.
+`transaction.on_commit` start never fires and no pool thread is started (asserted after each
+operation). The original stream endpoint (POST /api/crypto/backtest/stream) is not in the
+schema, and is excluded should it appear: it starts its run at once.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def served_schema() -> dict:
     return json.loads(response.content)
 
 
-schema = schemathesis.openapi.from_dict(served_schema(), config=CONFIG)
+# The original stream starts its run at once (not on commit), in pool threads: left out, should
+# it ever be published in the schema. Its 400s are tested in runs/tests.
+schema = schemathesis.openapi.from_dict(served_schema(), config=CONFIG).exclude(path_regex=r"^/api/crypto/backtest/")
 schema.app = WSGIHandler()
 schema.location = "/api/schema/"
 

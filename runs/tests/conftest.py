@@ -24,7 +24,7 @@ from django.db import connection
 
 from market_data.models import Cryptocurrency, Price
 from market_data.selectors import prices_version_bump
-from runs import executor
+from runs import events, executor
 from runs.models import BacktestRun
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -46,6 +46,7 @@ def tdb(transactional_db):
     job has finished before the tables are flushed."""
     yield
     assert executor.wait_idle(timeout=60), "backtest jobs still running at teardown"
+    assert events.channel_writer.wait_idle(timeout=30), "events still being stored at teardown"
 
 
 @pytest.fixture
@@ -127,6 +128,7 @@ def wait_run(run_id: Any, timeout: float = 60.0) -> BacktestRun:
     while time.monotonic() < deadline:
         run = BacktestRun.objects.get(id=run_id)
         if run.finished_at is not None and executor.wait_idle(run_id, timeout=max(0.0, deadline - time.monotonic())):
+            events.channel_writer.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
             return run
         time.sleep(0.02)
     raise AssertionError(f"run {run_id} did not finish in {timeout} s")

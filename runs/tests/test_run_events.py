@@ -110,3 +110,32 @@ def test_only_run_channels_are_open_to_anyone():
     assert manager.can_read_channel(None, "run-0b7c")
     assert not manager.can_read_channel(None, "admin-secrets")
     assert manager.is_channel_reliable("run-0b7c") and not manager.is_channel_reliable("other")
+
+
+def test_repeated_events_of_a_replay_are_dropped():
+    """django-eventstream re-sends the first replayed batch when an event lands during the replay."""
+    from asgiref.sync import async_to_sync
+
+    from runs.views import once_each
+
+    def ev(n, kind="result"):
+        return f'event: {kind}\nid: run-x:{n}\ndata: {{"n": {n}}}\n\n'
+
+    chunks = [
+        ":" + " " * 10 + "\n\nevent: stream-open\ndata:\n\n" + ev(1, "start") + ev(2),
+        ev(1, "start") + ev(2) + ev(3),  # the repeat, then one new event
+        "event: keep-alive\ndata:\n\n",
+        ev(4)[:12],  # an event split across chunks
+        ev(4)[12:] + ev(3),
+    ]
+
+    async def source():
+        for c in chunks:
+            yield c
+
+    async def collect():
+        return "".join([c.decode() async for c in once_each(source())])
+
+    out = async_to_sync(collect)()
+    assert [int(line.rpartition(":")[2]) for line in out.split("\n") if line.startswith("id: ")] == [1, 2, 3, 4]
+    assert out.count("stream-open") == 1 and out.count("keep-alive") == 1 and out.endswith("\n\n")

@@ -17,21 +17,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import ema_kernel, rolling_mean_kernel, rolling_moments_kernel, rsi_sma_kernel, wilder_averages_kernel
+from .kernels import (
+    ema_difference_kernel,
+    ema_kernel,
+    rolling_mean_kernel,
+    rolling_mean_nan_kernel,
+    rolling_moments_kernel,
+    rsi_sma_kernel,
+    wilder_averages_kernel,
+)
 
 
 def sma(x: np.ndarray, n: int) -> np.ndarray:
     """`rolling(n).mean()`: NaN for the first n-1 values and for windows holding a NaN."""
     x = _f64(x)
-    nan = np.isnan(x)
-    if not nan.any():
-        return rolling_mean_kernel(x, int(n))
-    # Only %D meets NaN (where %K has no range): average with 0 in its place, then
-    # blank every window that held one, counted exactly with an integer running sum.
-    mean = rolling_mean_kernel(np.where(nan, 0.0, x), int(n))
-    count = np.concatenate(([0], np.cumsum(nan)))
-    mean[n - 1 :][count[n:] > count[:-n]] = np.nan
-    return mean
+    kernel = rolling_mean_nan_kernel if np.isnan(x).any() else rolling_mean_kernel
+    return kernel(x, int(n))
 
 
 def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
@@ -51,6 +52,11 @@ def _f64(x: np.ndarray) -> np.ndarray:
 def ema(x: np.ndarray, n: int) -> np.ndarray:
     """`ewm(span=n, adjust=False).mean()` of a NaN-free series."""
     return ema_kernel(_f64(x), int(n))
+
+
+def ema_difference(x: np.ndarray, fast: int, slow: int) -> np.ndarray:
+    """ema(x, fast) - ema(x, slow), computed together (the MACD line)."""
+    return ema_difference_kernel(_f64(x), int(fast), int(slow))
 
 
 def rolling_max(x: np.ndarray, n: int) -> np.ndarray:

@@ -1,17 +1,24 @@
-"""The engine's compiled kernels: the parts that are recursions, not array expressions.
+"""The engine's compiled kernels: loops over a whole series that numpy cannot express
+without losing digits or speed.
 
-A position's next state depends on its previous one (the stop-loss needs the entry
-price), and an EMA or a Wilder average depends on its previous value, so none of them
-can be written as whole-array numpy. They are compiled with numba instead:
+- The simulation: a position's next state depends on its previous one (the stop-loss
+  needs the entry price).
+- Recursions: an EMA or a Wilder average depends on its previous value.
+- Rolling means and deviations: as pandas runs its own `rolling()` in compiled loops,
+  because a cumulative-sum difference loses the low digits of a window (a 2-bar
+  standard deviation at 60,000 came out wrong in its first digit).
+- Checks and metrics that are one pass over the data.
 
+They are compiled with numba:
 - `cache=True` writes the machine code beside this file, or, when the package directory
-  is not writable, to numba's user-wide cache (or `NUMBA_CACHE_DIR`), so a fresh process
-  loads it instead of compiling again.
+  is not writable, to numba's user-wide cache (`NUMBA_CACHE_DIR` overrides both), so a
+  fresh process loads it instead of compiling again (seconds).
 - `nogil=True` lets the site's worker threads run backtests in parallel; the kernels
   share no state, they only write arrays they allocate themselves.
-
-Every kernel is called with float64 arrays and Python scalars only, so each compiles to
-one specialisation.
+- `error_model="numpy"`: a float division by zero gives inf or NaN as in numpy (the
+  RSI relies on it), and loops without a zero test can run their divisions side by side.
+Every kernel is called with float64 (or int64, bool) arrays and Python scalars only, so
+each compiles to one specialisation.
 """
 
 from __future__ import annotations
@@ -49,35 +56,30 @@ _RESUM_BELOW = 1e-6
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _neumaier_add(total: float, comp: float, v: float) -> tuple[float, float]:  # pragma: no cover
-    """total + v with the rounding error carried in comp (Neumaier's compensated sum)."""
-    t = total + v
-    if abs(total) >= abs(v):
-        comp += (total - t) + v
-    else:
-        comp += (v - t) + total
-    return t, comp
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _window_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, float, float, float]:  # pragma: no cover
-    """(sum, its rounding error, sum of x - ref, sum of (x - ref)**2) of x[lo:hi]."""
+def _window_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, float, float]:  # pragma: no cover
+    """(sum, sum of x - ref, sum of (x - ref)**2) of x[lo:hi], NaN as 0."""
     total = 0.0
-    comp = 0.0
     s1 = 0.0
     s2 = 0.0
     for j in range(lo, hi):
-        d = x[j] - ref
-        total, comp = _neumaier_add(total, comp, x[j])
-        s1 += d
-        s2 += d * d
-    return total, comp, s1, s2
+        if x[j] == x[j]:
+            d = x[j] - ref
+            total += x[j]
+            s1 += d
+            s2 += d * d
+    return total, s1, s2
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def rolling_mean_kernel(x: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
-    """The mean of rolling_moments_kernel alone (compiled without the deviation's work)."""
-    return _rolling_moments(x, n, False)[0]
+    """The mean of rolling_moments_kernel alone, for a NaN-free x."""
+    return _rolling_moments(x, n, False, False)[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def rolling_mean_nan_kernel(x: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
+    """The rolling mean of an x with NaN values: NaN for every window holding one."""
+    return _rolling_moments(x, n, False, True)[0]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -93,65 +95,87 @@ def rolling_moments_kernel(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarra
       standard deviation entirely);
     - they are also summed afresh when the window's spread collapses far below what the
       running sum carried (a quiet stretch after a big move), see _RESUM_BELOW;
-    - the mean is the window sum / n, the sum compensated (as pandas compensates its own)
-      so that equal means come out equal to the last bit: for a crossover, a tie decides;
+    - the mean is the plain window sum / n (re-summed on the same schedule, so its error
+      stays within a few units in the last place); on prices that are exact binary
+      fractions the sum is exact, so equal means are equal, as in pandas;
     - a window whose values are all equal gets that value and a deviation of exactly 0,
       as pandas does, so flat prices cannot come out 1e-13 off and flip a comparison.
     """
-    return _rolling_moments(x, n, True)
+    return _rolling_moments(x, n, True, False)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _rolling_moments(x: np.ndarray, n: int, with_std: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """rolling_moments_kernel; inlined with a constant with_std, so the mean-only
-    version carries none of the deviation's work. `std` is empty unless with_std."""
+def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """The three kernels above; inlined with constant flags, so each compiled version
+    carries only its own work. `std` is empty unless with_std; with_nan counts NaN
+    values as 0 in the sums and blanks the windows holding one."""
     size = x.shape[0]
     mean = np.full(size, np.nan)
     std = np.full(size if with_std else 0, np.nan)
     if n > size:
         return mean, std
     run = 1  # length of the run of equal values ending at i
-    for j in range(1, n - 1):
-        run = run + 1 if x[j] == x[j - 1] else 1
-    total = comp = ref = s1 = s2 = 0.0
+    nans = 0  # NaN values in the window ending at i (with_nan only)
+    for j in range(n - 1):
+        if j > 0:
+            run = run + 1 if x[j] == x[j - 1] else 1
+        if with_nan:
+            nans += x[j] != x[j]
+    total = ref = s1 = s2 = 0.0
+    inv_n = 1.0 / n  # only for the re-sum test; the values divide by n
+    sums1 = np.empty(size if with_std else 0)  # s1 and s2 of each window
+    sums2 = np.empty(size if with_std else 0)
     carried = 0.0  # largest s2 since the last re-sum
     anchor = n - 1  # next bar at which the sums are re-summed
     for i in range(n - 1, size):
         v = x[i]
         run = run + 1 if i > 0 and v == x[i - 1] else 1
+        if with_nan:
+            nans += v != v
+            if i >= n:
+                nans -= x[i - n] != x[i - n]
         if i >= anchor:
-            ref = v
-            total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
+            ref = v if v == v else 0.0
+            total, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
             carried = s2
             anchor = i + n
         else:
             u = x[i - n]
-            total, comp = _neumaier_add(total, comp, v)
-            total, comp = _neumaier_add(total, comp, -u)
+            if with_nan:
+                v = v if v == v else 0.0
+                u = u if u == u else 0.0
+            total += v - u
             if with_std:
                 d = v - ref
                 e = u - ref
                 s1 += d - e
                 s2 += d * d - e * e
                 carried = max(carried, s2)
-        if run >= n:
-            mean[i] = v
-            if with_std and n > 1:
-                std[i] = 0.0
+        if with_nan and nans > 0:
             continue
-        mean[i] = (total + comp) / n
-        if with_std and n > 1:
-            m2 = s2 - s1 * s1 / n
-            if m2 < carried * _RESUM_BELOW:
-                ref = v
-                total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
+        if run >= n:
+            mean[i] = x[i]
+            if with_std:
+                sums1[i] = sums2[i] = 0.0  # a deviation of exactly 0
+            continue
+        mean[i] = total / n
+        if with_std:
+            if s2 - s1 * s1 * inv_n < carried * _RESUM_BELOW:
+                ref = x[i]
+                total, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
                 carried = s2
-                m2 = s2 - s1 * s1 / n
-            std[i] = np.sqrt(m2 / (n - 1)) if m2 > 0.0 else 0.0
+            sums1[i] = s1
+            sums2[i] = s2
+    if with_std and n > 1:
+        # the deviations in a loop of their own: no branches, no dependencies, so the
+        # divisions and square roots run side by side
+        for i in range(n - 1, size):
+            m2 = sums2[i] - sums1[i] * sums1[i] / n
+            std[i] = np.sqrt(max(m2, 0.0) / (n - 1))
     return mean, std
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _gains_and_losses(close: np.ndarray, lo: int, hi: int) -> tuple[float, float]:  # pragma: no cover
     """Sums of the rises and of the falls of close over the changes lo..hi-1."""
     g = 0.0
@@ -170,17 +194,25 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
     """RSI from simple n-bar averages of the gains and losses of `close` (NaN-free).
 
     gain = mean(max(d, 0)), loss = mean(max(-d, 0)) over the last n changes d, and
-    RSI = 100 - 100 / (1 + gain / loss): 100 when only gains, NaN when neither. The
-    sums are re-summed every n bars and when they collapse (see rolling_moments_kernel),
-    and a window without a single gain (or loss) has a sum of exactly 0. Defined from
-    index n.
+    RSI = 100 - 100 / (1 + gain / loss): 100 when only gains, NaN when neither.
+    Steps:
+    1. running sums of the rises and falls, re-summed every n bars and when they
+       collapse (see rolling_moments_kernel); counting the rises and falls in the window
+       makes a side without any exactly 0;
+    2. the formula, in a loop of its own without branches or dependencies, so the
+       divisions run side by side; IEEE division gives the two special cases: gain / 0
+       is inf (RSI 100) and 0 / 0 is NaN.
+    Defined from index n.
     """
     size = close.shape[0]
     out = np.full(size, np.nan)
+    if size <= n:
+        return out
+    gain = np.empty(size)
+    loss = np.empty(size)
     ups = 0  # changes > 0 in the window
     downs = 0  # changes < 0 in the window
-    g = 0.0
-    s = 0.0
+    g = s = 0.0
     carried = 0.0  # largest g + s since the last re-sum
     anchor = n
     for i in range(1, size):
@@ -198,27 +230,39 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
             carried = g + s
             anchor = i + n
         else:
-            if d > 0.0:
-                g += d
-            else:
-                s -= d
             e = close[i - n] - close[i - n - 1]
-            if e > 0.0:
-                g -= e
-            else:
-                s += e
+            g += max(d, 0.0) - max(e, 0.0)
+            s += max(-d, 0.0) - max(-e, 0.0)
             carried = max(carried, g + s)
             if g + s < carried * _RESUM_BELOW:
                 g, s = _gains_and_losses(close, i - n + 1, i + 1)
                 carried = g + s
-        # Counting the moves makes an all-flat side exactly 0; max() keeps a rounding
-        # remainder of a large removed move from going below 0.
-        gain = max(g, 0.0) / n if ups > 0 else 0.0
-        loss = max(s, 0.0) / n if downs > 0 else 0.0
-        if loss > 0.0:
-            out[i] = 100.0 - 100.0 / (1.0 + gain / loss)
-        elif gain > 0.0:
-            out[i] = 100.0
+        # max() keeps a rounding remainder of a large removed move from going below 0
+        gain[i] = max(g, 0.0) if ups > 0 else 0.0
+        loss[i] = max(s, 0.0) if downs > 0 else 0.0
+    for i in range(n, size):
+        out[i] = 100.0 - 100.0 / (1.0 + (gain[i] / n) / (loss[i] / n))
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ema_difference_kernel(x: np.ndarray, fast: int, slow: int) -> np.ndarray:  # pragma: no cover - compiled
+    """ema_kernel(x, fast) - ema_kernel(x, slow) (the MACD line), both recursions in one
+    loop: they do not depend on each other, so they run side by side. Same values."""
+    n = x.shape[0]
+    out = np.empty(n)
+    if n == 0:
+        return out
+    af = 2.0 / (fast + 1.0)
+    bf = 1.0 - af
+    a_s = 2.0 / (slow + 1.0)
+    bs = 1.0 - a_s
+    ef = es = x[0]
+    out[0] = 0.0
+    for i in range(1, n):
+        ef = af * x[i] + bf * ef
+        es = a_s * x[i] + bs * es
+        out[i] = ef - es
     return out
 
 

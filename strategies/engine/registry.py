@@ -7,8 +7,10 @@ site seeds the admin definitions from it and checks edited definitions against i
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from .errors import InvalidParameters
@@ -158,10 +160,12 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
         if not isinstance(value, str) or value not in spec.options:
             raise InvalidParameters(name, f"must be one of {list(spec.options)}")
         return value
-    # number / integer: bool is an int in Python but never a valid number here
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # number / integer: bool is an int in Python but never a valid number here. numpy
+    # scalars and Decimal (a DecimalField's value) are numbers too.
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, Decimal)):
         kind = "an integer" if spec.type == "integer" else "a number"
         raise InvalidParameters(name, f"must be {kind}")
+    value = int(value) if isinstance(value, numbers.Integral) else float(value)
     if not math.isfinite(value):
         raise InvalidParameters(name, "must be a finite number")
     if spec.type == "integer":

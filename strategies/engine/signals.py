@@ -59,7 +59,7 @@ def ma_crossover_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
 
 def macd_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """MACD line (fast EMA - slow EMA) crossing above / below its signal line."""
-    macd = ind.ema(prices.close, p["macd_fast_period"]) - ind.ema(prices.close, p["macd_slow_period"])
+    macd = ind.ema_difference(prices.close, p["macd_fast_period"], p["macd_slow_period"])
     signal = ind.ema(macd, p["macd_signal_period"])
     return crosses_above(macd, signal), crosses_below(macd, signal)
 

@@ -162,3 +162,15 @@ def test_rsi_wilder_equals_talib(n: int, seed: int) -> None:
 def test_rsi_wilder_equals_talib_with_flat_stretches() -> None:
     close = np.repeat(random_walk(300, 10, 0.05, 4), 3)  # every price held for 3 bars
     np.testing.assert_allclose(ind.rsi_wilder(close, 14), talib.RSI(close, timeperiod=14), rtol=0, atol=1e-6)
+
+
+def test_macd_line_equals_the_difference_of_the_two_emas() -> None:
+    x = random_walk(2000, 300, 0.02, 5)
+    np.testing.assert_array_equal(ind.ema_difference(x, 12, 26), ind.ema(x, 12) - ind.ema(x, 26))
+
+
+@pytest.mark.parametrize("nan_at", [[0, 1, 2], [0, 1, 2, 40], [30], list(range(100))])
+def test_sma_with_nan_equals_pandas(nan_at: list[int]) -> None:
+    x = random_walk(100, 50, 0.05, 6)
+    x[nan_at] = np.nan
+    np.testing.assert_allclose(ind.sma(x, 4), pd.Series(x).rolling(4).mean(), rtol=1e-13)

@@ -258,3 +258,12 @@ def test_concurrent_backtests_in_threads_equal_sequential_ones() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         threaded = list(pool.map(lambda job: run(job[0], job[1], high=job[1] * 1.01, low=job[1] * 0.99).metrics, jobs))
     assert threaded == sequential
+
+
+def test_numpy_and_decimal_numbers_are_accepted() -> None:
+    from decimal import Decimal
+
+    result = run("rsi", walk(100), {"rsi_period": np.int64(10), "oversold_threshold": Decimal("25.5")}, fee_pct=Decimal("0.1"))
+    assert result.params["rsi_period"] == 10 and type(result.params["rsi_period"]) is int
+    assert result.params["oversold_threshold"] == 25.5 and result.fee_pct == 0.1 and type(result.fee_pct) is float
+    assert run("rsi", walk(100), {"rsi_period": np.float64(12.0)}).params["rsi_period"] == 12
