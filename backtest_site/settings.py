@@ -279,6 +279,8 @@ LOGGING = {
 # --- Runs --------------------------------------------------------------------
 # Anyone may read a run's channel (run-<uuid>); only those channels are stored.
 EVENTSTREAM_CHANNELMANAGER_CLASS = "runs.events.RunChannelManager"
+# DjangoModelStorage (same tables and ids) with a one-statement append on PostgreSQL.
+EVENTSTREAM_STORAGE_CLASS = "runs.eventstorage.RunEventStorage"
 # Run creation (POST /api/runs/ and the original stream endpoint), per user or client address.
 RUNS_THROTTLE_RATE = os.environ.get("RUNS_THROTTLE_RATE", "60/min").strip()
 if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", RUNS_THROTTLE_RATE):

@@ -235,9 +235,12 @@ class ChannelWriter:
         self._queue.put((channel, payload))
 
     def _run(self) -> None:
+        from .db import thread_connection_prepare
+
         while True:
             channel, payload = self._queue.get()
             try:
+                thread_connection_prepare()
                 send_event(channel, payload["type"], payload)
             except Exception:
                 logger.exception("Could not store/send the %s event of %s", payload.get("type"), channel)
@@ -245,7 +248,7 @@ class ChannelWriter:
             finally:
                 self._queue.task_done()
             if self._queue.empty():
-                close_old_connections()
+                close_old_connections()  # keeps a healthy connection (runs.db), drops a broken one
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until every queued payload is sent (tests; server shutdown). True if it was."""

@@ -3,7 +3,7 @@
 A module-level pool of BACKTEST_WORKERS threads. A job is a module-level function of ids
 (run id, coin id), so another executor (Celery on Redis) could run it elsewhere. Each job:
 
-1. opens a fresh database connection state (`close_old_connections`);
+1. checks its database connection (`close_old_connections`; kept between jobs, runs.db);
 2. skips the coin if the run was cancelled (or has ended);
 3. loads the coin's bars through `prices_get` (Redis cache-aside) and runs the engine;
 4. saves the coin's RunResult (metrics at full precision, trades, equity curve);
@@ -32,7 +32,8 @@ from django.utils import timezone
 from market_data.selectors import prices_get
 
 from . import events
-from .downsample import MAX_POINTS, minmax_indices
+from .db import thread_connection_prepare
+from .equity import equity_curve, equity_pack
 from .models import INTEGER_METRICS, METRIC_FIELDS, BacktestRun, RunResult
 
 logger = logging.getLogger(__name__)
@@ -100,31 +101,46 @@ def run_coin(run_id: str, crypto_id: int) -> None:
     """Backtest one coin of a run (see the module docstring)."""
     close_old_connections()
     try:
+        thread_connection_prepare()
         _run_coin(run_id, crypto_id)
     finally:
         close_old_connections()
 
 
+# What a job reads, in one query: its coin's row and the run's settings.
+_JOB_FIELDS = {
+    "state": "state",
+    "crypto_symbol": "crypto_symbol",
+    "crypto_name": "crypto_name",
+    "status": "run__status",
+    "strategy": "run__strategy__key",
+    "parameters": "run__parameters",
+    "window_start": "run__window_start",
+    "window_end": "run__window_end",
+    "interval": "run__interval",
+    "fee_pct": "run__fee_pct",
+}
+
+
 def _run_coin(run_id: str, crypto_id: int) -> None:
-    run = (
-        BacktestRun.objects.filter(id=run_id)
-        .values("status", "strategy__key", "parameters", "window_start", "window_end", "interval", "fee_pct")
-        .first()
-    )
-    if run is None:
+    job = RunResult.objects.filter(run_id=run_id, crypto_id=crypto_id).values(*_JOB_FIELDS.values()).first()
+    if job is None:
         return
-    if run["status"] == Status.CANCELLED:
+    job = {name: job[column] for name, column in _JOB_FIELDS.items()}
+    if job["state"] != State.PENDING:
+        return  # done already (a job that ran twice)
+    if job["status"] == Status.CANCELLED:
         _skip_coin(run_id, crypto_id)
         return
-    if run["status"] not in BacktestRun.IN_PROGRESS:
+    if job["status"] not in BacktestRun.IN_PROGRESS:
         return  # ended (interrupted/failed) while this job waited
-    if run["status"] == Status.PENDING:
+    if job["status"] == Status.PENDING:
         BacktestRun.objects.filter(id=run_id, status=Status.PENDING).update(
             status=Status.RUNNING, started_at=timezone.now()
         )
 
     started = time.perf_counter()
-    fields, error = _backtest(run, crypto_id)
+    fields, error = _backtest(job, crypto_id)
     fields["duration_ms"] = (time.perf_counter() - started) * 1000
     fields["finished_at"] = timezone.now()
     fields["state"] = State.FAILED if error else State.DONE
@@ -132,7 +148,7 @@ def _run_coin(run_id: str, crypto_id: int) -> None:
     # Conditional: a job that ran twice for the same coin counts it once.
     if not RunResult.objects.filter(run_id=run_id, crypto_id=crypto_id, state=State.PENDING).update(**fields):
         return
-    _count_and_publish(run_id, crypto_id, fields, error)
+    _count_and_publish(run_id, job["crypto_symbol"], job["crypto_name"], fields, error)
 
 
 def _backtest(run: dict[str, Any], crypto_id: int) -> tuple[dict[str, Any], str | None]:
@@ -145,7 +161,7 @@ def _backtest(run: dict[str, Any], crypto_id: int) -> tuple[dict[str, Any], str 
         )
         bars = len(prices)
         result = backtest_arrays(
-            run["strategy__key"],
+            run["strategy"],
             times=prices.times,
             open=prices.open,
             high=prices.high,
@@ -165,7 +181,7 @@ def _backtest(run: dict[str, Any], crypto_id: int) -> tuple[dict[str, Any], str 
         value = result.metrics.get(name)
         fields[name] = None if value is None else int(value) if name in INTEGER_METRICS else float(value)
     fields["trades"] = trades_serialize(result.trades)
-    fields["equity"] = equity_serialize(prices.times, result.equity, prices.close)
+    fields["equity"] = equity_pack(equity_curve(prices.times, result.equity, prices.close))
     return fields, None
 
 
@@ -193,21 +209,6 @@ def trades_serialize(trades: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def equity_serialize(times: np.ndarray, equity: np.ndarray, close: np.ndarray) -> dict[str, list]:
-    """The equity curve as stored: at most MAX_POINTS points chosen by min/max per bucket of
-    the equity (so drawdowns survive), with buy-and-hold (close / first close) at the same bars."""
-    equity = np.asarray(equity, dtype=np.float64)
-    if equity.shape[0] == 0:
-        return {"t": [], "v": [], "bh": []}
-    idx = minmax_indices(equity, MAX_POINTS)
-    buy_hold = close[idx] / close[0]
-    return {
-        "t": (times[idx] // 1_000_000_000).tolist(),
-        "v": np.round(equity[idx], 10).tolist(),
-        "bh": np.round(buy_hold, 10).tolist(),
-    }
-
-
 def _skip_coin(run_id: str, crypto_id: int) -> None:
     """A coin of a cancelled run that had not started: mark it skipped, count it, maybe finish."""
     if not RunResult.objects.filter(run_id=run_id, crypto_id=crypto_id, state=State.PENDING).update(
@@ -220,11 +221,8 @@ def _skip_coin(run_id: str, crypto_id: int) -> None:
             run_finish(run_id=run_id)
 
 
-def _count_and_publish(run_id: str, crypto_id: int, fields: dict[str, Any], error: str | None) -> None:
+def _count_and_publish(run_id: str, symbol: str, name: str, fields: dict[str, Any], error: str | None) -> None:
     """Count the coin and publish its events, in order, under the run's lock."""
-    symbol, name = RunResult.objects.filter(run_id=run_id, crypto_id=crypto_id).values_list(
-        "crypto_symbol", "crypto_name"
-    ).get()
     ok = error is None
     with events.run_lock(run_id):
         counts = _count(run_id, completed=1, successful=int(ok), failed=int(not ok))

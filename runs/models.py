@@ -114,8 +114,8 @@ class RunResult(models.Model):
 
     # [{"entry_time": ISO, "entry_price", "exit_time": ISO, "exit_price", "return_pct", "reason"}, ...]
     trades = models.JSONField(default=list, blank=True)
-    # {"t": [epoch seconds], "v": [equity], "bh": [close / first close]}, at most 2,000 points.
-    equity = models.JSONField(default=dict, blank=True)
+    # At most 2,000 points of the equity curve with buy-and-hold, packed (runs.equity).
+    equity = models.BinaryField(default=b"", blank=True)
 
     class Meta:
         ordering = ["crypto_symbol"]

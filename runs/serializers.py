@@ -9,6 +9,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
+from .equity import equity_unpack
 from .events import rounded_metrics
 from .models import BacktestRun, RunResult
 
@@ -107,7 +108,7 @@ def _iso_seconds(seconds: int) -> str:
 
 def result_detail(result: RunResult) -> dict[str, Any]:
     """One coin's stored result: metrics, trades and the equity curve with buy-and-hold."""
-    equity = result.equity or {}
+    curve = equity_unpack(result.equity)
     return {
         "crypto_symbol": result.crypto_symbol,
         "crypto_name": result.crypto_name,
@@ -119,8 +120,8 @@ def result_detail(result: RunResult) -> dict[str, Any]:
         "metrics": rounded_metrics(result.metrics) if result.state == RunResult.State.DONE else None,
         "trades": result.trades or [],
         "equity": {
-            "times": [_iso_seconds(t) for t in equity.get("t", [])],
-            "values": equity.get("v", []),
-            "buy_hold": equity.get("bh", []),
+            "times": [_iso_seconds(t) for t in curve.times.tolist()],
+            "values": curve.values.tolist(),
+            "buy_hold": curve.buy_hold.tolist(),
         },
     }

@@ -34,3 +34,20 @@ def test_a_plain_stride_would_lose_a_one_bar_crash_this_keeps_it():
     values = np.ones(8784)
     values[4321] = 0.5  # one bar: a stride of 5 would skip it
     assert 4321 in minmax_indices(values)
+
+
+def test_a_packed_equity_curve_unpacks_to_the_same_points():
+    from runs.equity import equity_curve, equity_pack, equity_unpack
+
+    n = 8784
+    times = (1_704_067_200 + np.arange(n, dtype=np.int64) * 3600) * 10**9
+    equity = np.cumprod(1 + np.random.default_rng(1).normal(0, 0.01, n))
+    close = np.linspace(10, 20, n)
+    curve = equity_unpack(equity_pack(equity_curve(times, equity, close)))
+    assert len(curve.times) <= 2000 and curve.times[0] == 1_704_067_200
+    idx = (curve.times - 1_704_067_200) // 3600
+    assert (curve.values == equity[idx]).all()  # exact: stored as float64
+    assert (curve.buy_hold == close[idx] / 10).all()
+    assert len(equity_unpack(b"").times) == 0
+    with pytest.raises(ValueError):
+        equity_unpack(b"nonsense-bytes")

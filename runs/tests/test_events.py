@@ -71,7 +71,7 @@ def test_sse_framing_is_the_originals():
     assert events.sse_data({"type": "start", "total": 1}) == 'data: {"type": "start", "total": 1}\n\n'
 
 
-def test_publish_keeps_order_for_a_listener_across_threads(monkeypatch):
+def test_publish_keeps_order_for_a_listener_across_threads(tdb, monkeypatch):
     """Many threads publish to one run; a listener on an event loop sees each thread's events in the
     order that thread published them, and nothing is lost."""
     sent = []
@@ -95,6 +95,7 @@ def test_publish_keeps_order_for_a_listener_across_threads(monkeypatch):
         return received
 
     received = asyncio.run(scenario())
+    assert events.channel_writer.wait_idle(5)
     assert received == sent  # the listener and the stored channel saw one and the same order
     for t in range(4):
         assert [p["i"] for p in received if p["t"] == t] == list(range(50))

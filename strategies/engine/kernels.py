@@ -56,18 +56,48 @@ _RESUM_BELOW = 1e-6
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _window_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, float, float]:  # pragma: no cover
-    """(sum, sum of x - ref, sum of (x - ref)**2) of x[lo:hi], NaN as 0."""
+def _neumaier_add(total: float, comp: float, v: float) -> tuple[float, float]:  # pragma: no cover
+    """total + v with the rounding error carried in comp (Neumaier's compensated sum)."""
+    t = total + v
+    if abs(total) >= abs(v):
+        comp += (total - t) + v
+    else:
+        comp += (v - t) + total
+    return t, comp
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _mean_of(total: float, comp: float, n: int, inv_n: float) -> float:  # pragma: no cover - compiled
+    """(total + comp) / n, rounded once rather than twice.
+
+    (total + comp) / n would round the sum first, then the quotient; a sum exactly
+    between two doubles then lands on the wrong one (the mean of 100 and twice
+    99.99999999999999 came out 100). Instead q = total / n is corrected by the exact
+    remainder: q is split in two halves whose products with n (< 2**11) are exact. The
+    correction is a few units in q's last place, so multiplying it by 1/n is exact enough.
+    """
+    q = total / n
+    big = q * 134217729.0  # 2**27 + 1: Veltkamp's split
+    q_hi = big - (big - q)
+    q_lo = q - q_hi
+    remainder = (total - q_hi * n) - q_lo * n
+    return q + (remainder + comp) * inv_n
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _window_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, float, float, float]:  # pragma: no cover
+    """(sum, its rounding error, sum of x - ref, sum of (x - ref)**2) of x[lo:hi], NaN as 0."""
     total = 0.0
+    comp = 0.0
     s1 = 0.0
     s2 = 0.0
     for j in range(lo, hi):
         if x[j] == x[j]:
             d = x[j] - ref
-            total += x[j]
+            total, comp = _neumaier_add(total, comp, x[j])
             s1 += d
             s2 += d * d
-    return total, s1, s2
+    return total, comp, s1, s2
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -95,9 +125,11 @@ def rolling_moments_kernel(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarra
       standard deviation entirely);
     - they are also summed afresh when the window's spread collapses far below what the
       running sum carried (a quiet stretch after a big move), see _RESUM_BELOW;
-    - the mean is the plain window sum / n (re-summed on the same schedule, so its error
-      stays within a few units in the last place); on prices that are exact binary
-      fractions the sum is exact, so equal means are equal, as in pandas;
+    - the mean is the exact window mean, rounded once: the sum is compensated (as pandas
+      compensates its own) and divided with its remainder (_mean_of), so a %D of
+      (100, 99.99999999999999, 99.99999999999999) is 99.99999999999999, not 100, and
+      whether %K crosses below it decides an exit (pandas is off by that last bit at
+      times; the spec's "mean of the last n values" is this one);
     - a window whose values are all equal gets that value and a deviation of exactly 0,
       as pandas does, so flat prices cannot come out 1e-13 off and flip a comparison.
     """
@@ -121,8 +153,8 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
             run = run + 1 if x[j] == x[j - 1] else 1
         if with_nan:
             nans += x[j] != x[j]
-    total = ref = s1 = s2 = 0.0
-    inv_n = 1.0 / n  # only for the re-sum test; the values divide by n
+    total = comp = ref = s1 = s2 = 0.0
+    inv_n = 1.0 / n  # for the re-sum test and the mean's last-bit correction
     sums1 = np.empty(size if with_std else 0)  # s1 and s2 of each window
     sums2 = np.empty(size if with_std else 0)
     carried = 0.0  # largest s2 since the last re-sum
@@ -136,7 +168,7 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
                 nans -= x[i - n] != x[i - n]
         if i >= anchor:
             ref = v if v == v else 0.0
-            total, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
+            total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
             carried = s2
             anchor = i + n
         else:
@@ -144,7 +176,8 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
             if with_nan:
                 v = v if v == v else 0.0
                 u = u if u == u else 0.0
-            total += v - u
+            total, comp = _neumaier_add(total, comp, v)
+            total, comp = _neumaier_add(total, comp, -u)
             if with_std:
                 d = v - ref
                 e = u - ref
@@ -158,11 +191,11 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
             if with_std:
                 sums1[i] = sums2[i] = 0.0  # a deviation of exactly 0
             continue
-        mean[i] = total / n
+        mean[i] = _mean_of(total, comp, n, inv_n)
         if with_std:
             if s2 - s1 * s1 * inv_n < carried * _RESUM_BELOW:
                 ref = x[i]
-                total, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
+                total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
                 carried = s2
             sums1[i] = s1
             sums2[i] = s2

@@ -1,7 +1,7 @@
 """Helpers for the engine tests, and a slow reference model written straight from the spec.
 
-The reference model is deliberately naive: pandas indicators and a per-bar Python
-loop that follows spec/ENGINE.md line by line. The property tests check that the
+The reference model is deliberately naive: pandas and plain-Python indicators and a
+per-bar Python loop that follows spec/ENGINE.md line by line. The property tests check that the
 fast engine agrees with it on random series; the tests at the bottom check the
 reference itself on a series worked out by hand, so the two are not merely
 consistent with each other.
@@ -10,6 +10,7 @@ consistent with each other.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,23 @@ def trade_tuples(result: BacktestResult) -> list[tuple[int, int, str]]:
 # --- the reference model -------------------------------------------------------------
 
 
+def ref_mean(x: pd.Series, n: int) -> pd.Series:
+    """The mean of each window, correctly rounded (exact rational arithmetic).
+
+    pandas' rolling mean (a compensated running sum) lands within a unit in the last
+    place of this, not always on it; where a decision hangs on that last bit (a %K of
+    99.99999999999999 against a %D of 100) the spec's "mean of the last n values" is
+    this one, and the engine follows it.
+    """
+    values = x.to_numpy(dtype=float)
+    out = np.full(len(values), np.nan)
+    for i in range(n - 1, len(values)):
+        window = values[i - n + 1 : i + 1]
+        if not np.isnan(window).any():
+            out[i] = float(sum(Fraction(v) for v in window) / n)
+    return pd.Series(out, index=x.index)
+
+
 def ref_std(close: pd.Series, n: int) -> pd.Series:
     """Two-pass sample standard deviation of each window; exactly 0 for equal values."""
     out = np.full(len(close), np.nan)
@@ -81,8 +99,8 @@ def ref_rsi(close: pd.Series, n: int, smoothing: str) -> pd.Series:
     up = d.where(d > 0, 0.0)
     down = (-d).where(d < 0, 0.0)
     if smoothing == "sma":
-        gain = up.rolling(n).mean()
-        loss = down.rolling(n).mean()
+        gain = ref_mean(up, n)
+        loss = ref_mean(down, n)
     else:
         gain, loss = (ref_wilder(s.to_numpy(), n) for s in (up, down))
     gain[:n] = np.nan  # n changes need n + 1 closes
@@ -115,7 +133,7 @@ def ref_signals(key: str, df: pd.DataFrame, p: Mapping[str, Any]) -> tuple[pd.Se
         rsi = ref_rsi(c, p["rsi_period"], p["rsi_smoothing"])
         return rsi < p["oversold_threshold"], rsi > p["overbought_threshold"]
     if key == "ma_crossover":
-        f, s = c.rolling(p["fast_ma_period"]).mean(), c.rolling(p["slow_ma_period"]).mean()
+        f, s = ref_mean(c, p["fast_ma_period"]), ref_mean(c, p["slow_ma_period"])
         return above(f, s), below(f, s)
     if key == "macd":
         def ema(x: pd.Series, n: int) -> pd.Series:
@@ -128,17 +146,17 @@ def ref_signals(key: str, df: pd.DataFrame, p: Mapping[str, Any]) -> tuple[pd.Se
         k, d = p["stoch_k_period"], p["stoch_d_period"]
         hh, ll = df["high"].rolling(k).max(), df["low"].rolling(k).min()
         pct_k = (100 * (c - ll) / (hh - ll)).where(hh != ll)
-        pct_d = pct_k.rolling(d).mean()
+        pct_d = ref_mean(pct_k, d)
         return (
             above(pct_k, pct_d) & (pct_k < p["oversold_threshold"]),
             below(pct_k, pct_d) & (pct_k > p["overbought_threshold"]),
         )
     if key == "bollinger_bands":
-        mid, sd = c.rolling(p["bb_period"]).mean(), ref_std(c, p["bb_period"])
+        mid, sd = ref_mean(c, p["bb_period"]), ref_std(c, p["bb_period"])
         m = p["bb_std_multiplier"]
         return c <= mid - m * sd, c >= mid + m * sd
     if key == "mean_reversion":
-        mid = c.rolling(p["mr_period"]).mean()
+        mid = ref_mean(c, p["mr_period"])
         return (c - mid) / mid * 100 <= -p["mr_threshold"], c >= mid
     raise AssertionError(key)
 
