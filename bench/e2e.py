@@ -74,7 +74,9 @@ def post_stream(port: int, body: dict) -> dict:
     """POST and read the body as the documented XHR code does; times are seconds since sending."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     started = time.perf_counter()
-    conn.request("POST", "/api/crypto/backtest/stream", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST", "/api/crypto/backtest/stream", body=json.dumps(body), headers={"Content-Type": "application/json"}
+    )
     resp = conn.getresponse()
     if resp.status != 200:
         raise SystemExit(f"HTTP {resp.status}: {resp.read()[:500]!r}")
@@ -138,15 +140,32 @@ def main() -> None:
     ensure_database(database_url)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     if not args.skip_load:
-        out = subprocess.run([PY, "manage.py", "load_demo", "--coins", str(args.coins)], cwd=ROOT, env=env,
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [PY, "manage.py", "load_demo", "--coins", str(args.coins)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         print(out.stdout.strip())
 
     port = free_port()
     server = subprocess.Popen(
-        [UVICORN, "backtest_site.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--timeout-graceful-shutdown", "2", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            UVICORN,
+            "backtest_site.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--timeout-graceful-shutdown",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         started = time.perf_counter()
@@ -163,19 +182,27 @@ def main() -> None:
         body = {"strategy_id": args.strategy, "parameters": {}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
         flushed = flush_price_cache(redis_url)
         cold = post_stream(port, body)
-        print(f"cold ({flushed} cache keys deleted first): coins {cold['total']}, results {cold['results']}, "
-              f"errors {cold['errors']}")
-        print(f"  first result {cold['first_result'] * 1000:7.1f} ms   complete {cold['complete'] * 1000:7.1f} ms   "
-              f"(server elapsed_time {cold['server_elapsed']:.2f} s)")
+        print(
+            f"cold ({flushed} cache keys deleted first): coins {cold['total']}, results {cold['results']}, "
+            f"errors {cold['errors']}"
+        )
+        print(
+            f"  first result {cold['first_result'] * 1000:7.1f} ms   complete {cold['complete'] * 1000:7.1f} ms   "
+            f"(server elapsed_time {cold['server_elapsed']:.2f} s)"
+        )
         warm = [post_stream(port, body) for _ in range(args.warm)]
         firsts = [w["first_result"] * 1000 for w in warm]
         completes = [w["complete"] * 1000 for w in warm]
-        print(f"warm x{args.warm} (median): first result {statistics.median(firsts):7.1f} ms   "
-              f"complete {statistics.median(completes):7.1f} ms")
+        print(
+            f"warm x{args.warm} (median): first result {statistics.median(firsts):7.1f} ms   "
+            f"complete {statistics.median(completes):7.1f} ms"
+        )
         print("  samples first result ms: " + ", ".join(f"{v:.1f}" for v in firsts))
         print("  samples complete ms:     " + ", ".join(f"{v:.1f}" for v in completes))
-        print(f"targets: cold complete 1200 ms, warm complete 400 ms, warm first result 150 ms "
-              f"(the original documentation: 3420 ms for 48 coins)")
+        print(
+            "targets: cold complete 1200 ms, warm complete 400 ms, warm first result 150 ms "
+            "(the original documentation: 3420 ms for 48 coins)"
+        )
     finally:
         server.terminate()
         try:

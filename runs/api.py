@@ -7,7 +7,9 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +18,18 @@ from rest_framework.views import APIView
 
 from . import selectors, services
 from .models import BacktestRun
-from .serializers import RunDetailSerializer, RunSerializer, result_detail, run_links
+from .serializers import (
+    DetailSerializer,
+    ResultDetailSerializer,
+    RunCreatedSerializer,
+    RunDetailSerializer,
+    RunRequestSerializer,
+    RunSerializer,
+    RunStatusSerializer,
+    ValidationErrorsSerializer,
+    result_detail,
+    run_links,
+)
 
 # The request fields of a run, the same for POST /api/runs/ and the original stream.
 RUN_FIELDS = ("strategy_id", "parameters", "start_date", "end_date", "fee_pct", "interval", "symbols")
@@ -90,9 +103,21 @@ class RunListCreateApi(generics.ListAPIView):
     def get_throttles(self):
         return [RunCreateThrottle()] if self.request.method == "POST" else []
 
+    @extend_schema(
+        request=RunRequestSerializer,
+        responses={
+            201: RunCreatedSerializer,
+            400: OpenApiResponse(ValidationErrorsSerializer, description="each bad field with its messages"),
+            429: OpenApiResponse(DetailSerializer, description="too many runs in progress, or throttled"),
+        },
+    )
     def post(self, request: Request) -> Response:
         try:
-            run = services.run_create(**run_request(request.data))
+            data = request.data
+        except ParseError as exc:  # the same 400 shape as every other refusal
+            return error_response(services.RunValidationError({"non_field_errors": [str(exc.detail)]}))
+        try:
+            run = services.run_create(**run_request(data))
         except (services.RunValidationError, services.TooManyRuns) as exc:
             return error_response(exc)
         body = {"id": str(run.id), "status": run.status, **run_links(run.id), "total": run.total}
@@ -102,6 +127,7 @@ class RunListCreateApi(generics.ListAPIView):
 class RunDetailApi(APIView):
     """A run with its summary and one row per coin (rounded metrics)."""
 
+    @extend_schema(responses={200: RunDetailSerializer})
     def get(self, request: Request, run_id) -> Response:
         run = selectors.run_get(run_id=run_id)
         if run is None:
@@ -113,6 +139,7 @@ class RunDetailApi(APIView):
 class RunResultApi(APIView):
     """One coin's result: metrics, trades and equity curve (at most 2,000 points)."""
 
+    @extend_schema(responses={200: ResultDetailSerializer})
     def get(self, request: Request, run_id, symbol: str) -> Response:
         result = selectors.run_result_get(run_id=run_id, symbol=symbol)
         if result is None:
@@ -126,6 +153,7 @@ class RunCancelApi(APIView):
     # Runs have no owner: whoever may start one may stop one (the page's Cancel button).
     permission_classes = [AllowAny]
 
+    @extend_schema(request=None, responses={200: RunStatusSerializer, 409: DetailSerializer})
     def post(self, request: Request, run_id) -> Response:
         if not selectors.run_exists(run_id=run_id):
             raise Http404

@@ -125,7 +125,9 @@ def summary_build(
         best = max(ordered, key=lambda r: r["total_return"])
         worst = min(ordered, key=lambda r: r["total_return"])
         summary["best_performer"] = result_data(symbol=best["crypto_symbol"], name=best["crypto_name"], metrics=best)
-        summary["worst_performer"] = result_data(symbol=worst["crypto_symbol"], name=worst["crypto_name"], metrics=worst)
+        summary["worst_performer"] = result_data(
+            symbol=worst["crypto_symbol"], name=worst["crypto_name"], metrics=worst
+        )
     if message:
         summary["message"] = message
     return summary

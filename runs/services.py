@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 FEE_PCT_MIN, FEE_PCT_MAX = 0.0, 5.0
 
 
-
 class RunValidationError(Exception):
     """The request cannot run; `errors` maps each bad field to its messages (HTTP 400)."""
 
@@ -307,6 +306,8 @@ def runs_recover(*, started_before: dt.datetime) -> int:
     Only runs created before `started_before` (this process's start) are touched, so a
     sibling worker process started together with this one keeps its runs.
     """
-    return BacktestRun.objects.in_progress().filter(created_at__lt=started_before).update(
-        status=BacktestRun.Status.INTERRUPTED, finished_at=timezone.now()
+    return (
+        BacktestRun.objects.in_progress()
+        .filter(created_at__lt=started_before)
+        .update(status=BacktestRun.Status.INTERRUPTED, finished_at=timezone.now())
     )

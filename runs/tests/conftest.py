@@ -3,6 +3,7 @@ and a reader that parses a stream exactly as the original documentation's XHR co
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import datetime as dt
 import http.client
@@ -11,6 +12,7 @@ import json
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from asgiref.sync import async_to_sync
 from django.apps import apps as django_apps
 from django.core.cache import cache
 from django.db import connection
@@ -82,8 +85,17 @@ def random_walk(seed: int, n: int, start: float = 100.0) -> dict[str, np.ndarray
     return {k: np.array([float(f"{x:.8f}") for x in v]) for k, v in cols.items()}
 
 
-def add_coin(symbol: str, name: str, *, bars: int, seed: int, start: dt.datetime = T0, interval: str = "1h",
-             is_active: bool = True, is_demo: bool = False) -> CoinBars:
+def add_coin(
+    symbol: str,
+    name: str,
+    *,
+    bars: int,
+    seed: int,
+    start: dt.datetime = T0,
+    interval: str = "1h",
+    is_active: bool = True,
+    is_demo: bool = False,
+) -> CoinBars:
     coin = Cryptocurrency.objects.create(symbol=symbol, name=name, is_active=is_active, is_demo=is_demo)
     cols = random_walk(seed, bars)
     step = dt.timedelta(hours=1)
@@ -120,6 +132,22 @@ def coins(tdb, seeded) -> dict[str, CoinBars]:
 def short_coin(coins) -> CoinBars:
     """A fourth coin with too few bars for any default strategy: it produces an `error` event."""
     return add_coin("DDD", "Delta", bars=10, seed=4)
+
+
+def run_async(fn, *args, **kwargs):
+    """Call an async function from a sync test.
+
+    async_to_sync refuses to run where an event loop is already running in this thread (the
+    browser tests' Playwright leaves one in the main thread); then the call runs on a thread
+    of its own. That thread has its own database connection, so it sees committed data only:
+    fine for the transactional tests, and the `db` tests run before the browser tests.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return async_to_sync(fn)(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(fn(*args, **kwargs))).result()
 
 
 def wait_run(run_id: Any, timeout: float = 60.0) -> BacktestRun:
@@ -200,8 +228,9 @@ def asgi_server(tdb):
 
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-                       timeout_graceful_shutdown=1)
+        uvicorn.Config(
+            application, host="127.0.0.1", port=port, lifespan="off", log_level="warning", timeout_graceful_shutdown=1
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -230,7 +259,9 @@ def post_stream(server, body: dict[str, Any], *, stop_after: int | None = None, 
     browser's XHR sees it. stop_after: disconnect after that many events."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
     started = time.perf_counter()
-    conn.request("POST", "/api/crypto/backtest/stream", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST", "/api/crypto/backtest/stream", body=json.dumps(body), headers={"Content-Type": "application/json"}
+    )
     resp = conn.getresponse()
     headers = {k.lower(): v for k, v in resp.getheaders()}
     reader = XhrStreamReader()
@@ -251,8 +282,15 @@ def post_stream(server, body: dict[str, Any], *, stop_after: int | None = None, 
     return StreamRead(resp.status, headers, reader, arrivals, raw)
 
 
-def read_event_stream(server, path: str, *, until_type: str = "complete", headers: dict[str, str] | None = None,
-                      stop_after: int | None = None, timeout: float = 30) -> list[dict[str, Any]]:
+def read_event_stream(
+    server,
+    path: str,
+    *,
+    until_type: str = "complete",
+    headers: dict[str, str] | None = None,
+    stop_after: int | None = None,
+    timeout: float = 30,
+) -> list[dict[str, Any]]:
     """GET a django-eventstream SSE URL and parse `event:`/`id:`/`data:` blocks until an event of
     `until_type` (or stop_after events). Returns [{"event", "id", "data"}] (data JSON-decoded)."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)

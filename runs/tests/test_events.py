@@ -12,9 +12,16 @@ from runs import events
 
 def _metrics(total_return, buy_hold=0.0, win_rate=50.0, trades=4):
     return {
-        "total_return": total_return, "win_rate": win_rate, "total_trades": trades, "profitable_trades": trades // 2,
-        "losing_trades": trades - trades // 2, "buy_hold_return": buy_hold, "sharpe_ratio": 1.23456,
-        "max_drawdown": -12.345, "exposure_pct": 40.0, "stop_loss_exits": 1,
+        "total_return": total_return,
+        "win_rate": win_rate,
+        "total_trades": trades,
+        "profitable_trades": trades // 2,
+        "losing_trades": trades - trades // 2,
+        "buy_hold_return": buy_hold,
+        "sharpe_ratio": 1.23456,
+        "max_drawdown": -12.345,
+        "exposure_pct": 40.0,
+        "stop_loss_exits": 1,
     }
 
 
@@ -23,9 +30,19 @@ def test_result_payload_rounds_metrics_as_the_original():
     assert payload == {
         "type": "result",
         "data": {
-            "success": True, "crypto_symbol": "BTC", "crypto_name": "Bitcoin", "total_return": 45.23,
-            "win_rate": 50.0, "total_trades": 4, "profitable_trades": 2, "losing_trades": 2, "buy_hold_return": 38.72,
-            "sharpe_ratio": 1.23, "max_drawdown": -12.35, "exposure_pct": 40.0, "stop_loss_exits": 1,
+            "success": True,
+            "crypto_symbol": "BTC",
+            "crypto_name": "Bitcoin",
+            "total_return": 45.23,
+            "win_rate": 50.0,
+            "total_trades": 4,
+            "profitable_trades": 2,
+            "losing_trades": 2,
+            "buy_hold_return": 38.72,
+            "sharpe_ratio": 1.23,
+            "max_drawdown": -12.35,
+            "exposure_pct": 40.0,
+            "stop_loss_exits": 1,
         },
     }
 
@@ -38,10 +55,19 @@ def test_non_finite_metrics_become_null_so_the_json_stays_valid():
 
 def test_progress_and_error_payloads():
     assert events.progress_payload(completed=12, total=48, successful=11) == {
-        "type": "progress", "completed": 12, "total": 48, "successful": 11, "percent": 25.0}
+        "type": "progress",
+        "completed": 12,
+        "total": 48,
+        "successful": 11,
+        "percent": 25.0,
+    }
     assert events.progress_payload(completed=1, total=3, successful=1)["percent"] == 33.3
     assert events.error_payload(symbol="DOGE", name="Dogecoin", error="Insufficient data") == {
-        "type": "error", "crypto": "DOGE", "crypto_name": "Dogecoin", "error": "Insufficient data"}
+        "type": "error",
+        "crypto": "DOGE",
+        "crypto_name": "Dogecoin",
+        "error": "Insufficient data",
+    }
 
 
 def test_summary_averages_at_full_precision_and_names_best_and_worst():
@@ -80,8 +106,9 @@ def test_publish_keeps_order_for_a_listener_across_threads(tdb, monkeypatch):
     async def scenario():
         listener = events.subscribe("r1")
         threads = [
-            threading.Thread(target=lambda t=t: [events.publish("r1", {"type": "progress", "t": t, "i": i})
-                                                for i in range(50)])
+            threading.Thread(
+                target=lambda t=t: [events.publish("r1", {"type": "progress", "t": t, "i": i}) for i in range(50)]
+            )
             for t in range(4)
         ]
         for th in threads:

@@ -7,14 +7,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import async_to_sync
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from runs import executor, lifecycle, services
 from runs.models import BacktestRun, RunResult
 
-from .conftest import post_stream
+from .conftest import post_stream, run_async
 
 
 def _run(status, *, minutes_ago=10, **fields):
@@ -25,8 +24,9 @@ def _run(status, *, minutes_ago=10, **fields):
 
 def test_recover_marks_runs_of_a_stopped_server_interrupted_and_keeps_their_results(coins):
     running = _run("running", total=2, completed=1)
-    RunResult.objects.create(run=running, crypto=coins["AAA"].coin, crypto_symbol="AAA", crypto_name="A",
-                             state="done", total_return=1.5)
+    RunResult.objects.create(
+        run=running, crypto=coins["AAA"].coin, crypto_symbol="AAA", crypto_name="A", state="done", total_return=1.5
+    )
     pending = _run("pending")
     done = _run("completed")
     newer = _run("running", minutes_ago=-1)  # created after this process started: a sibling's
@@ -56,7 +56,7 @@ def test_asgi_lifespan_recovers_runs_at_start_up_and_stops_the_pool_at_shutdown(
     async def send(message):
         sent.append(message)
 
-    async_to_sync(asgi.application)({"type": "lifespan"}, receive, send)
+    run_async(asgi.application, {"type": "lifespan"}, receive, send)
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
     assert BacktestRun.objects.get(id=stale.id).status == "interrupted"
     assert stopped == [True]

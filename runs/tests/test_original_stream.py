@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 
-from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 
 from runs.models import BacktestRun, RunResult
 
-from .conftest import XhrStreamReader, post_stream, wait_run
+from .conftest import XhrStreamReader, post_stream, run_async, wait_run
 
 BODY = {"strategy_id": 1, "parameters": {"rsi_period": 14}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
 ROUNDED = ("total_return", "win_rate", "buy_hold_return", "sharpe_ratio", "max_drawdown", "exposure_pct")
@@ -27,7 +25,7 @@ def _read_with_async_client(body: dict) -> tuple[int, dict, XhrStreamReader]:
             reader.feed(response.content)
         return response.status_code, dict(response.headers), reader
 
-    return async_to_sync(go)()
+    return run_async(go)
 
 
 def _check_documented_sequence(reader: XhrStreamReader, *, total: int, errors: int = 0) -> None:
@@ -55,8 +53,15 @@ def _check_documented_sequence(reader: XhrStreamReader, *, total: int, errors: i
             assert isinstance(result[name], float | int) and round(result[name], 2) == result[name]
     summary = reader.state["summary"]
     # displaySummary reads these
-    for key in ("total_cryptos", "successful", "avg_return", "avg_win_rate", "total_trades", "total_winning_trades",
-                "total_losing_trades"):
+    for key in (
+        "total_cryptos",
+        "successful",
+        "avg_return",
+        "avg_win_rate",
+        "total_trades",
+        "total_winning_trades",
+        "total_losing_trades",
+    ):
         assert summary[key] is not None
     assert summary["total_cryptos"] == total and summary["successful"] == total - errors
     assert summary["failed"] == errors
@@ -79,8 +84,13 @@ def test_the_stream_is_stored_as_a_run(coins):
     _, _, reader = _read_with_async_client(BODY)
     run = wait_run(reader.events[0]["run_id"])
     assert run.status == BacktestRun.Status.COMPLETED
-    assert run.parameters == {"rsi_period": 14, "oversold_threshold": 30.0, "overbought_threshold": 70.0,
-                              "rsi_smoothing": "sma", "stop_loss_threshold": 10.0}
+    assert run.parameters == {
+        "rsi_period": 14,
+        "oversold_threshold": 30.0,
+        "overbought_threshold": 70.0,
+        "rsi_smoothing": "sma",
+        "stop_loss_threshold": 10.0,
+    }
     assert (run.total, run.completed, run.successful, run.failed) == (3, 3, 3, 0)
     assert run.summary == reader.state["summary"]
     stored = {r.crypto_symbol: r for r in RunResult.objects.filter(run=run)}
@@ -154,10 +164,13 @@ def test_client_disconnect_does_not_stop_the_run(coins, asgi_server, monkeypatch
     run = wait_run(read.reader.events[0]["run_id"])
     assert run.status == BacktestRun.Status.COMPLETED
     assert RunResult.objects.filter(run=run, state=RunResult.State.DONE).count() == 3
+    from runs import events
+
+    assert str(run.id) not in events._listeners  # the cancelled generator unsubscribed
 
 
 def test_get_is_not_allowed(tdb):
-    assert async_to_sync(AsyncClient().get)("/api/crypto/backtest/stream").status_code == 405
+    assert run_async(AsyncClient().get, "/api/crypto/backtest/stream").status_code == 405
 
 
 def test_stream_needs_no_login_and_no_csrf_token(coins):
@@ -169,7 +182,7 @@ def test_stream_needs_no_login_and_no_csrf_token(coins):
             reader.feed(chunk)
         return response.status_code, reader
 
-    status, reader = async_to_sync(go)()
+    status, reader = run_async(go)
     assert status == 200 and reader.types[-1] == "complete"
 
 
@@ -182,3 +195,44 @@ def test_no_bars_in_the_period_is_a_run_of_zero_that_says_so(coins):
     assert "No bars" in summary["message"]
     run = BacktestRun.objects.get(id=reader.events[0]["run_id"])
     assert run.status == BacktestRun.Status.COMPLETED and run.total == 0
+
+
+def test_concurrent_streams_each_get_their_own_run(coins, asgi_server):
+    import threading
+
+    reads = {}
+
+    def client(name, body):
+        reads[name] = post_stream(asgi_server, body)
+
+    threads = [
+        threading.Thread(target=client, args=("all", BODY)),
+        threading.Thread(
+            target=client, args=("two", {**BODY, "strategy_id": 2, "parameters": {}, "symbols": ["AAA", "BBB"]})
+        ),
+        threading.Thread(target=client, args=("one", {**BODY, "strategy_id": 6, "parameters": {}, "symbols": ["CCC"]})),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    totals = {"all": 3, "two": 2, "one": 1}
+    run_ids = set()
+    for name, read in reads.items():
+        _check_documented_sequence(read.reader, total=totals[name])
+        run_ids.add(read.reader.events[0]["run_id"])
+    assert len(run_ids) == 3
+    assert {r["crypto_symbol"] for r in reads["two"].reader.state["results"]} == {"AAA", "BBB"}
+    for run_id in run_ids:
+        wait_run(run_id)
+
+
+def test_many_coins_progress_in_order_and_every_coin_once(tdb, seeded):
+    from .conftest import add_coin
+
+    for k in range(16):
+        add_coin(f"C{k:02d}", f"Coin {k}", bars=300, seed=100 + k)
+    _, _, reader = _read_with_async_client({**BODY, "strategy_id": 3, "parameters": {}})
+    _check_documented_sequence(reader, total=16)
+    assert sorted(r["crypto_symbol"] for r in reader.state["results"]) == [f"C{k:02d}" for k in range(16)]
+    wait_run(reader.events[0]["run_id"])

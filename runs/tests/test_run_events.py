@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from runs import executor
 
-from .conftest import post_stream, read_event_stream, wait_run
+from .conftest import post_stream, read_event_stream, run_async, wait_run
 
 BODY = {"strategy_id": 1, "start_date": "2024-01-01", "end_date": "2024-12-31"}
 
@@ -17,7 +17,7 @@ BODY = {"strategy_id": 1, "start_date": "2024-01-01", "end_date": "2024-12-31"}
 def _ids(events, run_id):
     prefix = f"run-{run_id}:"
     assert all(e["id"].startswith(prefix) for e in events)
-    return [int(e["id"][len(prefix):]) for e in events]
+    return [int(e["id"][len(prefix) :]) for e in events]
 
 
 def _check_complete_sequence(events, total):
@@ -114,7 +114,6 @@ def test_only_run_channels_are_open_to_anyone():
 
 def test_repeated_events_of_a_replay_are_dropped():
     """django-eventstream re-sends the first replayed batch when an event lands during the replay."""
-    from asgiref.sync import async_to_sync
 
     from runs.views import once_each
 
@@ -136,6 +135,6 @@ def test_repeated_events_of_a_replay_are_dropped():
     async def collect():
         return "".join([c.decode() async for c in once_each(source())])
 
-    out = async_to_sync(collect)()
+    out = run_async(collect)
     assert [int(line.rpartition(":")[2]) for line in out.split("\n") if line.startswith("id: ")] == [1, 2, 3, 4]
     assert out.count("stream-open") == 1 and out.count("keep-alive") == 1 and out.endswith("\n\n")

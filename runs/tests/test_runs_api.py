@@ -74,8 +74,15 @@ def test_stored_numbers_equal_the_engine_called_directly(api, coins):
     for symbol, bars in coins.items():
         keep = (bars.times >= lo) & (bars.times < hi)
         direct = backtest_arrays(
-            "bollinger_bands", times=bars.times[keep], open=bars.open[keep], high=bars.high[keep], low=bars.low[keep],
-            close=bars.close[keep], params=params, fee_pct=0.1, interval="1h",
+            "bollinger_bands",
+            times=bars.times[keep],
+            open=bars.open[keep],
+            high=bars.high[keep],
+            low=bars.low[keep],
+            close=bars.close[keep],
+            params=params,
+            fee_pct=0.1,
+            interval="1h",
         )
         row = RunResult.objects.get(run_id=run_id, crypto_symbol=symbol)
         assert row.bars == int(keep.sum()) == 17 * 24
@@ -99,7 +106,13 @@ def test_result_detail_has_trades_and_an_equity_curve_of_at_most_2000_points(api
     data = api.get(f"/api/runs/{run_id}/results/long/").json()  # symbol lookup ignores case
     assert data["crypto_symbol"] == "LONG" and data["success"] is True and data["bars"] == 5000
     assert data["trades"] and set(data["trades"][0]) == {
-        "entry_time", "entry_price", "exit_time", "exit_price", "return_pct", "reason"}
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "return_pct",
+        "reason",
+    }
     assert data["trades"][0]["entry_time"].endswith("Z")
     equity = data["equity"]
     assert 1000 < len(equity["times"]) <= 2000

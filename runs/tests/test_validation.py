@@ -6,7 +6,6 @@ import datetime as dt
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 from rest_framework.test import APIClient
 
@@ -14,6 +13,9 @@ from market_data.models import Cryptocurrency
 from runs.models import BacktestRun
 from runs.services import date_parse
 from strategies.models import Strategy
+
+from .conftest import run_async
+
 
 @pytest.fixture
 def catalogue(db, seeded):
@@ -50,8 +52,8 @@ BAD_REQUESTS = [
 
 
 def _stream_post(body) -> tuple[int, dict, str]:
-    response = async_to_sync(AsyncClient().post)(
-        "/api/crypto/backtest/stream", data=json.dumps(body), content_type="application/json"
+    response = run_async(
+        AsyncClient().post, "/api/crypto/backtest/stream", data=json.dumps(body), content_type="application/json"
     )
     assert not response.streaming
     return response.status_code, response.json(), response["Content-Type"]
@@ -91,14 +93,16 @@ def test_every_bad_field_is_reported_at_once(catalogue):
 
 
 def test_body_that_is_not_a_json_object_is_400(catalogue):
-    response = async_to_sync(AsyncClient().post)(
-        "/api/crypto/backtest/stream", data="{not json", content_type="application/json"
+    response = run_async(
+        AsyncClient().post, "/api/crypto/backtest/stream", data="{not json", content_type="application/json"
     )
     assert response.status_code == 400 and "non_field_errors" in response.json()["errors"]
     status, body, _ = _stream_post([1, 2, 3])
     assert status == 400 and body["errors"] == {"non_field_errors": ["The body must be a JSON object"]}
     response = APIClient().post("/api/runs/", [1, 2], format="json")
     assert response.status_code == 400 and "non_field_errors" in response.json()["errors"]
+    response = APIClient().post("/api/runs/", data="{not json", content_type="application/json")
+    assert response.status_code == 400 and "JSON parse error" in response.json()["errors"]["non_field_errors"][0]
 
 
 def test_too_many_runs_in_progress_is_429_with_retry_after(catalogue, settings):

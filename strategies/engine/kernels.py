@@ -56,6 +56,14 @@ _RESUM_BELOW = 1e-6
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _two_sum(a: float, b: float) -> tuple[float, float]:  # pragma: no cover - compiled
+    """(a + b rounded, its exact rounding error), Knuth's TwoSum: no branches."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _neumaier_add(total: float, comp: float, v: float) -> tuple[float, float]:  # pragma: no cover
     """total + v with the rounding error carried in comp (Neumaier's compensated sum)."""
     t = total + v
@@ -170,14 +178,19 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
             ref = v if v == v else 0.0
             total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
             carried = s2
-            anchor = i + n
+            # The compensated total keeps its digits over any length; only the
+            # deviation's sums need summing afresh.
+            anchor = i + n if with_std else size
         else:
             u = x[i - n]
             if with_nan:
                 v = v if v == v else 0.0
                 u = u if u == u else 0.0
-            total, comp = _neumaier_add(total, comp, v)
-            total, comp = _neumaier_add(total, comp, -u)
+            # One addition per bar on the running total: the change v - u first; both
+            # roundings are kept in the compensation (branch-free TwoSum).
+            change, err = _two_sum(v, -u)
+            total, err2 = _two_sum(total, change)
+            comp += err + err2
             if with_std:
                 d = v - ref
                 e = u - ref
@@ -209,17 +222,12 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _gains_and_losses(close: np.ndarray, lo: int, hi: int) -> tuple[float, float]:  # pragma: no cover
-    """Sums of the rises and of the falls of close over the changes lo..hi-1."""
-    g = 0.0
-    s = 0.0
+def _window_total(x: np.ndarray, lo: int, hi: int) -> float:  # pragma: no cover - compiled
+    """Sum of x[lo:hi]."""
+    total = 0.0
     for j in range(lo, hi):
-        e = close[j] - close[j - 1]
-        if e > 0.0:
-            g += e
-        else:
-            s -= e
-    return g, s
+        total += x[j]
+    return total
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -229,50 +237,51 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
     gain = mean(max(d, 0)), loss = mean(max(-d, 0)) over the last n changes d, and
     RSI = 100 - 100 / (1 + gain / loss): 100 when only gains, NaN when neither.
     Steps:
-    1. running sums of the rises and falls, re-summed every n bars and when they
-       collapse (see rolling_moments_kernel); counting the rises and falls in the window
-       makes a side without any exactly 0;
-    2. the formula, in a loop of its own without branches or dependencies, so the
-       divisions run side by side; IEEE division gives the two special cases: gain / 0
-       is inf (RSI 100) and 0 / 0 is NaN.
+    1. the rises and falls, max(d, 0) and max(-d, 0), in a loop of their own;
+    2. their running window sums, re-summed every n bars and when they collapse (see
+       rolling_moments_kernel); a window with no rise (or fall) in it, known from the
+       bars since the last one, gets exactly 0;
+    3. the formula, in a loop without branches or dependencies, so the divisions run
+       side by side; IEEE division gives the special cases: gain / 0 is inf (RSI 100)
+       and 0 / 0 is NaN.
     Defined from index n.
     """
     size = close.shape[0]
     out = np.full(size, np.nan)
     if size <= n:
         return out
-    gain = np.empty(size)
-    loss = np.empty(size)
-    ups = 0  # changes > 0 in the window
-    downs = 0  # changes < 0 in the window
-    g = s = 0.0
-    carried = 0.0  # largest g + s since the last re-sum
-    anchor = n
+    up = np.empty(size)
+    down = np.empty(size)
+    up[0] = down[0] = 0.0
     for i in range(1, size):
         d = close[i] - close[i - 1]
-        ups += d > 0.0
-        downs += d < 0.0
-        if i > n:
-            e = close[i - n] - close[i - n - 1]
-            ups -= e > 0.0
-            downs -= e < 0.0
-        if i < n:
-            continue
-        if i >= anchor:
-            g, s = _gains_and_losses(close, i - n + 1, i + 1)
+        up[i] = max(d, 0.0)
+        down[i] = max(-d, 0.0)
+    gain = np.empty(size)
+    loss = np.empty(size)
+    since_up = since_down = n  # changes since the last rise / fall (n: none in the window)
+    for j in range(1, n):
+        since_up = 0 if up[j] > 0.0 else since_up + 1
+        since_down = 0 if down[j] > 0.0 else since_down + 1
+    g = s = carried = 0.0  # carried: largest g + s since the last re-sum
+    anchor = n
+    for i in range(n, size):
+        since_up = 0 if up[i] > 0.0 else since_up + 1
+        since_down = 0 if down[i] > 0.0 else since_down + 1
+        resum = i >= anchor
+        if not resum:
+            g += up[i] - up[i - n]
+            s += down[i] - down[i - n]
+            carried = max(carried, g + s)
+            resum = g + s < carried * _RESUM_BELOW
+        if resum:
+            g = _window_total(up, i - n + 1, i + 1)
+            s = _window_total(down, i - n + 1, i + 1)
             carried = g + s
             anchor = i + n
-        else:
-            e = close[i - n] - close[i - n - 1]
-            g += max(d, 0.0) - max(e, 0.0)
-            s += max(-d, 0.0) - max(-e, 0.0)
-            carried = max(carried, g + s)
-            if g + s < carried * _RESUM_BELOW:
-                g, s = _gains_and_losses(close, i - n + 1, i + 1)
-                carried = g + s
         # max() keeps a rounding remainder of a large removed move from going below 0
-        gain[i] = max(g, 0.0) if ups > 0 else 0.0
-        loss[i] = max(s, 0.0) if downs > 0 else 0.0
+        gain[i] = max(g, 0.0) if since_up < n else 0.0
+        loss[i] = max(s, 0.0) if since_down < n else 0.0
     for i in range(n, size):
         out[i] = 100.0 - 100.0 / (1.0 + (gain[i] / n) / (loss[i] / n))
     return out
@@ -337,6 +346,23 @@ def wilder_averages_kernel(close: np.ndarray, period: int) -> tuple[np.ndarray, 
         gain[i] = g
         loss[i] = s
     return gain, loss
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def crossings_kernel(
+    a: np.ndarray, b: np.ndarray, below_limit: float, above_limit: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """(up, down) in one pass: a crosses above b while a < below_limit,
+    a[i-1] <= b[i-1] and a[i] > b[i]; a crosses below b while a > above_limit,
+    a[i-1] >= b[i-1] and a[i] < b[i]. Any NaN makes a comparison false; pass inf and
+    -inf for no zone."""
+    n = a.shape[0]
+    up = np.zeros(n, np.bool_)
+    down = np.zeros(n, np.bool_)
+    for i in range(1, n):
+        up[i] = (a[i - 1] <= b[i - 1]) & (a[i] > b[i]) & (a[i] < below_limit)
+        down[i] = (a[i - 1] >= b[i - 1]) & (a[i] < b[i]) & (a[i] > above_limit)
+    return up, down
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -426,7 +452,7 @@ def simulate_kernel(
     start: int,
     stop_loss_pct: float,
     fee: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:  # pragma: no cover - compiled
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:  # pragma: no cover - compiled
     """The position model of the spec, bar by bar from `start` (the warm-up W).
 
     Steps, per bar i >= start, at its close:
@@ -436,9 +462,11 @@ def simulate_kernel(
        checked for an exit because it is handled in the flat branch.
     3. equity[i] is the cash when flat, units * close when long.
     After the loop a position still open is closed at the last close (end_of_data),
-    and the last equity value becomes the cash after that exit's fee.
+    and the last equity value becomes the cash after that exit's fee. Each trade's net
+    return is r = exit * (1 - fee) / (entry * (1 + fee)) - 1.
 
-    Returns (equity, entry_index, exit_index, reason, trade_count, bars_in_position).
+    Returns (equity, entry_index, exit_index, reason, returns, bars_in_position), the
+    trade arrays trimmed to the trades made.
     """
     n = close.shape[0]
     equity = np.empty(n)
@@ -446,6 +474,7 @@ def simulate_kernel(
     entry_index = np.empty(cap, np.int64)
     exit_index = np.empty(cap, np.int64)
     reason = np.empty(cap, np.int8)
+    returns = np.empty(cap)
     cash = 1.0
     units = 0.0
     entry_price = 0.0
@@ -481,6 +510,7 @@ def simulate_kernel(
         long = False
         exit_index[trades] = i
         reason[trades] = why
+        returns[trades] = c * (1.0 - fee) / (entry_price * (1.0 + fee)) - 1.0
         trades += 1
         equity[i] = cash
     if long:
@@ -488,5 +518,6 @@ def simulate_kernel(
         equity[n - 1] = cash
         exit_index[trades] = n - 1
         reason[trades] = REASON_END_OF_DATA
+        returns[trades] = close[n - 1] * (1.0 - fee) / (entry_price * (1.0 + fee)) - 1.0
         trades += 1
-    return equity, entry_index, exit_index, reason, trades, held
+    return equity, entry_index[:trades], exit_index[:trades], reason[:trades], returns[:trades], held

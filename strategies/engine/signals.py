@@ -9,6 +9,7 @@ indicator is undefined.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import indicators as ind
+from .kernels import crossings_kernel
 
 Signals = tuple[np.ndarray, np.ndarray]
 
@@ -29,18 +31,11 @@ class Prices:
     low: np.ndarray | None = None
 
 
-def crosses_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a[i-1] <= b[i-1] and a[i] > b[i]; False at bar 0."""
-    out = np.zeros(a.shape[0], dtype=np.bool_)
-    np.logical_and(a[:-1] <= b[:-1], a[1:] > b[1:], out=out[1:])
-    return out
-
-
-def crosses_below(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a[i-1] >= b[i-1] and a[i] < b[i]; False at bar 0."""
-    out = np.zeros(a.shape[0], dtype=np.bool_)
-    np.logical_and(a[:-1] >= b[:-1], a[1:] < b[1:], out=out[1:])
-    return out
+def crossings(a: np.ndarray, b: np.ndarray, *, up_below: float = math.inf, down_above: float = -math.inf) -> Signals:
+    """(a crosses above b, a crosses below b), the spec's "crosses": a[i-1] <= b[i-1] and
+    a[i] > b[i] (mirrored for below); False at bar 0. Optionally only an up-cross with
+    a[i] < up_below and a down-cross with a[i] > down_above (the Stochastic's zones)."""
+    return crossings_kernel(a, b, float(up_below), float(down_above))
 
 
 def rsi_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
@@ -52,25 +47,20 @@ def rsi_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
 
 def ma_crossover_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """Fast SMA crossing above / below the slow SMA."""
-    fast = ind.sma(prices.close, p["fast_ma_period"])
-    slow = ind.sma(prices.close, p["slow_ma_period"])
-    return crosses_above(fast, slow), crosses_below(fast, slow)
+    return crossings(ind.sma(prices.close, p["fast_ma_period"]), ind.sma(prices.close, p["slow_ma_period"]))
 
 
 def macd_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """MACD line (fast EMA - slow EMA) crossing above / below its signal line."""
     macd = ind.ema_difference(prices.close, p["macd_fast_period"], p["macd_slow_period"])
-    signal = ind.ema(macd, p["macd_signal_period"])
-    return crosses_above(macd, signal), crosses_below(macd, signal)
+    return crossings(macd, ind.ema(macd, p["macd_signal_period"]))
 
 
 def stochastic_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """%K crossing above %D while below oversold; crossing below %D while above overbought."""
     assert prices.high is not None and prices.low is not None  # checked by the caller
     k, d = ind.stochastic(prices.high, prices.low, prices.close, p["stoch_k_period"], p["stoch_d_period"])
-    entry = crosses_above(k, d) & (k < p["oversold_threshold"])
-    exit_ = crosses_below(k, d) & (k > p["overbought_threshold"])
-    return entry, exit_
+    return crossings(k, d, up_below=p["oversold_threshold"], down_above=p["overbought_threshold"])
 
 
 def bollinger_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:

@@ -32,15 +32,9 @@ class Simulation:
 def simulate(
     close: np.ndarray, entry: np.ndarray, exit_: np.ndarray, *, warmup: int, stop_loss_pct: float, fee_pct: float
 ) -> Simulation:
-    """Run the position model from bar `warmup` on and compute each trade's net return.
-
-    r = exit * (1 - fee) / (entry * (1 + fee)) - 1, with fee = fee_pct / 100.
-    """
-    fee = fee_pct / 100.0
-    equity, entry_index, exit_index, reason, count, held = simulate_kernel(
-        close, entry, exit_, int(warmup), float(stop_loss_pct), float(fee)
+    """Run the position model from bar `warmup` on; each trade's net return is
+    r = exit * (1 - fee) / (entry * (1 + fee)) - 1, with fee = fee_pct / 100."""
+    equity, entry_index, exit_index, reason, returns, held = simulate_kernel(
+        close, entry, exit_, int(warmup), float(stop_loss_pct), fee_pct / 100.0
     )
-    entry_index = entry_index[:count]
-    exit_index = exit_index[:count]
-    returns = close[exit_index] * (1.0 - fee) / (close[entry_index] * (1.0 + fee)) - 1.0
-    return Simulation(equity, entry_index, exit_index, reason[:count], returns, int(held))
+    return Simulation(equity, entry_index, exit_index, reason, returns, int(held))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -174,3 +175,15 @@ def test_sma_with_nan_equals_pandas(nan_at: list[int]) -> None:
     x = random_walk(100, 50, 0.05, 6)
     x[nan_at] = np.nan
     np.testing.assert_allclose(ind.sma(x, 4), pd.Series(x).rolling(4).mean(), rtol=1e-13)
+
+
+def test_sma_is_the_exact_mean_rounded_once() -> None:
+    # 100 and twice 99.99999999999999 (100 - 1 ulp): the exact mean is nearer the lower
+    # double; summing first (300 - 2 ulp rounds to 300) and then dividing gives 100.
+    below = np.nextafter(100.0, 0.0)
+    assert ind.sma(arr(100.0, below, below), 3)[2] == below
+    rng = np.random.default_rng(8)
+    x = 100 * np.exp(np.cumsum(rng.choice([0.0, 1e-16, -1e-16, 1e-3, -2e-3], size=600)))
+    for n in (2, 3, 7, 20):
+        exact = [float(sum(Fraction(v) for v in x[i - n + 1 : i + 1]) / n) for i in range(n - 1, len(x))]
+        np.testing.assert_array_equal(ind.sma(x, n)[n - 1 :], exact)
