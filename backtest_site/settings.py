@@ -281,6 +281,11 @@ LOGGING = {
 EVENTSTREAM_CHANNELMANAGER_CLASS = "runs.events.RunChannelManager"
 # DjangoModelStorage (same tables and ids) with a one-statement append on PostgreSQL.
 EVENTSTREAM_STORAGE_CLASS = "runs.eventstorage.RunEventStorage"
+# Seconds the pool's threads keep a database connection between jobs (runs/db.py). 0 under the
+# test runner: a connection kept by a pool thread would stop the test database from being dropped.
+BACKTEST_THREAD_CONN_MAX_AGE = env_int(
+    "BACKTEST_THREAD_CONN_MAX_AGE", 0 if "pytest" in sys.modules else 300, minimum=0, maximum=86400
+)
 # Run creation (POST /api/runs/ and the original stream endpoint), per user or client address.
 RUNS_THROTTLE_RATE = os.environ.get("RUNS_THROTTLE_RATE", "60/min").strip()
 if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", RUNS_THROTTLE_RATE):

@@ -9,11 +9,15 @@ Prints, for each of the six strategies with its default parameters (stop-loss 10
   `BacktestResult.trades` does on first access);
 - original ms: the original system's iloc loop (bench/original_loop.py), timed on a few
   coins and scaled to 48 (it takes seconds per strategy);
-- vectorbt ms: `Portfolio.from_signals` on the same entry and exit signals, all 48 coins
-  as columns of one call (its fastest use), with sl_stop=10% and the same fee; beside it
-  the same call plus the metrics the engine reports (total return, max drawdown, trade
-  count, Sharpe). The ratio column is engine / from_signals alone, the stricter of the two.
-  Engine and vectorbt are timed in turns, so load from elsewhere falls on both alike.
+- vbt ms: vectorbt's `Portfolio.from_signals` on the same entry and exit signals, all
+  48 coins as columns of one call (its fastest use), with sl_stop=10% and the same fee.
+  engine/vbt compares the whole engine (indicators, signals, simulation, metrics) with
+  that call alone, the strictest reading of the target;
+- sim ms: the engine's own share of that work, simulation and metrics on the same
+  precomputed signals (like for like with from_signals), and sim/vbt;
+- vbt+metrics: from_signals plus the metrics the engine reports (total return, max
+  drawdown, trade count, Sharpe).
+Engine and vectorbt are timed in turns, so load from elsewhere falls on both alike.
 Then the peak memory of a fresh process running all six 48-coin batches, and the cost of
 the first backtest after a fresh process start beside a warm one (numba's on-disk cache
 loaded, and, for information, compiled from nothing).
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -40,7 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from strategies.engine import STRATEGIES, backtest_arrays, resolve_parameters, warmup_bars  # noqa: E402
+from strategies.engine.metrics import compute_metrics  # noqa: E402
 from strategies.engine.signals import Prices, strategy_signals  # noqa: E402
+from strategies.engine.simulation import simulate  # noqa: E402
 
 COINS = 48
 BARS = 8760
@@ -124,6 +131,23 @@ def vectorbt_inputs(key: str, market: Market) -> tuple[np.ndarray, np.ndarray, n
         entries.append(entry)
         exits.append(exit_)
     return np.column_stack(closes), np.column_stack(entries), np.column_stack(exits)
+
+
+def from_signals_run(key: str, market: Market) -> Callable[[], object]:
+    """The engine's part that vectorbt's from_signals does: the position model and the
+    metrics, on precomputed signals (the like-for-like column)."""
+    params = resolve_parameters(key, {})
+    warmup = warmup_bars(key, params)
+    signals = [strategy_signals(key, Prices(c["close"], c["high"], c["low"]), params) for c in market]
+
+    def run() -> list:
+        out = []
+        for coin, (entry, exit_) in zip(market, signals, strict=True):
+            sim = simulate(coin["close"], entry, exit_, warmup=warmup, stop_loss_pct=params["stop_loss_threshold"], fee_pct=0.0)
+            out.append(compute_metrics(coin["close"], sim, "1h"))
+        return out
+
+    return run
 
 
 def vectorbt_runs(key: str, market: Market) -> tuple[Callable[[], object], Callable[[], object]]:
@@ -218,22 +242,23 @@ def main() -> None:
     times, market = make_market()
     print(f"{COINS} coins x {BARS:,} hourly bars, default parameters (stop-loss 10%), fee 0, median of {args.repeats}; "
           f"original loop timed on {args.original_coins} coins and scaled to {COINS}\n")
-    header = f"{'strategy':<16} {'engine ms':>9} {'+trades':>8} {'original ms':>12} {'speed-up':>9} {'vbt ms':>8} {'vbt+metrics':>11} {'engine/vbt':>10}"
+    header = (f"{'strategy':<16} {'engine ms':>9} {'+trades':>8} {'original ms':>12} {'speed-up':>9} {'vbt ms':>7} "
+              f"{'engine/vbt':>10} {'sim ms':>7} {'sim/vbt':>8} {'vbt+metrics':>11}")
     print(header)
     print("-" * len(header))
     for key in STRATEGIES:
         runs: dict[str, Callable[[], object]] = {
             "engine": lambda key=key: run_engine(key, times, market),
             "trades": lambda key=key: run_engine(key, times, market, with_trades=True),
+            "sim": from_signals_run(key, market),
         }
         if not args.no_vectorbt:
             runs["vbt"], runs["vbt_metrics"] = vectorbt_runs(key, market)
         ms = interleaved_medians(runs, args.repeats)
         original = time_original(key, times, market, args.original_coins)
-        vbt_cols = f"{'n/a':>8} {'n/a':>11} {'n/a':>10}"
-        if "vbt" in ms:
-            vbt_cols = f"{ms['vbt']:8.1f} {ms['vbt_metrics']:11.1f} {ms['engine'] / ms['vbt']:10.3f}"
-        print(f"{key:<16} {ms['engine']:9.2f} {ms['trades']:8.2f} {original:12.0f} {original / ms['engine']:8.0f}x {vbt_cols}")
+        vbt = ms.get("vbt", math.nan)
+        print(f"{key:<16} {ms['engine']:9.2f} {ms['trades']:8.2f} {original:12.0f} {original / ms['engine']:8.0f}x "
+              f"{vbt:7.1f} {ms['engine'] / vbt:10.3f} {ms['sim']:7.2f} {ms['sim'] / vbt:8.3f} {ms.get('vbt_metrics', math.nan):11.1f}")
 
     memory = {key: in_fresh_process(MEMORY_CHILD, key=key) for key in STRATEGIES}
     worst = max(memory, key=lambda key: memory[key]["peak_mb"])

@@ -216,9 +216,9 @@ def publish(run_id: Any, payload: dict[str, Any]) -> None:
 class ChannelWriter:
     """The one thread of this process that writes published payloads to django-eventstream.
 
-    `send_event` with DjangoModelStorage costs several database round trips per event; made
-    by the pool's jobs under a run's lock it would put them all in one queue behind the
-    database. Here jobs only enqueue, and this thread sends in exactly the order published
+    `send_event` with stored events costs database round trips per event (one on PostgreSQL
+    with runs.eventstorage, seven with the stock storage); made by the pool's jobs under a
+    run's lock it would queue them all behind the database. Here jobs only enqueue, and this thread sends in exactly the order published
     (one FIFO for the process), so each channel's stored ids follow the publish order.
     The thread starts on first use and keeps its database connection while it has work.
     """

@@ -81,7 +81,7 @@ def _mean_of(total: float, comp: float, n: int, inv_n: float) -> float:  # pragm
     (total + comp) / n would round the sum first, then the quotient; a sum exactly
     between two doubles then lands on the wrong one (the mean of 100 and twice
     99.99999999999999 came out 100). Instead q = total / n is corrected by the exact
-    remainder: q is split in two halves whose products with n (< 2**11) are exact. The
+    remainder: q is split in two halves of 26 bits whose products with n (< 2**26) are exact. The
     correction is a few units in q's last place, so multiplying it by 1/n is exact enough.
     """
     q = total / n
@@ -139,7 +139,8 @@ def rolling_moments_kernel(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarra
       whether %K crosses below it decides an exit (pandas is off by that last bit at
       times; the spec's "mean of the last n values" is this one);
     - a window whose values are all equal gets that value and a deviation of exactly 0,
-      as pandas does, so flat prices cannot come out 1e-13 off and flip a comparison.
+      as pandas does, so flat prices cannot come out 1e-13 off and flip a comparison
+      (for the mean alone the exact rounding already gives the value itself).
     """
     return _rolling_moments(x, n, True, False)
 
@@ -154,10 +155,10 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
     std = np.full(size if with_std else 0, np.nan)
     if n > size:
         return mean, std
-    run = 1  # length of the run of equal values ending at i
+    run = 1  # length of the run of equal values ending at i (with_std only)
     nans = 0  # NaN values in the window ending at i (with_nan only)
     for j in range(n - 1):
-        if j > 0:
+        if with_std and j > 0:
             run = run + 1 if x[j] == x[j - 1] else 1
         if with_nan:
             nans += x[j] != x[j]
@@ -169,7 +170,8 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
     anchor = n - 1  # next bar at which the sums are re-summed
     for i in range(n - 1, size):
         v = x[i]
-        run = run + 1 if i > 0 and v == x[i - 1] else 1
+        if with_std:
+            run = run + 1 if i > 0 and v == x[i - 1] else 1
         if with_nan:
             nans += v != v
             if i >= n:
@@ -199,10 +201,9 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
                 carried = max(carried, s2)
         if with_nan and nans > 0:
             continue
-        if run >= n:
+        if with_std and run >= n:
             mean[i] = x[i]
-            if with_std:
-                sums1[i] = sums2[i] = 0.0  # a deviation of exactly 0
+            sums1[i] = sums2[i] = 0.0  # a deviation of exactly 0
             continue
         mean[i] = _mean_of(total, comp, n, inv_n)
         if with_std:

@@ -267,3 +267,13 @@ def test_numpy_and_decimal_numbers_are_accepted() -> None:
     assert result.params["rsi_period"] == 10 and type(result.params["rsi_period"]) is int
     assert result.params["oversold_threshold"] == 25.5 and result.fee_pct == 0.1 and type(result.fee_pct) is float
     assert run("rsi", walk(100), {"rsi_period": np.float64(12.0)}).params["rsi_period"] == 12
+
+
+def test_read_only_arrays_give_the_same_result() -> None:
+    # The site's price cache hands out read-only views (np.frombuffer).
+    c = walk(500)
+    frozen = {name: np.frombuffer(values.tobytes()) for name, values in (("close", c), ("high", c * 1.01), ("low", c * 0.99))}
+    times = np.frombuffer(hourly_times(500).tobytes(), dtype=np.int64)
+    for key in STRATEGIES:
+        result = backtest_arrays(key, times=times, params={}, **frozen)
+        assert result.metrics == run(key, c, high=c * 1.01, low=c * 0.99).metrics
