@@ -14,6 +14,7 @@ outage costs no connect time-out per coin.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import struct
 import threading
@@ -151,32 +152,75 @@ def _to_ns(value: dt.datetime) -> int:
     return int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1000
 
 
-def prices_load(*, crypto_id: int, interval: str) -> PriceSeries:
-    """Read every bar of one coin and interval from the database, as float64 arrays.
+# One row of PostgreSQL's binary COPY output for the query in _prices_load_postgresql:
+# a field count, then (length, value) for the int8 epoch and the five float8 columns.
+_COPY_ROW = np.dtype(
+    [("n", ">i2"), ("l0", ">i4"), ("t", ">i8")]
+    + [f for k in range(1, 6) for f in ((f"l{k}", ">i4"), (f"c{k}", ">f8"))]
+)
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
-    A raw query casting to float: Decimal conversion through the ORM is several times slower.
+
+def _empty_series() -> PriceSeries:
+    empty = np.empty(0, dtype=np.float64)
+    return PriceSeries(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty)
+
+
+def _prices_load_postgresql(*, crypto_id: int, interval: str) -> PriceSeries:
+    """Binary COPY straight into numpy: no Python object per value (about 3x faster than fetchall).
+
+    1. COPY the casted columns out in binary (volume NULL becomes NaN, so every row has
+       the same width); 2. check the signature and skip the header; 3. view the rows
+       as a structured big-endian array and take the columns.
     """
-    if connection.vendor == "postgresql":
-        sql = (
-            "SELECT EXTRACT(EPOCH FROM datetime)::int8, open_price::float8, high_price::float8, "
-            "low_price::float8, close_price::float8, volume::float8 "
-            "FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s ORDER BY datetime"
-        )
-    else:
-        sql = (
-            "SELECT CAST(strftime('%%s', datetime) AS INTEGER), CAST(open_price AS REAL), CAST(high_price AS REAL), "
-            "CAST(low_price AS REAL), CAST(close_price AS REAL), CAST(volume AS REAL) "
-            "FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s ORDER BY datetime"
-        )
+    with connection.cursor() as cursor:
+        query = cursor.mogrify(
+            "COPY (SELECT EXTRACT(EPOCH FROM datetime)::int8, open_price::float8, high_price::float8, "
+            "low_price::float8, close_price::float8, COALESCE(volume::float8, 'NaN'::float8) "
+            "FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s ORDER BY datetime) "
+            "TO STDOUT WITH (FORMAT binary)",
+            [int(crypto_id), str(interval)],
+        ).decode()
+        buffer = io.BytesIO()
+        cursor.cursor.copy_expert(query, buffer)
+    raw = buffer.getbuffer()
+    if bytes(raw[:11]) != _COPY_SIGNATURE:
+        raise ValueError("unexpected COPY output")
+    offset = 19 + int.from_bytes(raw[15:19], "big")  # signature, flags, header extension length
+    count, rest = divmod(len(raw) - offset - 2, _COPY_ROW.itemsize)  # 2: the trailer
+    if rest:
+        raise ValueError("unexpected COPY row layout")
+    rows = np.frombuffer(raw, dtype=_COPY_ROW, count=count, offset=offset)
+    if count and not (rows["n"] == 6).all():
+        raise ValueError("unexpected COPY field count")
+    times = rows["t"].astype(np.int64) * 1_000_000_000
+    return PriceSeries(times, *(rows[f"c{k}"].astype(np.float64) for k in range(1, 6)))
+
+
+def _prices_load_sqlite(*, crypto_id: int, interval: str) -> PriceSeries:
+    sql = (
+        "SELECT CAST(strftime('%%s', datetime) AS INTEGER), CAST(open_price AS REAL), CAST(high_price AS REAL), "
+        "CAST(low_price AS REAL), CAST(close_price AS REAL), CAST(volume AS REAL) "
+        "FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s ORDER BY datetime"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [crypto_id, interval])
         rows = cursor.fetchall()
     if not rows:
-        empty = np.empty(0, dtype=np.float64)
-        return PriceSeries(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty)
+        return _empty_series()
     times = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)) * 1_000_000_000
     values = np.array([r[1:] for r in rows], dtype=np.float64)  # None (no volume) becomes nan
     return PriceSeries(times, *(np.ascontiguousarray(values[:, k]) for k in range(5)))
+
+
+def prices_load(*, crypto_id: int, interval: str) -> PriceSeries:
+    """Read every bar of one coin and interval from the database, as float64 arrays.
+
+    Raw SQL casting to float: Decimal conversion through the ORM is several times slower.
+    """
+    if connection.vendor == "postgresql":
+        return _prices_load_postgresql(crypto_id=crypto_id, interval=interval)
+    return _prices_load_sqlite(crypto_id=crypto_id, interval=interval)
 
 
 def prices_get(

@@ -55,24 +55,39 @@ def test_prices_come_back_as_float_arrays_in_order(coin):
     assert s.times[0] == int(T0.timestamp()) * 10**9
 
 
-def test_second_read_is_served_from_cache_without_a_query(coin):
+@pytest.fixture
+def loads(monkeypatch):
+    """Counts the database reads of prices_get (the PostgreSQL path is a COPY, not a logged query)."""
+    calls = []
+    real = selectors.prices_load
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "prices_load", spy)
+    return calls
+
+
+def test_second_read_is_served_from_cache_without_a_query(coin, loads):
     _bars(coin, [1, 2, 3])
     prices_get(crypto_id=coin.id, interval="1h")
+    assert len(loads) == 1
     with CaptureQueriesContext(connection) as ctx:
         s = prices_get(crypto_id=coin.id, interval="1h")
-    assert len(ctx.captured_queries) == 0
+    assert len(ctx.captured_queries) == 0 and len(loads) == 1
     assert s.close.tolist() == [1, 2, 3]
 
 
-def test_version_bump_makes_the_next_read_see_new_bars(coin):
+def test_version_bump_makes_the_next_read_see_new_bars(coin, loads):
     _bars(coin, [1, 2, 3])
     prices_get(crypto_id=coin.id, interval="1h")
     Price.objects.filter(crypto=coin, datetime=T0).update(close=Decimal("9"))
     assert prices_get(crypto_id=coin.id, interval="1h").close[0] == 1  # stale until bumped
+    assert len(loads) == 1
     prices_version_bump(crypto_id=coin.id, interval="1h")
-    with CaptureQueriesContext(connection) as ctx:
-        assert prices_get(crypto_id=coin.id, interval="1h").close[0] == 9
-    assert len(ctx.captured_queries) == 1
+    assert prices_get(crypto_id=coin.id, interval="1h").close[0] == 9
+    assert len(loads) == 2
 
 
 def test_window_is_inclusive_at_both_ends(coin):
@@ -131,3 +146,12 @@ def test_coins_with_bars_only_lists_active_coins_with_bars_in_the_window(db):
     assert [r.symbol for r in coins_with_bars(interval="1h", end=T0 + dt.timedelta(days=1))] == ["AAA"]
     assert [r.symbol for r in coins_with_bars(interval="1h", symbols=["BBB", "CCC"])] == ["BBB"]
     assert coins_with_bars(interval="4h") == []
+
+
+def test_missing_volume_reads_as_nan_and_empty_series_is_empty(coin):
+    _bars(coin, [3, 4])
+    Price.objects.filter(crypto=coin, datetime=T0).update(volume=None)
+    s = selectors.prices_load(crypto_id=coin.id, interval="1h")
+    assert np.isnan(s.volume[0]) and s.volume[1] == 10.5
+    assert s.close.tolist() == [3, 4]
+    assert len(selectors.prices_load(crypto_id=coin.id, interval="1w")) == 0
