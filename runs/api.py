@@ -16,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from backtest_site.authentication import CSRF_PROTECTED
+
 from . import selectors, services
 from .models import BacktestRun
 from .serializers import (
@@ -94,8 +96,10 @@ class RunListCreateApi(generics.ListAPIView):
 
     serializer_class = RunSerializer
     filterset_class = RunFilter
-    # Anyone may start a run, as anyone may POST to the original stream endpoint.
+    # Anyone may start a run, as anyone may POST to the original stream endpoint; a
+    # browser must send the CSRF token (the page does), scripts use the original endpoint.
     permission_classes = [AllowAny]
+    authentication_classes = CSRF_PROTECTED
 
     def get_queryset(self):
         return selectors.run_list()
@@ -152,6 +156,7 @@ class RunCancelApi(APIView):
 
     # Runs have no owner: whoever may start one may stop one (the page's Cancel button).
     permission_classes = [AllowAny]
+    authentication_classes = CSRF_PROTECTED
 
     @extend_schema(request=None, responses={200: RunStatusSerializer, 409: DetailSerializer})
     def post(self, request: Request, run_id) -> Response:
