@@ -17,6 +17,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from backtest_site.authentication import CSRF_PROTECTED
+from market_data import selectors as price_selectors
 
 from . import selectors, services
 from .models import BacktestRun
@@ -48,6 +49,23 @@ class RunCreateThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str | None:
         return settings.RUNS_THROTTLE_RATE
+
+    def allow_request(self, request, view) -> bool:
+        """Let requests through while the cache (Redis) is down: runs must still start.
+
+        The outage is noted on the price cache's guard, which logs it once and keeps
+        later calls off the cache until it is retried.
+        """
+        guard = price_selectors.cache_guard
+        if not guard.usable():
+            return True
+        try:
+            allowed = super().allow_request(request, view)
+        except Exception as exc:  # redis errors, refused connections, time-outs
+            guard.failed(exc)
+            return True
+        guard.succeeded()
+        return allowed
 
     def get_cache_key(self, request, view) -> str:
         user = getattr(request, "user", None)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from market_data.models import INTERVALS, Cryptocurrency
@@ -193,6 +193,22 @@ def symbols_check(symbols: Sequence[str], errors: dict[str, list[str]]) -> None:
 # --- Services ---------------------------------------------------------------------
 
 
+# Any constant: the key of the advisory lock that serialises run creation on PostgreSQL.
+_RUN_CREATE_LOCK_KEY = 0x62745F72756E73  # "bt_runs"
+
+
+def _runs_create_lock() -> None:
+    """Serialise "count the runs in progress, then insert" across processes and threads.
+
+    On PostgreSQL concurrent transactions would each see a count under the limit; a
+    transaction-scoped advisory lock makes them take turns (released at commit). SQLite's
+    IMMEDIATE transactions already hold the write lock from their start.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_RUN_CREATE_LOCK_KEY])
+
+
 def run_create(
     *,
     strategy_id: Any,
@@ -226,6 +242,7 @@ def run_create(
         raise RunValidationError(errors)
 
     with transaction.atomic():
+        _runs_create_lock()
         limit = settings.BACKTEST_MAX_CONCURRENT_RUNS
         if BacktestRun.objects.in_progress().count() >= limit:
             raise TooManyRuns(limit)

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 from rest_framework.test import APIClient
@@ -30,7 +31,9 @@ BODY = {"strategy_id": 1, "parameters": {}, "start_date": "2024-01-01", "end_dat
 
 def _limit_in_a_fresh_process(**env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if k != "BACKTEST_MAX_CONCURRENT_RUNS"}
-    code = "import django; django.setup(); from django.conf import settings; print(settings.BACKTEST_MAX_CONCURRENT_RUNS)"
+    code = (
+        "import django; django.setup(); from django.conf import settings; print(settings.BACKTEST_MAX_CONCURRENT_RUNS)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -48,11 +51,27 @@ def test_concurrent_run_limit_defaults_to_8_and_is_read_from_the_environment():
     assert _limit_in_a_fresh_process(BACKTEST_MAX_CONCURRENT_RUNS="20") == "20"
 
 
-def _post(server, path: str) -> tuple[int, dict[str, str], bytes]:
+def _csrf_headers(server) -> dict[str, str]:
+    """The page's CSRF cookie and token, as the page sends them with POST /api/runs/."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        resp.read()
+        cookie = SimpleCookie(resp.getheader("Set-Cookie"))
+    finally:
+        conn.close()
+    token = cookie["csrftoken"].value
+    return {"Cookie": f"csrftoken={token}", "X-CSRFToken": token}
+
+
+def _post(server, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """POST a run and return (status, headers, body); a 200 stream is left after its headers."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
     try:
-        conn.request("POST", path, body=json.dumps(BODY), headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST", path, body=json.dumps(BODY), headers={"Content-Type": "application/json", **(headers or {})}
+        )
         resp = conn.getresponse()
         headers = {k.lower(): v for k, v in resp.getheaders()}
         body = resp.read() if resp.status != 200 else b""
@@ -71,11 +90,12 @@ def test_the_limit_holds_when_many_runs_are_requested_at_once(coins, asgi_server
     real = executor._backtest
     monkeypatch.setattr(executor, "_backtest", lambda run, crypto_id: (gate.wait(30), real(run, crypto_id))[1])
     paths = ["/api/runs/", "/api/crypto/backtest/stream"] * 6
+    csrf = _csrf_headers(asgi_server)
     barrier = threading.Barrier(len(paths), timeout=30)
 
     def post(path: str):
         barrier.wait()
-        return _post(asgi_server, path)
+        return _post(asgi_server, path, csrf if path == "/api/runs/" else None)
 
     try:
         with ThreadPoolExecutor(len(paths)) as pool:
@@ -93,7 +113,7 @@ def test_the_limit_holds_when_many_runs_are_requested_at_once(coins, asgi_server
     for run in BacktestRun.objects.all():
         assert wait_run(run.id).status == BacktestRun.Status.COMPLETED
     assert RunResult.objects.filter(state=RunResult.State.DONE).count() == limit * len(coins)
-    status, _, _ = _post(asgi_server, "/api/runs/")
+    status, _, _ = _post(asgi_server, "/api/runs/", csrf)
     assert status == 201
 
 

@@ -260,7 +260,7 @@ def _describe(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "infinite"
-    return f"not positive ({value!r})"
+    return f"not positive ({float(value):g})"
 
 
 def _trade_log(stamps: np.ndarray, close: np.ndarray, sim: Simulation) -> TradeLog:

@@ -27,6 +27,7 @@ from .kernels import (
     rolling_mean_nan_kernel,
     rolling_moments_kernel,
     rsi_sma_kernel,
+    stochastic_k_kernel,
     wilder_averages_kernel,
 )
 
@@ -124,10 +125,6 @@ def _rsi_from_averages(gain: np.ndarray, loss: np.ndarray) -> np.ndarray:
 def stochastic(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     """(%K, %D): %K = 100 * (close - LL) / (HH - LL) over the last k bars, NaN where
     HH == LL (no range, so no position within it); %D = SMA(%K, d)."""
-    hh = rolling_max(high, k)
-    ll = rolling_min(low, k)
-    rng = hh - ll
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pct_k = 100.0 * (close - ll) / rng
-    pct_k[rng == 0] = np.nan
+    # rolling_max(high, k), rolling_min(low, k) and %K in one compiled call
+    pct_k = stochastic_k_kernel(_f64(high), _f64(low), _f64(close), int(k))
     return pct_k, sma(pct_k, d)

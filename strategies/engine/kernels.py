@@ -357,6 +357,14 @@ def crossings_kernel(
     a[i-1] <= b[i-1] and a[i] > b[i]; a crosses below b while a > above_limit,
     a[i-1] >= b[i-1] and a[i] < b[i]. Any NaN makes a comparison false; pass inf and
     -inf for no zone."""
+    return _crossings(a, b, below_limit, above_limit)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _crossings(
+    a: np.ndarray, b: np.ndarray, below_limit: float, above_limit: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """crossings_kernel's loop, for the fused signal kernels below."""
     n = a.shape[0]
     up = np.zeros(n, np.bool_)
     down = np.zeros(n, np.bool_)
@@ -364,6 +372,169 @@ def crossings_kernel(
         up[i] = (a[i - 1] <= b[i - 1]) & (a[i] > b[i]) & (a[i] < below_limit)
         down[i] = (a[i - 1] >= b[i - 1]) & (a[i] < b[i]) & (a[i] > above_limit)
     return up, down
+
+
+# --- the strategies' signals, each in one compiled call -------------------------------------
+# Each kernel below is the array expression of signals.py it replaces, operation for
+# operation (no fastmath, so the same roundings): one call per coin instead of a dozen
+# numpy calls and their temporaries, which dominated the per-coin time.
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sma_kernel(x: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
+    """indicators.sma: the plain kernel when x has no NaN, or none past a NaN lead (then on
+    the rest, NaN over the lead); the NaN kernel when a NaN follows a number."""
+    size = x.shape[0]
+    lead = 0
+    while lead < size and x[lead] != x[lead]:
+        lead += 1
+    if lead == size:  # empty or all NaN
+        return rolling_mean_nan_kernel(x, n) if size > 0 else rolling_mean_kernel(x, n)
+    for j in range(lead, size):
+        if x[j] != x[j]:
+            return rolling_mean_nan_kernel(x, n)
+    if lead == 0:
+        return rolling_mean_kernel(x, n)
+    out = np.full(size, np.nan)
+    out[lead:] = rolling_mean_kernel(np.ascontiguousarray(x[lead:]), n)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pick_max(a: float, b: float) -> float:  # pragma: no cover - compiled
+    """np.maximum(a, b): NaN when either is."""
+    return a if (a > b or a != a) else b
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pick_min(a: float, b: float) -> float:  # pragma: no cover - compiled
+    """np.minimum(a, b): NaN when either is."""
+    return a if (a < b or a != a) else b
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def stochastic_k_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
+    """%K of indicators.stochastic: 100 * (close - LL) / (HH - LL) over the last k bars,
+    NaN for the first k-1 and where HH == LL. HH and LL by the same doubling as
+    indicators.rolling_max / rolling_min (in place: after a pass hi[i] is the max of
+    high[i : i + 2 * span]), both in the same passes."""
+    size = close.shape[0]
+    out = np.full(size, np.nan)
+    if k > size:
+        return out
+    nans = 0
+    for i in range(size):
+        nans += (high[i] != high[i]) | (low[i] != low[i])
+    if nans == 0:  # the usual case: plain comparisons, no branches (they vectorise)
+        hi, lo = _rolling_extremes(high, low, k, False)
+    else:
+        hi, lo = _rolling_extremes(high, low, k, True)
+    # %K where the range is not 0, in a loop without branches
+    for i in range(k - 1, size):
+        rng = hi[i] - lo[i]
+        out[i] = 100.0 * (close[i] - lo[i]) / rng
+    for i in range(k - 1, size):
+        if hi[i] - lo[i] == 0:
+            out[i] = np.nan
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _rolling_extremes(high: np.ndarray, low: np.ndarray, k: int, nan_safe: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """(max of high, min of low) over the window of k ending at each bar from k-1 on
+    (earlier values are undefined), by indicators.rolling_max's doubling: after a pass
+    with span s, a[i] is the extreme of the 2s values from i on (ping-pong buffers, so
+    the passes carry no dependencies). nan_safe: NaN wins, as in np.maximum (a NaN-free
+    input gives the same values either way: max and min are exact)."""
+    size = high.shape[0]
+    hi = high.copy()
+    lo = low.copy()
+    hi2 = np.empty(size)
+    lo2 = np.empty(size)
+    span = 1
+    while span * 2 <= k:
+        for i in range(size - 2 * span + 1):
+            a = hi[i]
+            b = hi[i + span]
+            c = lo[i]
+            d = lo[i + span]
+            if nan_safe:
+                hi2[i] = _pick_max(a, b)
+                lo2[i] = _pick_min(c, d)
+            else:
+                hi2[i] = a if a > b else b
+                lo2[i] = c if c < d else d
+        hi, hi2 = hi2, hi
+        lo, lo2 = lo2, lo
+        span *= 2
+    shift = k - span
+    for i in range(size - k + 1):
+        a = hi[i]
+        b = hi[i + shift]
+        c = lo[i]
+        d = lo[i + shift]
+        if nan_safe:
+            hi2[i + k - 1] = _pick_max(a, b)
+            lo2[i + k - 1] = _pick_min(c, d)
+        else:
+            hi2[i + k - 1] = a if a > b else b
+            lo2[i + k - 1] = c if c < d else d
+    return hi2, lo2
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def stochastic_signals_kernel(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, d: int, below_limit: float, above_limit: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """signals.stochastic_signals: %K, %D = sma(%K, d), and their zoned crossings."""
+    pct_k = stochastic_k_kernel(high, low, close, k)
+    return _crossings(pct_k, sma_kernel(pct_k, d), below_limit, above_limit)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def bollinger_signals_kernel(x: np.ndarray, n: int, mult: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """signals.bollinger_signals: x <= mid - mult * std, x >= mid + mult * std."""
+    mid, std = rolling_moments_kernel(x, n)
+    size = x.shape[0]
+    entry = np.empty(size, np.bool_)
+    exit_ = np.empty(size, np.bool_)
+    for i in range(size):
+        width = mult * std[i]
+        entry[i] = x[i] <= mid[i] - width
+        exit_[i] = x[i] >= mid[i] + width
+    return entry, exit_
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ma_crossover_signals_kernel(x: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """signals.ma_crossover_signals: sma(x, fast) crossing sma(x, slow)."""
+    return _crossings(sma_kernel(x, fast), sma_kernel(x, slow), np.inf, -np.inf)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def mean_reversion_signals_kernel(x: np.ndarray, n: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """signals.mean_reversion_signals: (x - mid) / mid * 100 <= -threshold, x >= mid."""
+    mid = sma_kernel(x, n)
+    size = x.shape[0]
+    entry = np.empty(size, np.bool_)
+    exit_ = np.empty(size, np.bool_)
+    limit = -threshold
+    for i in range(size):
+        entry[i] = (x[i] - mid[i]) / mid[i] * 100.0 <= limit
+        exit_[i] = x[i] >= mid[i]
+    return entry, exit_
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def thresholds_kernel(x: np.ndarray, below: float, above: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """(x < below, x > above) in one pass."""
+    size = x.shape[0]
+    lo = np.empty(size, np.bool_)
+    hi = np.empty(size, np.bool_)
+    for i in range(size):
+        lo[i] = x[i] < below
+        hi[i] = x[i] > above
+    return lo, hi
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

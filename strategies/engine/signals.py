@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from . import indicators as ind
-from .kernels import crossings_kernel
+from .kernels import (
+    bollinger_signals_kernel,
+    crossings_kernel,
+    ma_crossover_signals_kernel,
+    mean_reversion_signals_kernel,
+    stochastic_signals_kernel,
+    thresholds_kernel,
+)
 
 Signals = tuple[np.ndarray, np.ndarray]
 
@@ -42,12 +49,13 @@ def rsi_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """Enter below the oversold threshold, exit above the overbought one."""
     rsi_fn = ind.rsi_wilder if p["rsi_smoothing"] == "wilder" else ind.rsi_sma
     rsi = rsi_fn(prices.close, p["rsi_period"])
-    return rsi < p["oversold_threshold"], rsi > p["overbought_threshold"]
+    return thresholds_kernel(rsi, float(p["oversold_threshold"]), float(p["overbought_threshold"]))
 
 
 def ma_crossover_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """Fast SMA crossing above / below the slow SMA."""
-    return crossings(ind.sma(prices.close, p["fast_ma_period"]), ind.sma(prices.close, p["slow_ma_period"]))
+    # crossings(ind.sma(close, fast), ind.sma(close, slow)) in one compiled call
+    return ma_crossover_signals_kernel(_f64(prices.close), int(p["fast_ma_period"]), int(p["slow_ma_period"]))
 
 
 def macd_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
@@ -59,24 +67,33 @@ def macd_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
 def stochastic_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """%K crossing above %D while below oversold; crossing below %D while above overbought."""
     assert prices.high is not None and prices.low is not None  # checked by the caller
-    k, d = ind.stochastic(prices.high, prices.low, prices.close, p["stoch_k_period"], p["stoch_d_period"])
-    return crossings(k, d, up_below=p["oversold_threshold"], down_above=p["overbought_threshold"])
+    # crossings(*ind.stochastic(...), up_below=..., down_above=...) in one compiled call
+    return stochastic_signals_kernel(
+        _f64(prices.high),
+        _f64(prices.low),
+        _f64(prices.close),
+        int(p["stoch_k_period"]),
+        int(p["stoch_d_period"]),
+        float(p["oversold_threshold"]),
+        float(p["overbought_threshold"]),
+    )
 
 
 def bollinger_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """Close at or below the lower band / at or above the upper band."""
-    close = prices.close
-    mid, std = ind.sma_and_std(close, p["bb_period"])
-    width = p["bb_std_multiplier"] * std
-    return close <= mid - width, close >= mid + width
+    # mid, std = ind.sma_and_std(close, n); width = multiplier * std;
+    # close <= mid - width, close >= mid + width, in one compiled call
+    return bollinger_signals_kernel(_f64(prices.close), int(p["bb_period"]), float(p["bb_std_multiplier"]))
 
 
 def mean_reversion_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """Close the threshold % (or more) below its SMA / back at or above the SMA."""
-    close = prices.close
-    mid = ind.sma(close, p["mr_period"])
-    deviation_pct = (close - mid) / mid * 100.0
-    return deviation_pct <= -p["mr_threshold"], close >= mid
+    # mid = ind.sma(close, n); (close - mid) / mid * 100.0 <= -threshold, close >= mid
+    return mean_reversion_signals_kernel(_f64(prices.close), int(p["mr_period"]), float(p["mr_threshold"]))
+
+
+def _f64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float64)
 
 
 SIGNALS: dict[str, Callable[[Prices, Mapping[str, Any]], Signals]] = {
