@@ -253,8 +253,11 @@ SPECTACULAR_SETTINGS = {
 
 # --- Server-Sent Events (django-eventstream) ---------------------------------
 # Stored events: without storage django-eventstream drops events in a burst, and a
-# late or reconnecting client could not catch up.
-EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+# late or reconnecting client could not catch up. RunEventStorage is DjangoModelStorage
+# (same tables and ids) with a one-statement append on PostgreSQL.
+EVENTSTREAM_STORAGE_CLASS = "runs.eventstorage.RunEventStorage"
+# Anyone may read a run's channel (run-<uuid>); only those channels are stored.
+EVENTSTREAM_CHANNELMANAGER_CLASS = "runs.events.RunChannelManager"
 if REDIS_URL and env_bool("EVENTSTREAM_USE_REDIS", False):
     from urllib.parse import urlparse
 
@@ -277,10 +280,6 @@ LOGGING = {
 }
 
 # --- Runs --------------------------------------------------------------------
-# Anyone may read a run's channel (run-<uuid>); only those channels are stored.
-EVENTSTREAM_CHANNELMANAGER_CLASS = "runs.events.RunChannelManager"
-# DjangoModelStorage (same tables and ids) with a one-statement append on PostgreSQL.
-EVENTSTREAM_STORAGE_CLASS = "runs.eventstorage.RunEventStorage"
 # Seconds the pool's threads keep a database connection between jobs (runs/db.py). 0 under the
 # test runner: a connection kept by a pool thread would stop the test database from being dropped.
 BACKTEST_THREAD_CONN_MAX_AGE = env_int(

@@ -150,11 +150,19 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
     """The three kernels above; inlined with constant flags, so each compiled version
     carries only its own work. `std` is empty unless with_std; with_nan counts NaN
     values as 0 in the sums and blanks the windows holding one."""
+    mean = np.full(x.shape[0], np.nan)
+    return mean, _rolling_moments_into(x, n, with_std, with_nan, mean)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _rolling_moments_into(x: np.ndarray, n: int, with_std: bool, with_nan: bool, mean: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """_rolling_moments writing the means into `mean` (NaN-filled, len(x) long, possibly
+    a view: sma_kernel's tail after a NaN lead); returns the std. Every full-length
+    array costs fresh memory per coin, so there are no others than mean and std."""
     size = x.shape[0]
-    mean = np.full(size, np.nan)
     std = np.full(size if with_std else 0, np.nan)
     if n > size:
-        return mean, std
+        return std
     run = 1  # length of the run of equal values ending at i (with_std only)
     nans = 0  # NaN values in the window ending at i (with_nan only)
     for j in range(n - 1):
@@ -164,7 +172,8 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
             nans += x[j] != x[j]
     total = comp = ref = s1 = s2 = 0.0
     inv_n = 1.0 / n  # for the re-sum test and the mean's last-bit correction
-    sums1 = np.empty(size if with_std else 0)  # s1 and s2 of each window
+    # s1 and s2 of each window: s1 goes in std itself until the last loop turns it into
+    # the deviation; s2 needs a temporary (freed memory, reused by the next call)
     sums2 = np.empty(size if with_std else 0)
     carried = 0.0  # largest s2 since the last re-sum
     anchor = n - 1  # next bar at which the sums are re-summed
@@ -203,7 +212,7 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
             continue
         if with_std and run >= n:
             mean[i] = x[i]
-            sums1[i] = sums2[i] = 0.0  # a deviation of exactly 0
+            std[i] = sums2[i] = 0.0  # a deviation of exactly 0
             continue
         mean[i] = _mean_of(total, comp, n, inv_n)
         if with_std:
@@ -211,15 +220,19 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
                 ref = x[i]
                 total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
                 carried = s2
-            sums1[i] = s1
+            std[i] = s1
             sums2[i] = s2
-    if with_std and n > 1:
-        # the deviations in a loop of their own: no branches, no dependencies, so the
-        # divisions and square roots run side by side
-        for i in range(n - 1, size):
-            m2 = sums2[i] - sums1[i] * sums1[i] / n
-            std[i] = np.sqrt(max(m2, 0.0) / (n - 1))
-    return mean, std
+    if with_std:
+        if n > 1:
+            # the deviations in a loop of their own: no branches, no dependencies, so
+            # the divisions and square roots run side by side
+            for i in range(n - 1, size):
+                s1 = std[i]
+                m2 = sums2[i] - s1 * s1 / n
+                std[i] = np.sqrt(max(m2, 0.0) / (n - 1))
+        else:
+            std[:] = np.nan
+    return std
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -396,7 +409,7 @@ def sma_kernel(x: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compi
     if lead == 0:
         return rolling_mean_kernel(x, n)
     out = np.full(size, np.nan)
-    out[lead:] = rolling_mean_kernel(np.ascontiguousarray(x[lead:]), n)
+    _rolling_moments_into(x[lead:], n, False, False, out[lead:])
     return out
 
 
@@ -425,27 +438,64 @@ def stochastic_k_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, k:
     nans = 0
     for i in range(size):
         nans += (high[i] != high[i]) | (low[i] != low[i])
-    if nans == 0:  # the usual case: plain comparisons, no branches (they vectorise)
-        hi, lo = _rolling_extremes(high, low, k, False)
-    else:
-        hi, lo = _rolling_extremes(high, low, k, True)
-    # %K where the range is not 0, in a loop without branches
-    for i in range(k - 1, size):
-        rng = hi[i] - lo[i]
-        out[i] = 100.0 * (close[i] - lo[i]) / rng
-    for i in range(k - 1, size):
-        if hi[i] - lo[i] == 0:
-            out[i] = np.nan
+    if nans > 0:  # rare: NaN must win every window holding one, as in np.maximum
+        hh, ll = _rolling_extremes(high, low, k)
+        for i in range(k - 1, size):
+            out[i] = _percent_k(close[i], hh[i], ll[i])
+        return out
+    # The usual case, in one pass and no temporaries but two k-long buffers (van Herk /
+    # Gil-Werman): the bars fall in blocks of k; the window ending at i starts in the
+    # previous block (or is the current one), so its extreme is that of the previous
+    # block's tail from the window start (suffix buffer) and the current block's head up
+    # to i (running value). max and min are exact, so any grouping gives the same value.
+    suf_h = np.empty(k)
+    suf_l = np.empty(k)
+    for bs in range(0, size, k):
+        be = min(bs + k, size)
+        ph = high[bs]
+        pl = low[bs]
+        for i in range(bs, be):
+            h = high[i]
+            lw = low[i]
+            ph = h if h > ph else ph
+            pl = lw if lw < pl else pl
+            if i >= k - 1:
+                o = i - bs + 1  # the window starts at offset o of the previous block
+                if o < k:
+                    sh = suf_h[o]
+                    sl = suf_l[o]
+                    hh = sh if sh > ph else ph
+                    ll = sl if sl < pl else pl
+                else:
+                    hh = ph
+                    ll = pl
+                out[i] = _percent_k(close[i], hh, ll)
+        if be == bs + k:
+            mh = high[be - 1]
+            ml = low[be - 1]
+            for j in range(be - 1, bs - 1, -1):
+                h = high[j]
+                lw = low[j]
+                mh = h if h > mh else mh
+                ml = lw if lw < ml else ml
+                suf_h[j - bs] = mh
+                suf_l[j - bs] = ml
     return out
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _rolling_extremes(high: np.ndarray, low: np.ndarray, k: int, nan_safe: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+def _percent_k(c: float, hh: float, ll: float) -> float:  # pragma: no cover - compiled
+    """100 * (c - ll) / (hh - ll), NaN when hh == ll."""
+    rng = hh - ll
+    return np.nan if rng == 0 else 100.0 * (c - ll) / rng
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _rolling_extremes(high: np.ndarray, low: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """(max of high, min of low) over the window of k ending at each bar from k-1 on
-    (earlier values are undefined), by indicators.rolling_max's doubling: after a pass
-    with span s, a[i] is the extreme of the 2s values from i on (ping-pong buffers, so
-    the passes carry no dependencies). nan_safe: NaN wins, as in np.maximum (a NaN-free
-    input gives the same values either way: max and min are exact)."""
+    (earlier values are undefined), NaN winning as in np.maximum, by
+    indicators.rolling_max's doubling: after a pass with span s, a[i] is the extreme of
+    the 2s values from i on."""
     size = high.shape[0]
     hi = high.copy()
     lo = low.copy()
@@ -454,31 +504,15 @@ def _rolling_extremes(high: np.ndarray, low: np.ndarray, k: int, nan_safe: bool)
     span = 1
     while span * 2 <= k:
         for i in range(size - 2 * span + 1):
-            a = hi[i]
-            b = hi[i + span]
-            c = lo[i]
-            d = lo[i + span]
-            if nan_safe:
-                hi2[i] = _pick_max(a, b)
-                lo2[i] = _pick_min(c, d)
-            else:
-                hi2[i] = a if a > b else b
-                lo2[i] = c if c < d else d
+            hi2[i] = _pick_max(hi[i], hi[i + span])
+            lo2[i] = _pick_min(lo[i], lo[i + span])
         hi, hi2 = hi2, hi
         lo, lo2 = lo2, lo
         span *= 2
     shift = k - span
     for i in range(size - k + 1):
-        a = hi[i]
-        b = hi[i + shift]
-        c = lo[i]
-        d = lo[i + shift]
-        if nan_safe:
-            hi2[i + k - 1] = _pick_max(a, b)
-            lo2[i + k - 1] = _pick_min(c, d)
-        else:
-            hi2[i + k - 1] = a if a > b else b
-            lo2[i + k - 1] = c if c < d else d
+        hi2[i + k - 1] = _pick_max(hi[i], hi[i + shift])
+        lo2[i + k - 1] = _pick_min(lo[i], lo[i + shift])
     return hi2, lo2
 
 
