@@ -150,19 +150,11 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
     """The three kernels above; inlined with constant flags, so each compiled version
     carries only its own work. `std` is empty unless with_std; with_nan counts NaN
     values as 0 in the sums and blanks the windows holding one."""
-    mean = np.full(x.shape[0], np.nan)
-    return mean, _rolling_moments_into(x, n, with_std, with_nan, mean)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _rolling_moments_into(x: np.ndarray, n: int, with_std: bool, with_nan: bool, mean: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """_rolling_moments writing the means into `mean` (NaN-filled, len(x) long, possibly
-    a view: sma_kernel's tail after a NaN lead); returns the std. Every full-length
-    array costs fresh memory per coin, so there are no others than mean and std."""
     size = x.shape[0]
+    mean = np.full(size, np.nan)
     std = np.full(size if with_std else 0, np.nan)
     if n > size:
-        return std
+        return mean, std
     run = 1  # length of the run of equal values ending at i (with_std only)
     nans = 0  # NaN values in the window ending at i (with_nan only)
     for j in range(n - 1):
@@ -172,8 +164,7 @@ def _rolling_moments_into(x: np.ndarray, n: int, with_std: bool, with_nan: bool,
             nans += x[j] != x[j]
     total = comp = ref = s1 = s2 = 0.0
     inv_n = 1.0 / n  # for the re-sum test and the mean's last-bit correction
-    # s1 and s2 of each window: s1 goes in std itself until the last loop turns it into
-    # the deviation; s2 needs a temporary (freed memory, reused by the next call)
+    sums1 = np.empty(size if with_std else 0)  # s1 and s2 of each window
     sums2 = np.empty(size if with_std else 0)
     carried = 0.0  # largest s2 since the last re-sum
     anchor = n - 1  # next bar at which the sums are re-summed
@@ -212,7 +203,7 @@ def _rolling_moments_into(x: np.ndarray, n: int, with_std: bool, with_nan: bool,
             continue
         if with_std and run >= n:
             mean[i] = x[i]
-            std[i] = sums2[i] = 0.0  # a deviation of exactly 0
+            sums1[i] = sums2[i] = 0.0  # a deviation of exactly 0
             continue
         mean[i] = _mean_of(total, comp, n, inv_n)
         if with_std:
@@ -220,19 +211,15 @@ def _rolling_moments_into(x: np.ndarray, n: int, with_std: bool, with_nan: bool,
                 ref = x[i]
                 total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
                 carried = s2
-            std[i] = s1
+            sums1[i] = s1
             sums2[i] = s2
-    if with_std:
-        if n > 1:
-            # the deviations in a loop of their own: no branches, no dependencies, so
-            # the divisions and square roots run side by side
-            for i in range(n - 1, size):
-                s1 = std[i]
-                m2 = sums2[i] - s1 * s1 / n
-                std[i] = np.sqrt(max(m2, 0.0) / (n - 1))
-        else:
-            std[:] = np.nan
-    return std
+    if with_std and n > 1:
+        # the deviations in a loop of their own: no branches, no dependencies, so the
+        # divisions and square roots run side by side
+        for i in range(n - 1, size):
+            m2 = sums2[i] - sums1[i] * sums1[i] / n
+            std[i] = np.sqrt(max(m2, 0.0) / (n - 1))
+    return mean, std
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -409,7 +396,7 @@ def sma_kernel(x: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compi
     if lead == 0:
         return rolling_mean_kernel(x, n)
     out = np.full(size, np.nan)
-    _rolling_moments_into(x[lead:], n, False, False, out[lead:])
+    out[lead:] = rolling_mean_kernel(np.ascontiguousarray(x[lead:]), n)
     return out
 
 
