@@ -30,44 +30,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+
+from support import ensure_database, flush_price_cache, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = ROOT / ".venv" / "bin" / "python"
 UVICORN = ROOT / ".venv" / "bin" / "uvicorn"
 KEY_PREFIX = "e2e"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ensure_database(url: str) -> None:
-    import psycopg2
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
-def flush_price_cache(redis_url: str) -> int:
-    """Delete this bench's cache keys only (other users of the Redis database keep theirs)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    return len(keys)
 
 
 def post_stream(port: int, body: dict) -> dict:
@@ -180,7 +149,7 @@ def main() -> None:
         print(f"server up in {time.perf_counter() - started:.2f} s (uvicorn, engine loaded at start-up), port {port}")
 
         body = {"strategy_id": args.strategy, "parameters": {}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
-        flushed = flush_price_cache(redis_url)
+        flushed = flush_price_cache(redis_url, KEY_PREFIX)
         cold = post_stream(port, body)
         print(
             f"cold ({flushed} cache keys deleted first): coins {cold['total']}, results {cold['results']}, "

@@ -35,7 +35,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+
+from support import ensure_database, flush_price_cache, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = ROOT / ".venv" / "bin" / "python"
@@ -45,37 +46,6 @@ WORKERS = 4  # BACKTEST_WORKERS, the settings' default
 STREAM_TIMEOUT = 300.0  # seconds one run may take, 429 retries included
 SETTLE_SECONDS = 30.0  # at most, waiting for connections and memory to stop changing
 BODY = {"strategy_id": 1, "parameters": {}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ensure_database(url: str) -> None:
-    import psycopg2
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    conn = psycopg2.connect(parts._replace(path="/postgres").geturl())
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
-def flush_price_cache(redis_url: str) -> int:
-    """Delete this bench's cache keys only (other users of the Redis database keep theirs)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    return len(keys)
 
 
 def memory_kb(pid: int) -> dict[str, int]:
@@ -371,7 +341,7 @@ def main() -> int:
         settled_rss = []
         settled_connections = []
         for wave in range(1, args.waves + 1):
-            flushed = flush_price_cache(redis_url) if wave == 1 else 0
+            flushed = flush_price_cache(redis_url, KEY_PREFIX) if wave == 1 else 0
             barrier = threading.Barrier(args.runs)
             results: list[RunStream] = [RunStream()] * args.runs
 
