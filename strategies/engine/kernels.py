@@ -32,19 +32,41 @@ REASON_STOP_LOSS = 1
 REASON_END_OF_DATA = 2
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _ema_weights(span: int) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """(a, 1 - a, a + (1 - a)) as pandas' ewm forms them: a = 1 / (1 + com), com = (span - 1) / 2."""
+    a = 1.0 / (1.0 + (span - 1.0) / 2.0)
+    b = 1.0 - a
+    return a, b, b + a
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _ema_step(e: float, x: float, a: float, b: float, total: float) -> float:  # pragma: no cover - compiled
+    """One step of `ewm(adjust=False).mean()` in pandas' own order of operations
+    (pandas/_libs/window/aggregations.pyx, ewm): (b*e + a*x) / (b + a), and no step at
+    all when x == e. So a flat stretch keeps its value exactly: the textbook
+    a*x + (1-a)*e rounds x*(a + (1-a)) and can leave x off by a unit in the last place,
+    and then two EMAs of the same flat prices differ by 1e-14, a MACD of "0" is
+    1.4e-14 and its signal line "crosses" it from rounding alone. Same values as
+    pandas, bit for bit."""
+    if e == x:
+        return e
+    return (b * e + a * x) / total
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def ema_kernel(x: np.ndarray, span: int) -> np.ndarray:  # pragma: no cover - compiled
-    """`ewm(span=n, adjust=False).mean()`: e[0] = x[0], e[i] = a*x[i] + (1-a)*e[i-1]."""
+    """`ewm(span=n, adjust=False).mean()`: e[0] = x[0], e[i] = a*x[i] + (1-a)*e[i-1],
+    a = 2/(n+1), evaluated as pandas does (_ema_step): equal to it bit for bit."""
     n = x.shape[0]
     out = np.empty(n)
     if n == 0:
         return out
-    a = 2.0 / (span + 1.0)
-    b = 1.0 - a
+    a, b, total = _ema_weights(span)
     e = x[0]
     out[0] = e
     for i in range(1, n):
-        e = a * x[i] + b * e
+        e = _ema_step(e, x[i], a, b, total)
         out[i] = e
     return out
 
@@ -155,10 +177,10 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
     std = np.full(size if with_std else 0, np.nan)
     if n > size:
         return mean, std
-    run = 1  # length of the run of equal values ending at i (with_std only)
+    run = 1  # length of the run of equal values ending at i
     nans = 0  # NaN values in the window ending at i (with_nan only)
     for j in range(n - 1):
-        if with_std and j > 0:
+        if j > 0:
             run = run + 1 if x[j] == x[j - 1] else 1
         if with_nan:
             nans += x[j] != x[j]
@@ -170,7 +192,7 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
     anchor = n - 1  # next bar at which the sums are re-summed
     for i in range(n - 1, size):
         v = x[i]
-        if with_std:
+        if True:
             run = run + 1 if i > 0 and v == x[i - 1] else 1
         if with_nan:
             nans += v != v
@@ -201,9 +223,12 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
                 carried = max(carried, s2)
         if with_nan and nans > 0:
             continue
-        if with_std and run >= n:
+        if run >= n:
+            # an all-equal window is its value, exactly: the compensated running total
+            # can keep a residue (a %D of 0s came out -1.6e-30 < a %K of 0, a crossing)
             mean[i] = x[i]
-            sums1[i] = sums2[i] = 0.0  # a deviation of exactly 0
+            if with_std:
+                sums1[i] = sums2[i] = 0.0  # a deviation of exactly 0
             continue
         mean[i] = _mean_of(total, comp, n, inv_n)
         if with_std:
@@ -296,15 +321,13 @@ def ema_difference_kernel(x: np.ndarray, fast: int, slow: int) -> np.ndarray:  #
     out = np.empty(n)
     if n == 0:
         return out
-    af = 2.0 / (fast + 1.0)
-    bf = 1.0 - af
-    a_s = 2.0 / (slow + 1.0)
-    bs = 1.0 - a_s
+    af, bf, tf = _ema_weights(fast)
+    a_s, bs, ts = _ema_weights(slow)
     ef = es = x[0]
     out[0] = 0.0
     for i in range(1, n):
-        ef = af * x[i] + bf * ef
-        es = a_s * x[i] + bs * es
+        ef = _ema_step(ef, x[i], af, bf, tf)
+        es = _ema_step(es, x[i], a_s, bs, ts)
         out[i] = ef - es
     return out
 
