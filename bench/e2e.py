@@ -24,18 +24,13 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from support import ensure_database, flush_price_cache, free_port
+from support import database_prepare, flush_price_cache, server_start
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = ROOT / ".venv" / "bin" / "python"
-UVICORN = ROOT / ".venv" / "bin" / "uvicorn"
 KEY_PREFIX = "e2e"
 
 
@@ -106,47 +101,11 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
 
-    ensure_database(database_url)
-    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    if not args.skip_load:
-        out = subprocess.run(
-            [PY, "manage.py", "load_demo", "--coins", str(args.coins)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        print(out.stdout.strip())
+    database_prepare(env, load_coins=None if args.skip_load else args.coins)
 
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            UVICORN,
-            "backtest_site.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--timeout-graceful-shutdown",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server, port, up_seconds = server_start(env)
     try:
-        started = time.perf_counter()
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.perf_counter() - started > 60:
-                    raise SystemExit("the server did not start") from None
-                time.sleep(0.05)
-        print(f"server up in {time.perf_counter() - started:.2f} s (uvicorn, engine loaded at start-up), port {port}")
+        print(f"server up in {up_seconds:.2f} s (uvicorn, engine loaded at start-up), port {port}")
 
         body = {"strategy_id": args.strategy, "parameters": {}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
         flushed = flush_price_cache(redis_url, KEY_PREFIX)

@@ -28,7 +28,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -36,11 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import ensure_database, flush_price_cache, free_port
+from support import database_prepare, flush_price_cache, server_start
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = ROOT / ".venv" / "bin" / "python"
-UVICORN = ROOT / ".venv" / "bin" / "uvicorn"
 KEY_PREFIX = "load"
 WORKERS = 4  # BACKTEST_WORKERS, the settings' default
 STREAM_TIMEOUT = 300.0  # seconds one run may take, 429 retries included
@@ -277,18 +273,7 @@ def main() -> int:
         "LOG_LEVEL": "WARNING",
     }
 
-    ensure_database(database_url)
-    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    if not args.skip_load:
-        out = subprocess.run(
-            [PY, "manage.py", "load_demo", "--coins", str(args.coins)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        print(out.stdout.strip())
+    database_prepare(env, load_coins=None if args.skip_load else args.coins)
     db = Database(database_url)
     (coins,) = db.query(
         "SELECT count(*) FROM cryptocurrencies c WHERE is_active AND EXISTS (SELECT 1 FROM crypto_prices p "
@@ -297,36 +282,11 @@ def main() -> int:
     )[0]
     leftover = db.query("SELECT count(*) FROM runs_backtestrun WHERE status IN ('pending', 'running')")[0][0]
 
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            UVICORN,
-            "backtest_site.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--timeout-graceful-shutdown",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server, port, up_seconds = server_start(env)
     failed = False
     try:
-        started = time.perf_counter()
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.perf_counter() - started > 60:
-                    raise SystemExit("the server did not start") from None
-                time.sleep(0.05)
         print(
-            f"server: uvicorn pid {server.pid}, port {port}, up in {time.perf_counter() - started:.2f} s; "
+            f"server: uvicorn pid {server.pid}, port {port}, up in {up_seconds:.2f} s; "
             f"PostgreSQL + Redis; BACKTEST_WORKERS={WORKERS}, BACKTEST_MAX_CONCURRENT_RUNS={limit}"
             + (" (all runs start at once)" if limit >= args.runs else " (429s expected, retried after Retry-After)")
         )
