@@ -33,25 +33,31 @@ REASON_END_OF_DATA = 2
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _ema_weights(span: int) -> tuple[float, float, float]:  # pragma: no cover - compiled
-    """(a, 1 - a, a + (1 - a)) as pandas' ewm forms them: a = 1 / (1 + com), com = (span - 1) / 2."""
+def _ema_weights(span: int) -> tuple[float, float]:  # pragma: no cover - compiled
+    """(a, 1 - a) as pandas' ewm forms them: a = 1 / (1 + com), com = (span - 1) / 2."""
     a = 1.0 / (1.0 + (span - 1.0) / 2.0)
-    b = 1.0 - a
-    return a, b, b + a
+    return a, 1.0 - a
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _ema_step(e: float, x: float, a: float, b: float, total: float) -> float:  # pragma: no cover - compiled
+def _ema_step(e: float, x: float, a: float, b: float) -> float:  # pragma: no cover - compiled
     """One step of `ewm(adjust=False).mean()` in pandas' own order of operations
     (pandas/_libs/window/aggregations.pyx, ewm): (b*e + a*x) / (b + a), and no step at
     all when x == e. So a flat stretch keeps its value exactly: the textbook
     a*x + (1-a)*e rounds x*(a + (1-a)) and can leave x off by a unit in the last place,
     and then two EMAs of the same flat prices differ by 1e-14, a MACD of "0" is
     1.4e-14 and its signal line "crosses" it from rounding alone. Same values as
-    pandas, bit for bit."""
+    pandas, bit for bit.
+
+    The division is left out because it is by exactly 1: for any a in (0, 1],
+    b = fl(1 - a) is within half a unit of 1 - a below 1 (2**-54), so b + a is 1 + d
+    with |d| <= 2**-54, which rounds to 1 (a tie below 1 goes to the even 1.0).
+    x / 1.0 is x, so the quotient is the same double; the recursion's chain is then a
+    multiply and an add per bar instead of a division (a test checks b + a == 1 for
+    every span the registry allows, and the values against pandas')."""
     if e == x:
         return e
-    return (b * e + a * x) / total
+    return b * e + a * x
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -62,11 +68,11 @@ def ema_kernel(x: np.ndarray, span: int) -> np.ndarray:  # pragma: no cover - co
     out = np.empty(n)
     if n == 0:
         return out
-    a, b, total = _ema_weights(span)
+    a, b = _ema_weights(span)
     e = x[0]
     out[0] = e
     for i in range(1, n):
-        e = _ema_step(e, x[i], a, b, total)
+        e = _ema_step(e, x[i], a, b)
         out[i] = e
     return out
 
@@ -321,15 +327,42 @@ def ema_difference_kernel(x: np.ndarray, fast: int, slow: int) -> np.ndarray:  #
     out = np.empty(n)
     if n == 0:
         return out
-    af, bf, tf = _ema_weights(fast)
-    a_s, bs, ts = _ema_weights(slow)
+    af, bf = _ema_weights(fast)
+    a_s, bs = _ema_weights(slow)
     ef = es = x[0]
     out[0] = 0.0
     for i in range(1, n):
-        ef = _ema_step(ef, x[i], af, bf, tf)
-        es = _ema_step(es, x[i], a_s, bs, ts)
+        ef = _ema_step(ef, x[i], af, bf)
+        es = _ema_step(es, x[i], a_s, bs)
         out[i] = ef - es
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def macd_signals_kernel(x: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """signals.macd_signals: m = ema(x, fast) - ema(x, slow), s = ema(m, signal), and
+    crossings(m, s), in one loop and no float arrays: the three recursions and the
+    crossing test per bar, each value as ema_difference_kernel and ema_kernel compute it."""
+    n = x.shape[0]
+    up = np.zeros(n, np.bool_)
+    down = np.zeros(n, np.bool_)
+    if n == 0:
+        return up, down
+    af, bf = _ema_weights(fast)
+    a_s, bs = _ema_weights(slow)
+    ag, bg = _ema_weights(signal)
+    ef = es = x[0]
+    m = s = 0.0  # bar 0: the MACD line is x[0] - x[0] and its EMA starts there
+    for i in range(1, n):
+        ef = _ema_step(ef, x[i], af, bf)
+        es = _ema_step(es, x[i], a_s, bs)
+        m_next = ef - es
+        s_next = _ema_step(s, m_next, ag, bg)
+        up[i] = (m <= s) & (m_next > s_next)
+        down[i] = (m >= s) & (m_next < s_next)
+        m = m_next
+        s = s_next
+    return up, down
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -21,6 +21,7 @@ from .kernels import (
     bollinger_signals_kernel,
     crossings_kernel,
     ma_crossover_signals_kernel,
+    macd_signals_kernel,
     mean_reversion_signals_kernel,
     stochastic_signals_kernel,
     thresholds_kernel,
@@ -60,8 +61,11 @@ def ma_crossover_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
 
 def macd_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """MACD line (fast EMA - slow EMA) crossing above / below its signal line."""
-    macd = ind.ema_difference(prices.close, p["macd_fast_period"], p["macd_slow_period"])
-    return crossings(macd, ind.ema(macd, p["macd_signal_period"]))
+    # macd = ind.ema_difference(close, fast, slow); crossings(macd, ind.ema(macd, signal)),
+    # in one compiled call
+    return macd_signals_kernel(
+        _f64(prices.close), int(p["macd_fast_period"]), int(p["macd_slow_period"]), int(p["macd_signal_period"])
+    )
 
 
 def stochastic_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:

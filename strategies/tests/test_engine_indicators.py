@@ -187,3 +187,17 @@ def test_sma_is_the_exact_mean_rounded_once() -> None:
     for n in (2, 3, 7, 20):
         exact = [float(sum(Fraction(v) for v in x[i - n + 1 : i + 1]) / n) for i in range(n - 1, len(x))]
         np.testing.assert_array_equal(ind.sma(x, n)[n - 1 :], exact)
+
+
+def test_ema_weights_sum_to_exactly_one_for_every_allowed_span() -> None:
+    # The EMA step leaves out pandas' division by (1 - a) + a because it is exactly 1;
+    # this is what makes that the same double. Spans up to the registry's largest period.
+    spans = np.arange(1, 2001, dtype=np.float64)
+    a = 1.0 / (1.0 + (spans - 1.0) / 2.0)
+    assert ((1.0 - a) + a == 1.0).all()
+
+
+@pytest.mark.parametrize("n", [3, 12, 26])
+def test_ema_equals_pandas_bit_for_bit_with_flat_stretches(n: int) -> None:
+    x = np.repeat(random_walk(400, 0.37, 0.02, n), 4)  # every value held for 4 bars
+    np.testing.assert_array_equal(ind.ema(x, n), pd.Series(x).ewm(span=n, adjust=False).mean().to_numpy())

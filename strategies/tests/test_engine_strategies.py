@@ -174,3 +174,49 @@ def test_no_signal_while_indicators_are_undefined(key: str) -> None:
     close = np.concatenate([[100.0] * 3, [60.0] * 3, np.linspace(60, 61, 60)])
     result = run(key, close, high=close * 1.001, low=close * 0.999)
     assert all(t["entry_index"] >= result.warmup for t in result.trades)
+
+
+# --- the compiled signal kernels against the indicators they fuse -----------------------------
+
+
+def _walk_with_flat_stretches(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    moves = rng.normal(0, 0.01, 3000) * (rng.random(3000) < 0.7)  # 30% of bars unchanged
+    close = 250 * np.exp(np.cumsum(moves))
+    spread = rng.uniform(0, 0.01, 3000) * (moves != 0)
+    return close, close * (1 + spread), close * (1 - spread)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fused_signal_kernels_equal_the_indicator_expressions(seed: int) -> None:
+    # Each strategy's signals are one compiled call; they must be the spec's expressions
+    # over the public indicators, bar for bar.
+    from strategies.engine import indicators as ind
+    from strategies.engine.signals import Prices, crossings, strategy_signals
+
+    close, high, low = _walk_with_flat_stretches(seed)
+    prices = Prices(close, high, low)
+
+    def same(key: str, params: dict, entry: np.ndarray, exit_: np.ndarray) -> None:
+        got_entry, got_exit = strategy_signals(key, prices, params)
+        np.testing.assert_array_equal(got_entry, entry)
+        np.testing.assert_array_equal(got_exit, exit_)
+        assert entry.any() and exit_.any()  # the comparison saw both kinds of signal
+
+    macd = ind.ema_difference(close, 12, 26)
+    same("macd", {"macd_fast_period": 12, "macd_slow_period": 26, "macd_signal_period": 9}, *crossings(macd, ind.ema(macd, 9)))
+    same("ma_crossover", {"fast_ma_period": 10, "slow_ma_period": 30}, *crossings(ind.sma(close, 10), ind.sma(close, 30)))
+    k, d = ind.stochastic(high, low, close, 14, 3)
+    same(
+        "stochastic",
+        {"stoch_k_period": 14, "stoch_d_period": 3, "oversold_threshold": 20.0, "overbought_threshold": 80.0},
+        *crossings(k, d, up_below=20.0, down_above=80.0),
+    )
+    mid, std = ind.sma_and_std(close, 20)
+    with np.errstate(invalid="ignore"):
+        same("bollinger_bands", {"bb_period": 20, "bb_std_multiplier": 2.0}, close <= mid - 2.0 * std, close >= mid + 2.0 * std)
+        mid = ind.sma(close, 20)
+        same("mean_reversion", {"mr_period": 20, "mr_threshold": 1.0}, (close - mid) / mid * 100.0 <= -1.0, close >= mid)
+    rsi = ind.rsi_sma(close, 14)
+    with np.errstate(invalid="ignore"):
+        same("rsi", {"rsi_period": 14, "oversold_threshold": 30.0, "overbought_threshold": 70.0, "rsi_smoothing": "sma"}, rsi < 30.0, rsi > 70.0)
