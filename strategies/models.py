@@ -6,7 +6,7 @@ from django.db import models
 
 
 class StrategyQuerySet(models.QuerySet):
-    def active(self) -> "StrategyQuerySet":
+    def active(self) -> StrategyQuerySet:
         return self.filter(is_active=True)
 
 
