@@ -582,23 +582,173 @@ def bollinger_signals_kernel(x: np.ndarray, n: int, mult: float) -> tuple[np.nda
     return entry, exit_
 
 
+# --- moving averages for decisions: a plain running mean, exact where it matters -----------
+# ma_crossover and mean_reversion only compare a mean with something. The exactly rounded
+# mean (_rolling_moments) costs a compensated sum and a corrected division per bar; a
+# plain running sum of positive prices is within a known bound of it, so a comparison is
+# decided by the plain mean unless its two sides are within that bound, and only there is
+# the exact mean computed, from the window afresh. Same decisions, bar for bar.
+#
+# The bound, for positive x (u = 2**-53): the bars go in blocks of R = max(4n, 64); each
+# block starts from a fresh sum of its first window, within (n - 1) u S of the true sum,
+# and each slide (t += x[i] - x[i - n]) adds at most 2 u C, C the largest running sum in
+# the block. A block whose running sum falls below C * _COLLAPSE is left undecided (all
+# its bars take the exact path), so elsewhere C <= 100 t and the plain mean t / n is
+# within (n + 2R) / n * 100 u <= 129 * 100 u = 1.5e-12 of the mean, relative, and after
+# the product by 1 / n and the exact mean's own rounding, within 2e-12 of the exactly
+# rounded mean. _DECIDED is five times that.
+_COLLAPSE = 1e-2
+_DECIDED = 1e-11
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _u(i: int) -> np.uint64:  # pragma: no cover - compiled
+    """An index known to be >= 0: numba then skips its wraparound test for negative
+    indexes, which otherwise stops a loop from being vectorised."""
+    return np.uint64(i)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _plain_sum(x: np.ndarray, lo: int, hi: int) -> float:  # pragma: no cover - compiled
+    total = 0.0
+    for j in range(lo, hi):
+        total += x[_u(j)]
+    return total
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _plain_means(x: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
+    """t / n of each window's plain running sum (see above), NaN for the first n - 1 bars
+    and over a block whose sum collapsed. x positive and finite."""
+    size = x.shape[0]
+    out = np.empty(size)
+    out[: n - 1] = np.nan
+    inv_n = 1.0 / n
+    block = max(4 * n, 64)
+    for b0 in range(n - 1, size, block):
+        b1 = min(b0 + block, size)
+        t = _plain_sum(x, b0 - n + 1, b0 + 1)
+        most = least = t
+        out[b0] = t * inv_n
+        for i in range(b0 + 1, b1):
+            t += x[_u(i)] - x[_u(i - n)]
+            most = max(most, t)
+            least = min(least, t)
+            out[_u(i)] = t * inv_n
+        if least < most * _COLLAPSE:
+            out[b0:b1] = np.nan
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _exact_mean(x: np.ndarray, i: int, n: int, inv_n: float) -> float:  # pragma: no cover - compiled
+    """The mean of x[i - n + 1 : i + 1] as _rolling_moments gives it: the value itself for
+    equal values, else the compensated sum divided with its remainder (rounded once)."""
+    lo = i - n + 1
+    v = x[i]
+    for j in range(lo, i):
+        if x[j] != v:
+            total = 0.0
+            comp = 0.0
+            for k in range(lo, i + 1):
+                total, comp = _neumaier_add(total, comp, x[k])
+            return _mean_of(total, comp, n, inv_n)
+    return v
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _all_positive(x: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Every value finite and > 0 (the bound above needs it; the engine checks prices so)."""
+    good = 0
+    for i in range(x.shape[0]):
+        good += (x[i] > 0.0) & (x[i] < np.inf)
+    return good == x.shape[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _order_crossings(order: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """(up, down) from the sign of a - b per bar (defined from `first`): a crosses above b
+    where the sign goes from <= 0 to > 0, below where it goes from >= 0 to < 0."""
+    size = order.shape[0]
+    up = np.zeros(size, np.bool_)
+    down = np.zeros(size, np.bool_)
+    for i in range(first + 1, size):
+        before = order[_u(i - 1)]
+        now = order[_u(i)]
+        up[_u(i)] = (before <= 0) & (now > 0)
+        down[_u(i)] = (before >= 0) & (now < 0)
+    return up, down
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def ma_crossover_signals_kernel(x: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """signals.ma_crossover_signals: sma(x, fast) crossing sma(x, slow)."""
-    return _crossings(sma_kernel(x, fast), sma_kernel(x, slow), np.inf, -np.inf)
+    """signals.ma_crossover_signals: sma(x, fast) crossing sma(x, slow), each mean exactly
+    rounded (decided on plain running means where they are far enough apart; see above)."""
+    size = x.shape[0]
+    first = max(fast, slow) - 1  # first bar with both means
+    if first + 1 >= size or not _all_positive(x):
+        return _crossings(sma_kernel(x, fast), sma_kernel(x, slow), np.inf, -np.inf)
+    fm = _plain_means(x, fast)
+    sm = _plain_means(x, slow)
+    order = np.empty(size, np.int8)  # sign of fast - slow; 0 also where not yet decided
+    unsure = 0
+    for i in range(first, size):
+        a = fm[_u(i)]
+        b = sm[_u(i)]
+        diff = a - b
+        margin = _DECIDED * (a + b)  # NaN over a collapsed block: undecided
+        sign = np.int8(diff > margin) - np.int8(diff < -margin)
+        order[_u(i)] = sign
+        unsure += sign == 0
+    if unsure:
+        inv_f = 1.0 / fast
+        inv_s = 1.0 / slow
+        for i in range(first, size):
+            if order[i] == 0:
+                a = _exact_mean(x, i, fast, inv_f)
+                b = _exact_mean(x, i, slow, inv_s)
+                order[i] = np.int8(a > b) - np.int8(a < b)
+    return _order_crossings(order, first)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def mean_reversion_signals_kernel(x: np.ndarray, n: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """signals.mean_reversion_signals: (x - mid) / mid * 100 <= -threshold, x >= mid."""
-    mid = sma_kernel(x, n)
+    """signals.mean_reversion_signals: (x - mid) / mid * 100 <= -threshold, x >= mid, with
+    mid = sma(x, n) exactly rounded (decided on the plain running mean where it is far
+    enough from each rule's edge; see above)."""
     size = x.shape[0]
-    entry = np.empty(size, np.bool_)
-    exit_ = np.empty(size, np.bool_)
+    entry = np.zeros(size, np.bool_)
+    exit_ = np.zeros(size, np.bool_)
     limit = -threshold
-    for i in range(size):
-        entry[i] = (x[i] - mid[i]) / mid[i] * 100.0 <= limit
-        exit_[i] = x[i] >= mid[i]
+    if n > size or not _all_positive(x):
+        mid = sma_kernel(x, n)
+        for i in range(size):
+            v = x[i]
+            entry[i] = (v - mid[i]) / mid[i] * 100.0 <= limit
+            exit_[i] = v >= mid[i]
+        return entry, exit_
+    mid = _plain_means(x, n)
+    unsure = np.zeros(size, np.bool_)
+    count = 0
+    for i in range(n - 1, size):
+        v = x[_u(i)]
+        m = mid[_u(i)]
+        ratio = v / m
+        deviation = (v - m) / m * 100.0
+        # mid within 2e-12 of the exact mean moves the deviation by at most
+        # 2e-10 * ratio; the roundings of the expression add less than 1e-13 * (ratio + 1)
+        sure = (abs(deviation - limit) > 1e-9 * (ratio + 1.0)) & (abs(ratio - 1.0) > _DECIDED)
+        entry[_u(i)] = deviation <= limit
+        exit_[_u(i)] = v >= m
+        unsure[_u(i)] = not sure
+        count += not sure
+    if count:
+        inv_n = 1.0 / n
+        for i in range(n - 1, size):
+            if unsure[i]:
+                m = _exact_mean(x, i, n, inv_n)
+                entry[i] = (x[i] - m) / m * 100.0 <= limit
+                exit_[i] = x[i] >= m
     return entry, exit_
 
 
