@@ -459,70 +459,37 @@ def sma_kernel(x: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compi
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _pick_max(a: float, b: float) -> float:  # pragma: no cover - compiled
     """np.maximum(a, b): NaN when either is."""
-    return a if (a > b or a != a) else b
+    return a if (a > b) | (a != a) else b
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _pick_min(a: float, b: float) -> float:  # pragma: no cover - compiled
     """np.minimum(a, b): NaN when either is."""
-    return a if (a < b or a != a) else b
+    return a if (a < b) | (a != a) else b
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def stochastic_k_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
     """%K of indicators.stochastic: 100 * (close - LL) / (HH - LL) over the last k bars,
-    NaN for the first k-1 and where HH == LL. HH and LL by the same doubling as
-    indicators.rolling_max / rolling_min (in place: after a pass hi[i] is the max of
-    high[i : i + 2 * span]), both in the same passes."""
+    NaN for the first k-1 and where HH == LL.
+
+    HH and LL by doubling, as indicators.rolling_max / rolling_min: after the passes,
+    hi[i] is the max of the `span` values from i on (span the largest power of 2 <= k),
+    and two such spans that overlap cover any window of k. A pass quadruples the span
+    where it can (4 values a bar), so k = 14 takes two; the last loop, the two spans'
+    extremes and the quotient, has no branches (the divisions run side by side). max
+    and min are exact, so any grouping gives the same values, and a NaN wins as in
+    np.maximum."""
     size = close.shape[0]
     out = np.full(size, np.nan)
     if k > size:
         return out
-    nans = 0
-    for i in range(size):
-        nans += (high[i] != high[i]) | (low[i] != low[i])
-    if nans > 0:  # rare: NaN must win every window holding one, as in np.maximum
-        hh, ll = _rolling_extremes(high, low, k)
-        for i in range(k - 1, size):
-            out[i] = _percent_k(close[i], hh[i], ll[i])
-        return out
-    # The usual case, in one pass and no temporaries but two k-long buffers (van Herk /
-    # Gil-Werman): the bars fall in blocks of k; the window ending at i starts in the
-    # previous block (or is the current one), so its extreme is that of the previous
-    # block's tail from the window start (suffix buffer) and the current block's head up
-    # to i (running value). max and min are exact, so any grouping gives the same value.
-    suf_h = np.empty(k)
-    suf_l = np.empty(k)
-    for bs in range(0, size, k):
-        be = min(bs + k, size)
-        ph = high[bs]
-        pl = low[bs]
-        for i in range(bs, be):
-            h = high[i]
-            lw = low[i]
-            ph = h if h > ph else ph
-            pl = lw if lw < pl else pl
-            if i >= k - 1:
-                o = i - bs + 1  # the window starts at offset o of the previous block
-                if o < k:
-                    sh = suf_h[o]
-                    sl = suf_l[o]
-                    hh = sh if sh > ph else ph
-                    ll = sl if sl < pl else pl
-                else:
-                    hh = ph
-                    ll = pl
-                out[i] = _percent_k(close[i], hh, ll)
-        if be == bs + k:
-            mh = high[be - 1]
-            ml = low[be - 1]
-            for j in range(be - 1, bs - 1, -1):
-                h = high[j]
-                lw = low[j]
-                mh = h if h > mh else mh
-                ml = lw if lw < ml else ml
-                suf_h[j - bs] = mh
-                suf_l[j - bs] = ml
+    hi, lo, span = _spans_extremes(high, low, k)
+    shift = k - span
+    for i in range(size - k + 1):
+        hh = _pick_max(hi[_u(i)], hi[_u(i + shift)])
+        ll = _pick_min(lo[_u(i)], lo[_u(i + shift)])
+        out[_u(i + k - 1)] = _percent_k(close[_u(i + k - 1)], hh, ll)
     return out
 
 
@@ -534,38 +501,105 @@ def _percent_k(c: float, hh: float, ll: float) -> float:  # pragma: no cover - c
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _rolling_extremes(high: np.ndarray, low: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """(max of high, min of low) over the window of k ending at each bar from k-1 on
-    (earlier values are undefined), NaN winning as in np.maximum, by
-    indicators.rolling_max's doubling: after a pass with span s, a[i] is the extreme of
-    the 2s values from i on."""
+def _spans_extremes(high: np.ndarray, low: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:  # pragma: no cover
+    """(hi, lo, span): hi[i] the max of high[i : i + span], lo[i] the min of low there
+    (defined for i <= size - span), span the largest power of 2 <= k."""
     size = high.shape[0]
-    hi = high.copy()
-    lo = low.copy()
-    hi2 = np.empty(size)
-    lo2 = np.empty(size)
+    hi = high
+    lo = low
     span = 1
+    if k < 2:
+        return hi, lo, span
+    hi_next = np.empty(size)
+    lo_next = np.empty(size)
+    hi_spare = np.empty(size)
+    lo_spare = np.empty(size)
     while span * 2 <= k:
+        step = 4 if span * 4 <= k else 2
+        _extremes_pass(hi, lo, hi_next, lo_next, span, step)
+        span *= step
+        # the pass just written is read by the next, which writes the spare pair
+        hi, hi_next, hi_spare = hi_next, hi_spare, hi_next
+        lo, lo_next, lo_spare = lo_next, lo_spare, lo_next
+    return hi, lo, span
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _extremes_pass(
+    hi: np.ndarray, lo: np.ndarray, hi_out: np.ndarray, lo_out: np.ndarray, span: int, step: int
+) -> None:  # pragma: no cover - compiled
+    """hi_out[i] = the max of hi[i], hi[i + span], ... (`step` values, 2 or 4), lo_out the
+    min of lo's. A function of its own, not inlined: its arrays are then distinct to the
+    compiler, which vectorises the loop (in the caller they swap roles between passes)."""
+    size = hi.shape[0]
+    if step == 4:
+        for i in range(size - 4 * span + 1):
+            hi_out[i] = _pick_max(_pick_max(hi[i], hi[_u(i + span)]), _pick_max(hi[_u(i + 2 * span)], hi[_u(i + 3 * span)]))
+            lo_out[i] = _pick_min(_pick_min(lo[i], lo[_u(i + span)]), _pick_min(lo[_u(i + 2 * span)], lo[_u(i + 3 * span)]))
+    else:
         for i in range(size - 2 * span + 1):
-            hi2[i] = _pick_max(hi[i], hi[i + span])
-            lo2[i] = _pick_min(lo[i], lo[i + span])
-        hi, hi2 = hi2, hi
-        lo, lo2 = lo2, lo
-        span *= 2
-    shift = k - span
-    for i in range(size - k + 1):
-        hi2[i + k - 1] = _pick_max(hi[i], hi[i + shift])
-        lo2[i + k - 1] = _pick_min(lo[i], lo[i + shift])
-    return hi2, lo2
+            hi_out[i] = _pick_max(hi[i], hi[_u(i + span)])
+            lo_out[i] = _pick_min(lo[i], lo[_u(i + span)])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def stochastic_signals_kernel(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, d: int, below_limit: float, above_limit: float
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """signals.stochastic_signals: %K, %D = sma(%K, d), and their zoned crossings."""
+    """signals.stochastic_signals: %K, %D = sma(%K, d), and their zoned crossings.
+
+    %D is exactly rounded, decided as ma_crossover's means are (see "moving averages for
+    decisions" below): %K is never negative, so a plain running mean of it is within the
+    bound of the exact one; %K against it is decided there unless the two are within
+    the bound, and only there is %D summed exactly. A NaN %K (no range) makes the
+    windows holding it undefined, and no crossing there."""
+    size = close.shape[0]
     pct_k = stochastic_k_kernel(high, low, close, k)
-    return _crossings(pct_k, sma_kernel(pct_k, d), below_limit, above_limit)
+    first = k + d - 2  # first bar with a %D
+    if first + 1 >= size or not _all_nonnegative(pct_k):
+        return _crossings(pct_k, sma_kernel(pct_k, d), below_limit, above_limit)
+    pct_d = np.full(size, np.nan)  # plain running %D; NaN where a window holds a NaN %K
+    pct_d[k - 1 :] = _plain_means(pct_k[k - 1 :], d)
+    order = np.empty(size, np.int8)  # sign of %K - %D; 0 also where not yet decided
+    unsure = 0
+    for i in range(first, size):
+        a = pct_k[_u(i)]
+        b = pct_d[_u(i)]
+        diff = a - b
+        margin = _DECIDED * (a + b)
+        sign = np.int8(diff > margin) - np.int8(diff < -margin)
+        order[_u(i)] = sign
+        unsure += sign == 0
+    if unsure:
+        inv_d = 1.0 / d
+        for i in range(first, size):
+            if order[i] == 0:
+                a = pct_k[i]
+                b = _exact_mean(pct_k, i, d, inv_d)  # NaN if the window holds a NaN
+                order[i] = _UNDEFINED if (a != a or b != b) else np.int8(a > b) - np.int8(a < b)
+    up = np.zeros(size, np.bool_)
+    down = np.zeros(size, np.bool_)
+    for i in range(first + 1, size):
+        before = order[_u(i - 1)]
+        now = order[_u(i)]
+        kv = pct_k[_u(i)]
+        up[_u(i)] = (before <= 0) & (now == 1) & (kv < below_limit)
+        down[_u(i)] = (before >= 0) & (before <= 1) & (now == -1) & (kv > above_limit)
+    return up, down
+
+
+# The sign code of a bar where a compared value is NaN: neither <= 0 nor in 0..1.
+_UNDEFINED = np.int8(2)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _all_nonnegative(x: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Every value NaN or finite and >= 0."""
+    good = 0
+    for i in range(x.shape[0]):
+        v = x[i]
+        good += ((v >= 0.0) & (v < np.inf)) | (v != v)
+    return good == x.shape[0]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
