@@ -177,7 +177,11 @@ def rolling_moments_kernel(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarra
 def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """The three kernels above; inlined with constant flags, so each compiled version
     carries only its own work. `std` is empty unless with_std; with_nan counts NaN
-    values as 0 in the sums and blanks the windows holding one."""
+    values as 0 in the sums and blanks the windows holding one.
+
+    Two loops: the running sums bar by bar (each depends on the last), then the means and
+    deviations from them in a loop without dependencies, which the compiler vectorises
+    (the corrected division of _mean_of, the square roots)."""
     size = x.shape[0]
     mean = np.full(size, np.nan)
     std = np.full(size if with_std else 0, np.nan)
@@ -192,18 +196,21 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
             nans += x[j] != x[j]
     total = comp = ref = s1 = s2 = 0.0
     inv_n = 1.0 / n  # for the re-sum test and the mean's last-bit correction
+    totals = np.empty(size)  # the compensated sum (total, comp) of each window
+    comps = np.empty(size)
+    # 0: the mean from the sums; 1: all values equal, the mean is the value; 2: a NaN
+    kind = np.empty(size, np.int8)
     sums1 = np.empty(size if with_std else 0)  # s1 and s2 of each window
     sums2 = np.empty(size if with_std else 0)
     carried = 0.0  # largest s2 since the last re-sum
     anchor = n - 1  # next bar at which the sums are re-summed
     for i in range(n - 1, size):
-        v = x[i]
-        if True:
-            run = run + 1 if i > 0 and v == x[i - 1] else 1
+        v = x[_u(i)]
+        run = run + 1 if i > 0 and v == x[_u(i - 1)] else 1
         if with_nan:
             nans += v != v
             if i >= n:
-                nans -= x[i - n] != x[i - n]
+                nans -= x[_u(i - n)] != x[_u(i - n)]
         if i >= anchor:
             ref = v if v == v else 0.0
             total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
@@ -212,7 +219,7 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
             # deviation's sums need summing afresh.
             anchor = i + n if with_std else size
         else:
-            u = x[i - n]
+            u = x[_u(i - n)]
             if with_nan:
                 v = v if v == v else 0.0
                 u = u if u == u else 0.0
@@ -227,29 +234,37 @@ def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> t
                 s1 += d - e
                 s2 += d * d - e * e
                 carried = max(carried, s2)
+        totals[_u(i)] = total
+        comps[_u(i)] = comp
         if with_nan and nans > 0:
+            kind[_u(i)] = 2
             continue
         if run >= n:
             # an all-equal window is its value, exactly: the compensated running total
             # can keep a residue (a %D of 0s came out -1.6e-30 < a %K of 0, a crossing)
-            mean[i] = x[i]
+            kind[_u(i)] = 1
             if with_std:
-                sums1[i] = sums2[i] = 0.0  # a deviation of exactly 0
+                sums1[_u(i)] = sums2[_u(i)] = 0.0  # a deviation of exactly 0
             continue
-        mean[i] = _mean_of(total, comp, n, inv_n)
+        kind[_u(i)] = 0
         if with_std:
             if s2 - s1 * s1 * inv_n < carried * _RESUM_BELOW:
-                ref = x[i]
+                ref = x[_u(i)]
                 total, comp, s1, s2 = _window_sums(x, i - n + 1, i + 1, ref)
+                totals[_u(i)] = total
+                comps[_u(i)] = comp
                 carried = s2
-            sums1[i] = s1
-            sums2[i] = s2
+            sums1[_u(i)] = s1
+            sums2[_u(i)] = s2
+    for i in range(n - 1, size):
+        # the mean, exactly rounded: the value itself for equal values, NaN if one is NaN
+        k = kind[_u(i)]
+        m = _mean_of(totals[_u(i)], comps[_u(i)], n, inv_n)
+        mean[_u(i)] = x[_u(i)] if k == 1 else (np.nan if k == 2 else m)
     if with_std and n > 1:
-        # the deviations in a loop of their own: no branches, no dependencies, so the
-        # divisions and square roots run side by side
         for i in range(n - 1, size):
-            m2 = sums2[i] - sums1[i] * sums1[i] / n
-            std[i] = np.sqrt(max(m2, 0.0) / (n - 1))
+            m2 = sums2[_u(i)] - sums1[_u(i)] * sums1[_u(i)] / n
+            std[_u(i)] = np.sqrt(max(m2, 0.0) / (n - 1))
     return mean, std
 
 
