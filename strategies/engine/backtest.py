@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InsufficientData, InvalidParameters, InvalidPriceData
-from .kernels import first_bad_price_kernel, first_unordered_time_kernel
+from .kernels import first_bad_value_kernel
 from .metrics import INTERVAL_MINUTES, compute_metrics
 from .registry import FEE_PCT, coerce_value, min_bars, resolve_parameters, warmup_bars
 from .signals import NEEDS_HIGH_LOW, Prices, strategy_signals
@@ -243,16 +243,21 @@ def _check_enough_bars(strategy: str, resolved: Mapping[str, Any], bars: int) ->
 
 def _check_values(stamps: np.ndarray, prices: Prices) -> None:
     """Prices must be finite and positive, times strictly ascending; name the first bad bar."""
-    for name in ("close", "high", "low"):
-        arr = getattr(prices, name)
-        if arr is None:
-            continue
-        bad = int(first_bad_price_kernel(arr))
-        if bad >= 0:
-            raise InvalidPriceData(f"{name} is {_describe(arr[bad])}", bad)
-    unordered = int(first_unordered_time_kernel(stamps))
-    if unordered >= 0:
-        raise InvalidPriceData("times are not strictly ascending", unordered)
+    which, bad = first_bad_value_kernel(
+        stamps,
+        prices.close,
+        _NONE if prices.high is None else prices.high,
+        _NONE if prices.low is None else prices.low,
+    )
+    if which == 3:
+        raise InvalidPriceData("times are not strictly ascending", bad)
+    if which >= 0:
+        arr = (prices.close, prices.high, prices.low)[which]
+        raise InvalidPriceData(f"{_PRICE_NAMES[which]} is {_describe(arr[bad])}", bad)
+
+
+_NONE = np.empty(0)  # a price column not supplied: nothing to check
+_PRICE_NAMES = ("close", "high", "low")
 
 
 def _describe(value: float) -> str:

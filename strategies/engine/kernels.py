@@ -814,7 +814,28 @@ def thresholds_kernel(x: np.ndarray, below: float, above: float) -> tuple[np.nda
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def first_bad_price_kernel(x: np.ndarray) -> int:  # pragma: no cover - compiled
+def first_bad_value_kernel(
+    times: np.ndarray, close: np.ndarray, high: np.ndarray, low: np.ndarray
+) -> tuple[int, int]:  # pragma: no cover - compiled
+    """(which, index) of the first bad value: which is 0 for close, 1 high, 2 low (a price
+    NaN, infinite or not positive; high and low may be empty, unchecked) and 3 for times
+    (a timestamp not after its predecessor); (-1, -1) when all are good. Prices first,
+    in that order, then times."""
+    bad = _first_bad_price(close)
+    if bad >= 0:
+        return 0, bad
+    bad = _first_bad_price(high)
+    if bad >= 0:
+        return 1, bad
+    bad = _first_bad_price(low)
+    if bad >= 0:
+        return 2, bad
+    bad = _first_unordered_time(times)
+    return (3, bad) if bad >= 0 else (-1, -1)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _first_bad_price(x: np.ndarray) -> int:  # pragma: no cover - compiled
     """Index of the first value that is NaN, infinite or not positive; -1 if none.
 
     The common case, all good, is one branch-free counting pass (numba vectorises it);
@@ -831,8 +852,8 @@ def first_bad_price_kernel(x: np.ndarray) -> int:  # pragma: no cover - compiled
     return -1  # unreachable
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def first_unordered_time_kernel(t: np.ndarray) -> int:  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _first_unordered_time(t: np.ndarray) -> int:  # pragma: no cover - compiled
     """Index of the first timestamp not after its predecessor; -1 if strictly ascending."""
     bad = 0
     for i in range(1, t.shape[0]):
@@ -845,8 +866,8 @@ def first_unordered_time_kernel(t: np.ndarray) -> int:  # pragma: no cover - com
     return -1  # unreachable
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def equity_stats_kernel(equity: np.ndarray) -> tuple[float, float, float]:  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _equity_stats(equity: np.ndarray) -> tuple[float, float, float]:  # pragma: no cover - compiled
     """(mean, sample std) of the bar returns b = e[i] / e[i-1] - 1, and the deepest
     drawdown min(e / running max - 1), as a fraction.
 
@@ -900,8 +921,9 @@ def simulate_kernel(
     start: int,
     stop_loss_pct: float,
     fee: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:  # pragma: no cover - compiled
-    """The position model of the spec, bar by bar from `start` (the warm-up W).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, float, float, float]:  # pragma: no cover
+    """The position model of the spec, bar by bar from `start` (the warm-up W), and the
+    statistics of its equity curve.
 
     Steps, per bar i >= start, at its close:
     1. flat: on entry[i] buy all-in, units = cash / (close * (1 + fee)).
@@ -911,10 +933,12 @@ def simulate_kernel(
     3. equity[i] is the cash when flat, units * close when long.
     After the loop a position still open is closed at the last close (end_of_data),
     and the last equity value becomes the cash after that exit's fee. Each trade's net
-    return is r = exit * (1 - fee) / (entry * (1 + fee)) - 1.
+    return is r = exit * (1 - fee) / (entry * (1 + fee)) - 1. Then _equity_stats's
+    figures of the curve, in the same call.
 
-    Returns (equity, entry_index, exit_index, reason, returns, bars_in_position), the
-    trade arrays trimmed to the trades made.
+    Returns (equity, entry_index, exit_index, reason, returns, bars_in_position,
+    bar-return mean, bar-return std, max drawdown), the trade arrays trimmed to the
+    trades made.
     """
     n = close.shape[0]
     equity = np.empty(n)
@@ -932,25 +956,25 @@ def simulate_kernel(
     for i in range(min(start, n)):
         equity[i] = 1.0
     for i in range(start, n):
-        c = close[i]
+        c = close[_u(i)]
         if not long:
-            if entry[i]:
+            if entry[_u(i)]:
                 units = cash / (c * (1.0 + fee))
                 entry_price = c
                 long = True
                 entry_index[trades] = i
-                equity[i] = units * c
+                equity[_u(i)] = units * c
                 held += 1
             else:
-                equity[i] = cash
+                equity[_u(i)] = cash
             continue
         loss = (c - entry_price) / entry_price * 100.0
         if loss <= -stop_loss_pct:
             why = REASON_STOP_LOSS
-        elif exit_[i]:
+        elif exit_[_u(i)]:
             why = REASON_SIGNAL
         else:
-            equity[i] = units * c
+            equity[_u(i)] = units * c
             held += 1
             continue
         cash = units * c * (1.0 - fee)
@@ -960,7 +984,7 @@ def simulate_kernel(
         reason[trades] = why
         returns[trades] = c * (1.0 - fee) / (entry_price * (1.0 + fee)) - 1.0
         trades += 1
-        equity[i] = cash
+        equity[_u(i)] = cash
     if long:
         cash = units * close[n - 1] * (1.0 - fee)
         equity[n - 1] = cash
@@ -968,4 +992,7 @@ def simulate_kernel(
         reason[trades] = REASON_END_OF_DATA
         returns[trades] = close[n - 1] * (1.0 - fee) / (entry_price * (1.0 + fee)) - 1.0
         trades += 1
-    return equity, entry_index[:trades], exit_index[:trades], reason[:trades], returns[:trades], held
+    mean, std, drawdown = _equity_stats(equity)
+    return (
+        equity, entry_index[:trades], exit_index[:trades], reason[:trades], returns[:trades], held, mean, std, drawdown
+    )

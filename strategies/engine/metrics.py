@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import REASON_STOP_LOSS, equity_stats_kernel
+from .kernels import REASON_STOP_LOSS
 from .simulation import Simulation
 
 # Minutes per bar of each interval the engine accepts; sets the Sharpe annualisation.
@@ -41,8 +41,8 @@ def sharpe_ratio(mean_b: float, std_b: float, interval: str) -> float:
 
 def compute_metrics(close: np.ndarray, sim: Simulation, interval: str) -> dict[str, Any]:
     """Every field of the spec's metrics table, as Python floats and ints."""
-    # b = equity[i] / equity[i-1] - 1; drawdown = min(equity / running max - 1), one pass
-    mean_b, std_b, drawdown = equity_stats_kernel(sim.equity)
+    # b = equity[i] / equity[i-1] - 1 and drawdown = min(equity / running max - 1), from
+    # the simulation's own pass over its curve (kernels._equity_stats)
     total = int(sim.returns.shape[0])
     profitable = int(np.count_nonzero(sim.returns > 0.0))
     bars = close.shape[0]
@@ -53,8 +53,8 @@ def compute_metrics(close: np.ndarray, sim: Simulation, interval: str) -> dict[s
         "losing_trades": total - profitable,
         "win_rate": profitable / total * 100.0 if total else 0.0,
         "buy_hold_return": (float(close[-1]) / float(close[0]) - 1.0) * 100.0,
-        "sharpe_ratio": sharpe_ratio(mean_b, std_b, interval),
-        "max_drawdown": drawdown * 100.0,
+        "sharpe_ratio": sharpe_ratio(sim.bar_return_mean, sim.bar_return_std, interval),
+        "max_drawdown": sim.drawdown * 100.0,
         "exposure_pct": sim.bars_in_position / bars * 100.0,
         "stop_loss_exits": int(np.count_nonzero(sim.reason == REASON_STOP_LOSS)),
     }

@@ -27,14 +27,15 @@ class Simulation:
     reason: np.ndarray  # int8 codes into REASONS
     returns: np.ndarray  # float64 net trade returns r (fractions, not %)
     bars_in_position: int
+    bar_return_mean: float  # of b = equity[i] / equity[i-1] - 1
+    bar_return_std: float  # sample (ddof=1); NaN with fewer than two returns
+    drawdown: float  # min(equity / running max - 1), a fraction
 
 
 def simulate(
     close: np.ndarray, entry: np.ndarray, exit_: np.ndarray, *, warmup: int, stop_loss_pct: float, fee_pct: float
 ) -> Simulation:
     """Run the position model from bar `warmup` on; each trade's net return is
-    r = exit * (1 - fee) / (entry * (1 + fee)) - 1, with fee = fee_pct / 100."""
-    equity, entry_index, exit_index, reason, returns, held = simulate_kernel(
-        close, entry, exit_, int(warmup), float(stop_loss_pct), fee_pct / 100.0
-    )
-    return Simulation(equity, entry_index, exit_index, reason, returns, int(held))
+    r = exit * (1 - fee) / (entry * (1 + fee)) - 1, with fee = fee_pct / 100; and the
+    equity curve's bar-return mean and deviation and its deepest drawdown (metrics.py)."""
+    return Simulation(*simulate_kernel(close, entry, exit_, int(warmup), float(stop_loss_pct), fee_pct / 100.0))
