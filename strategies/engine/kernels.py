@@ -619,16 +619,110 @@ def _all_nonnegative(x: np.ndarray) -> bool:  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def bollinger_signals_kernel(x: np.ndarray, n: int, mult: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """signals.bollinger_signals: x <= mid - mult * std, x >= mid + mult * std."""
-    mid, std = rolling_moments_kernel(x, n)
+    """signals.bollinger_signals: x <= mid - mult * std, x >= mid + mult * std, with mid
+    and std as rolling_moments_kernel gives them.
+
+    The deviation's sums run exactly as there (so std is the same number), but the
+    exactly rounded mean is not computed for every bar: mid ~ ref + s1 / n, from the
+    same sums, is within a bound of it, so a band test is decided there unless x is
+    within the bound of the band, and only there is the mean summed exactly. The bound,
+    u = 2**-53 and D the largest |x - ref| since the sums were last summed afresh (at
+    most n slides ago): a fresh s1 is within (n**2 + n) u D of the sum of the x - ref,
+    each slide adds at most (n + 4) u D, so s1 / n is within (2n + 5) u D, and with the
+    roundings of the product and the sum mid is within u ((2n + 7) D + 2 |mid|) of the
+    exact mean; the test allows four times that, and as much again for the band's own
+    roundings."""
     size = x.shape[0]
-    entry = np.empty(size, np.bool_)
-    exit_ = np.empty(size, np.bool_)
-    for i in range(size):
-        width = mult * std[i]
-        entry[i] = x[i] <= mid[i] - width
-        exit_[i] = x[i] >= mid[i] + width
+    if n > size or n < 2 or not _all_positive(x):
+        mid, std = rolling_moments_kernel(x, n)
+        entry = np.empty(size, np.bool_)
+        exit_ = np.empty(size, np.bool_)
+        for i in range(size):
+            width = mult * std[i]
+            entry[i] = x[i] <= mid[i] - width
+            exit_[i] = x[i] >= mid[i] + width
+        return entry, exit_
+    inv_n = 1.0 / n
+    refs = np.empty(size)
+    sums1 = np.empty(size)
+    sums2 = np.empty(size)
+    spread = np.empty(size)  # D of each bar's sums
+    equal = np.zeros(size, np.bool_)  # all values of the window equal
+    run = 1
+    for j in range(1, n - 1):
+        run = run + 1 if x[j] == x[j - 1] else 1
+    ref = s1 = s2 = carried = most = 0.0
+    anchor = n - 1
+    for i in range(n - 1, size):
+        v = x[_u(i)]
+        run = run + 1 if i > 0 and v == x[_u(i - 1)] else 1
+        if i >= anchor:
+            ref = v
+            s1, s2, most = _deviation_sums(x, i - n + 1, i + 1, ref)
+            carried = s2
+            anchor = i + n
+        else:
+            d = v - ref
+            e = x[_u(i - n)] - ref
+            s1 += d - e
+            s2 += d * d - e * e
+            carried = max(carried, s2)
+            most = max(most, abs(d))
+        if run >= n:
+            equal[_u(i)] = True
+        elif s2 - s1 * s1 * inv_n < carried * _RESUM_BELOW:
+            ref = v
+            s1, s2, most = _deviation_sums(x, i - n + 1, i + 1, ref)
+            carried = s2
+        refs[_u(i)] = ref
+        sums1[_u(i)] = s1
+        sums2[_u(i)] = s2
+        spread[_u(i)] = most
+    entry = np.zeros(size, np.bool_)
+    exit_ = np.zeros(size, np.bool_)
+    unsure = np.zeros(size, np.bool_)
+    count = 0
+    slack = 4.0 * 2.0**-53
+    for i in range(n - 1, size):
+        v = x[_u(i)]
+        s1 = sums1[_u(i)]
+        flat = equal[_u(i)]
+        m2 = sums2[_u(i)] - s1 * s1 / n
+        std = 0.0 if flat else np.sqrt(max(m2, 0.0) / (n - 1))
+        width = mult * std
+        mid = v if flat else refs[_u(i)] + s1 * inv_n
+        margin = slack * ((2 * n + 7) * spread[_u(i)] + 3.0 * (mid + width + v))
+        lower = mid - width
+        upper = mid + width
+        sure = flat | ((abs(v - lower) > margin) & (abs(v - upper) > margin))
+        entry[_u(i)] = v <= lower
+        exit_[_u(i)] = v >= upper
+        unsure[_u(i)] = not sure
+        count += not sure
+    if count:
+        for i in range(n - 1, size):
+            if unsure[i]:  # never an all-equal window: those are decided above
+                s1 = sums1[i]
+                width = mult * np.sqrt(max(sums2[i] - s1 * s1 / n, 0.0) / (n - 1))
+                mid = _exact_mean(x, i, n, inv_n)
+                entry[i] = x[i] <= mid - width
+                exit_[i] = x[i] >= mid + width
     return entry, exit_
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _deviation_sums(x: np.ndarray, lo: int, hi: int, ref: float) -> tuple[float, float, float]:  # pragma: no cover
+    """(sum of x - ref, sum of (x - ref)**2, largest |x - ref|) over x[lo:hi], summed in
+    _window_sums' order (so the same two sums)."""
+    s1 = 0.0
+    s2 = 0.0
+    most = 0.0
+    for j in range(lo, hi):
+        d = x[j] - ref
+        s1 += d
+        s2 += d * d
+        most = max(most, abs(d))
+    return s1, s2, most
 
 
 # --- moving averages for decisions: a plain running mean, exact where it matters -----------
