@@ -297,6 +297,40 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
     out = np.full(size, np.nan)
     if size <= n:
         return out
+    gain, loss = _gain_loss_sums(close, n)
+    for i in range(n, size):
+        out[_u(i)] = _rsi_of_sums(gain[_u(i)], loss[_u(i)], n)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _rsi_of_sums(gain: float, loss: float, n: int) -> float:  # pragma: no cover - compiled
+    """100 - 100 / (1 + (gain / n) / (loss / n)) of the window sums of rises and falls."""
+    return 100.0 - 100.0 / (1.0 + (gain / n) / (loss / n))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def rsi_sma_signals_kernel(close: np.ndarray, n: int, below: float, above: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """signals.rsi_signals with SMA smoothing: (rsi < below, rsi > above), rsi as
+    rsi_sma_kernel computes it, in the same call (no RSI array)."""
+    size = close.shape[0]
+    lo = np.zeros(size, np.bool_)
+    hi = np.zeros(size, np.bool_)
+    if size <= n:
+        return lo, hi
+    gain, loss = _gain_loss_sums(close, n)
+    for i in range(n, size):
+        rsi = _rsi_of_sums(gain[_u(i)], loss[_u(i)], n)
+        lo[_u(i)] = rsi < below
+        hi[_u(i)] = rsi > above
+    return lo, hi
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _gain_loss_sums(close: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Steps 1 and 2 of rsi_sma_kernel: the window sums of the rises and of the falls,
+    from index n (size > n)."""
+    size = close.shape[0]
     up = np.empty(size)
     down = np.empty(size)
     up[0] = down[0] = 0.0
@@ -313,12 +347,12 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
     g = s = carried = 0.0  # carried: largest g + s since the last re-sum
     anchor = n
     for i in range(n, size):
-        since_up = 0 if up[i] > 0.0 else since_up + 1
-        since_down = 0 if down[i] > 0.0 else since_down + 1
+        since_up = 0 if up[_u(i)] > 0.0 else since_up + 1
+        since_down = 0 if down[_u(i)] > 0.0 else since_down + 1
         resum = i >= anchor
         if not resum:
-            g += up[i] - up[i - n]
-            s += down[i] - down[i - n]
+            g += up[_u(i)] - up[_u(i - n)]
+            s += down[_u(i)] - down[_u(i - n)]
             carried = max(carried, g + s)
             resum = g + s < carried * _RESUM_BELOW
         if resum:
@@ -327,11 +361,9 @@ def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
             carried = g + s
             anchor = i + n
         # max() keeps a rounding remainder of a large removed move from going below 0
-        gain[i] = max(g, 0.0) if since_up < n else 0.0
-        loss[i] = max(s, 0.0) if since_down < n else 0.0
-    for i in range(n, size):
-        out[i] = 100.0 - 100.0 / (1.0 + (gain[i] / n) / (loss[i] / n))
-    return out
+        gain[_u(i)] = max(g, 0.0) if since_up < n else 0.0
+        loss[_u(i)] = max(s, 0.0) if since_down < n else 0.0
+    return gain, loss
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

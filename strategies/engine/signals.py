@@ -23,6 +23,7 @@ from .kernels import (
     ma_crossover_signals_kernel,
     macd_signals_kernel,
     mean_reversion_signals_kernel,
+    rsi_sma_signals_kernel,
     stochastic_signals_kernel,
     thresholds_kernel,
 )
@@ -48,9 +49,11 @@ def crossings(a: np.ndarray, b: np.ndarray, *, up_below: float = math.inf, down_
 
 def rsi_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     """Enter below the oversold threshold, exit above the overbought one."""
-    rsi_fn = ind.rsi_wilder if p["rsi_smoothing"] == "wilder" else ind.rsi_sma
-    rsi = rsi_fn(prices.close, p["rsi_period"])
-    return thresholds_kernel(rsi, float(p["oversold_threshold"]), float(p["overbought_threshold"]))
+    below, above = float(p["oversold_threshold"]), float(p["overbought_threshold"])
+    if p["rsi_smoothing"] == "sma":
+        # ind.rsi_sma(close, n) < below, > above, in one compiled call
+        return rsi_sma_signals_kernel(_f64(prices.close), int(p["rsi_period"]), below, above)
+    return thresholds_kernel(ind.rsi_wilder(prices.close, p["rsi_period"]), below, above)
 
 
 def ma_crossover_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
