@@ -992,14 +992,14 @@ def _first_unordered_time(t: np.ndarray) -> int:  # pragma: no cover - compiled
     return -1  # unreachable
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _equity_stats(equity: np.ndarray) -> tuple[float, float, float]:  # pragma: no cover - compiled
     """(mean, sample std) of the bar returns b = e[i] / e[i-1] - 1, and the deepest
     drawdown min(e / running max - 1), as a fraction.
 
     Steps:
     1. the returns, in a loop without dependencies (the divisions run side by side);
-    2. mean and variance, two passes, four partial sums each (fewer stalls, and closer
+    2. mean and variance, two passes, eight partial sums each (fewer stalls, and closer
        to numpy's pairwise sum than one long running sum);
     3. the drawdown: for each run-up, the lowest point before the next peak, so one
        division per peak instead of one per bar (the same quotient, so the same value).
@@ -1009,34 +1009,61 @@ def _equity_stats(equity: np.ndarray) -> tuple[float, float, float]:  # pragma: 
     m = n - 1
     b = np.empty(m)
     for i in range(m):
-        b[i] = equity[i + 1] / equity[i] - 1.0
-    mean = _sum4(b, 0.0, False) / m if m > 0 else 0.0
-    std = np.sqrt(_sum4(b, mean, True) / (m - 1)) if m > 1 else np.nan
+        b[i] = equity[_u(i + 1)] / equity[_u(i)] - 1.0
+    mean = _sum8(b, 0.0, False) / m if m > 0 else 0.0
+    std = np.sqrt(_sum8(b, mean, True) / (m - 1)) if m > 1 else np.nan
     peak = trough = equity[0]
     worst = 0.0
     for i in range(1, n):
-        v = equity[i]
+        v = equity[_u(i)]
+        # a select, not a branch (numba's min() of floats is one): in a position a fall
+        # is as likely as a rise, and a mispredicted branch costs more than the select
+        trough = v if v < trough else trough
         if v > peak:
-            worst = min(worst, trough / peak - 1.0)
+            r = trough / peak - 1.0
+            worst = r if r < worst else worst
             peak = trough = v
-        elif v < trough:
-            trough = v
-    return mean, std, min(worst, trough / peak - 1.0)
+    r = trough / peak - 1.0
+    return mean, std, (r if r < worst else worst)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _sum4(b: np.ndarray, center: float, squares: bool) -> float:  # pragma: no cover - compiled
-    """Sum of b (or of (b - center)**2), in four interleaved partial sums."""
-    a = np.zeros(4)
-    q = b.shape[0] - b.shape[0] % 4
-    for i in range(0, q, 4):
-        for k in range(4):
-            d = b[i + k] - center
-            a[k] += d * d if squares else d
-    for i in range(q, b.shape[0]):
-        d = b[i] - center
-        a[0] += d * d if squares else d
-    return (a[0] + a[1]) + (a[2] + a[3])
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _sum8(b: np.ndarray, center: float, squares: bool) -> float:  # pragma: no cover - compiled
+    """Sum of b (or of (b - center)**2), in eight interleaved partial sums: scalars the
+    compiler keeps in registers and adds side by side."""
+    m = b.shape[0]
+    q = m - m % 8
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    for i in range(0, q, 8):
+        d0 = b[_u(i)] - center
+        d1 = b[_u(i + 1)] - center
+        d2 = b[_u(i + 2)] - center
+        d3 = b[_u(i + 3)] - center
+        d4 = b[_u(i + 4)] - center
+        d5 = b[_u(i + 5)] - center
+        d6 = b[_u(i + 6)] - center
+        d7 = b[_u(i + 7)] - center
+        if squares:
+            d0 *= d0
+            d1 *= d1
+            d2 *= d2
+            d3 *= d3
+            d4 *= d4
+            d5 *= d5
+            d6 *= d6
+            d7 *= d7
+        a0 += d0
+        a1 += d1
+        a2 += d2
+        a3 += d3
+        a4 += d4
+        a5 += d5
+        a6 += d6
+        a7 += d7
+    for i in range(q, m):
+        d = b[_u(i)] - center
+        a0 += d * d if squares else d
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -1076,32 +1103,43 @@ def simulate_kernel(
     cash = 1.0
     units = 0.0
     entry_price = 0.0
+    floor = 0.0  # see below
     long = False
     trades = 0
     held = 0
     for i in range(min(start, n)):
         equity[i] = 1.0
-    for i in range(start, n):
-        c = close[_u(i)]
+    i = start
+    while i < n:
         if not long:
-            if entry[_u(i)]:
-                units = cash / (c * (1.0 + fee))
-                entry_price = c
-                long = True
-                entry_index[trades] = i
-                equity[_u(i)] = units * c
-                held += 1
-            else:
+            # flat: look for the next entry; the cash stands still meanwhile
+            while i < n and not entry[_u(i)]:
                 equity[_u(i)] = cash
+                i += 1
+            if i == n:
+                break
+            c = close[_u(i)]
+            units = cash / (c * (1.0 + fee))
+            entry_price = c
+            # At or below `floor` the stop-loss test may hold, so it is evaluated
+            # exactly; above it it cannot (the loss in % is monotone in the close and
+            # within 1e-15 of its real value, the floor 1e-12 above the real stop).
+            floor = entry_price * (1.0 - stop_loss_pct / 100.0) * (1.0 + 1e-12)
+            long = True
+            entry_index[trades] = i
+            equity[_u(i)] = units * c
+            held += 1
+            i += 1
             continue
-        loss = (c - entry_price) / entry_price * 100.0
-        if loss <= -stop_loss_pct:
+        c = close[_u(i)]
+        if c <= floor and (c - entry_price) / entry_price * 100.0 <= -stop_loss_pct:
             why = REASON_STOP_LOSS
         elif exit_[_u(i)]:
             why = REASON_SIGNAL
         else:
             equity[_u(i)] = units * c
             held += 1
+            i += 1
             continue
         cash = units * c * (1.0 - fee)
         units = 0.0
@@ -1111,6 +1149,7 @@ def simulate_kernel(
         returns[trades] = c * (1.0 - fee) / (entry_price * (1.0 + fee)) - 1.0
         trades += 1
         equity[_u(i)] = cash
+        i += 1
     if long:
         cash = units * close[n - 1] * (1.0 - fee)
         equity[n - 1] = cash
