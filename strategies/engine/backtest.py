@@ -197,6 +197,8 @@ def _frame_times(prices: pd.DataFrame) -> np.ndarray:
 
 def _as_times(times: Any) -> np.ndarray:
     """The timestamps as a 1-d int64 array of UTC nanoseconds (datetime64 is converted)."""
+    if type(times) is np.ndarray and times.dtype == np.int64 and times.ndim == 1:
+        return times  # the site's own arrays: nothing to convert
     arr = np.asarray(times)
     if arr.ndim != 1:
         raise InvalidPriceData(f"times must be one-dimensional, got shape {arr.shape}")
@@ -224,6 +226,14 @@ def _as_prices(
 
 
 def _as_column(name: str, values: Any, bars: int) -> np.ndarray:
+    if (
+        type(values) is np.ndarray
+        and values.dtype == np.float64
+        and values.ndim == 1
+        and values.flags.c_contiguous
+        and values.shape[0] == bars
+    ):
+        return values  # already what the kernels take
     try:
         arr = np.ascontiguousarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:

@@ -1074,7 +1074,7 @@ def simulate_kernel(
     start: int,
     stop_loss_pct: float,
     fee: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, float, float, float]:  # pragma: no cover
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, float, float, float, int, int]:  # pragma: no cover
     """The position model of the spec, bar by bar from `start` (the warm-up W), and the
     statistics of its equity curve.
 
@@ -1090,8 +1090,8 @@ def simulate_kernel(
     figures of the curve, in the same call.
 
     Returns (equity, entry_index, exit_index, reason, returns, bars_in_position,
-    bar-return mean, bar-return std, max drawdown), the trade arrays trimmed to the
-    trades made.
+    bar-return mean, bar-return std, max drawdown, profitable trades, stop-loss exits),
+    the trade arrays trimmed to the trades made.
     """
     n = close.shape[0]
     equity = np.empty(n)
@@ -1158,6 +1158,20 @@ def simulate_kernel(
         returns[trades] = close[n - 1] * (1.0 - fee) / (entry_price * (1.0 + fee)) - 1.0
         trades += 1
     mean, std, drawdown = _equity_stats(equity)
+    profitable = stops = 0
+    for t in range(trades):
+        profitable += returns[t] > 0.0
+        stops += reason[t] == REASON_STOP_LOSS
     return (
-        equity, entry_index[:trades], exit_index[:trades], reason[:trades], returns[:trades], held, mean, std, drawdown
+        equity,
+        entry_index[:trades],
+        exit_index[:trades],
+        reason[:trades],
+        returns[:trades],
+        held,
+        mean,
+        std,
+        drawdown,
+        profitable,
+        stops,
     )

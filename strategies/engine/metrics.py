@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import REASON_STOP_LOSS
 from .simulation import Simulation
 
 # Minutes per bar of each interval the engine accepts; sets the Sharpe annualisation.
@@ -44,7 +43,7 @@ def compute_metrics(close: np.ndarray, sim: Simulation, interval: str) -> dict[s
     # b = equity[i] / equity[i-1] - 1 and drawdown = min(equity / running max - 1), from
     # the simulation's own pass over its curve (kernels._equity_stats)
     total = int(sim.returns.shape[0])
-    profitable = int(np.count_nonzero(sim.returns > 0.0))
+    profitable = int(sim.profitable)
     bars = close.shape[0]
     return {
         "total_return": (float(sim.equity[-1]) - 1.0) * 100.0,
@@ -56,5 +55,5 @@ def compute_metrics(close: np.ndarray, sim: Simulation, interval: str) -> dict[s
         "sharpe_ratio": sharpe_ratio(sim.bar_return_mean, sim.bar_return_std, interval),
         "max_drawdown": sim.drawdown * 100.0,
         "exposure_pct": sim.bars_in_position / bars * 100.0,
-        "stop_loss_exits": int(np.count_nonzero(sim.reason == REASON_STOP_LOSS)),
+        "stop_loss_exits": int(sim.stop_loss_exits),
     }

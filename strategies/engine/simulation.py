@@ -30,6 +30,8 @@ class Simulation:
     bar_return_mean: float  # of b = equity[i] / equity[i-1] - 1
     bar_return_std: float  # sample (ddof=1); NaN with fewer than two returns
     drawdown: float  # min(equity / running max - 1), a fraction
+    profitable: int  # trades with r > 0
+    stop_loss_exits: int
 
 
 def simulate(
