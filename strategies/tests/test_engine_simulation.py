@@ -165,3 +165,20 @@ def test_fees_through_the_public_interface() -> None:
     assert trade_tuples(free) == trade_tuples(paid) == [(3, 4, "signal")]
     assert paid.metrics["total_return"] == pytest.approx((92 * 0.995 / (90 * 1.005) - 1) * 100)
     assert paid.equity[3] == pytest.approx(1 / 1.005)
+
+
+def test_stop_loss_at_its_level_follows_the_literal_rule() -> None:
+    # The simulation only evaluates the loss in % near the stop level; at the level, a
+    # unit in the last place either side must give what the rule's expression gives.
+    rng = np.random.default_rng(11)
+    checked = stopped = 0
+    for entry_price in np.concatenate([rng.uniform(0.01, 70_000, 300), [100.0, 90.0, 0.3, 77.7]]):
+        for stop in (0.1, 5.0, 10.0, 33.3, 99.9):
+            level = entry_price * (1 - stop / 100)
+            for close in (np.nextafter(np.nextafter(level, 0), 0), np.nextafter(level, 0), level, np.nextafter(level, np.inf)):
+                rule = (close - entry_price) / entry_price * 100.0 <= -stop
+                s = sim([entry_price, close, entry_price], entries=[0], stop=stop)
+                assert (trades_of(s)[0][2] == "stop_loss") == rule, (entry_price, stop, close)
+                checked += 1
+                stopped += rule
+    assert 0 < stopped < checked  # both outcomes occur at the level
