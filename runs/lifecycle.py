@@ -48,8 +48,9 @@ def engine_warm_up() -> float:
 
     Numba compiles (or loads from its cache) one specialisation per array type, and a
     read-only array is a type of its own: the price cache hands out read-only arrays
-    (`np.frombuffer`), the database path writable ones. Both are warmed, so no request
-    pays for a compilation.
+    (`np.frombuffer`), the database path writable ones. The engine passes read-only views
+    of both to its kernels (one specialisation); both paths are run here all the same, so
+    no request pays for a compilation.
     """
     from market_data.selectors import PriceSeries
     from strategies.engine import STRATEGIES, EngineError, backtest_arrays

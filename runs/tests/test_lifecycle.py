@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -105,15 +106,24 @@ def test_original_stream_ends_with_complete_when_its_run_is_interrupted(coins, a
     executor.wait_idle(timeout=10)
 
 
-def test_engine_warm_up_compiles_for_cached_and_fresh_arrays():
-    # The price cache hands out read-only arrays, the database path writable ones: numba
-    # compiles each kind separately, and the warm-up must leave both ready.
-    from strategies.engine import kernels
+def test_engine_warm_up_leaves_nothing_to_compile_for_either_array_kind():
+    # The price cache hands out read-only arrays, the database path writable ones; numba
+    # compiles per array type. After the warm-up neither kind may compile anything more.
+    from strategies.engine import STRATEGIES, backtest_arrays, kernels
 
     assert lifecycle.engine_warm_up() >= 0.0
-    for kernel in (kernels.simulate_kernel, kernels.first_bad_value_kernel, kernels.rsi_sma_signals_kernel):
-        kinds = {signature[0].mutable for signature in kernel.signatures}
-        assert kinds == {True, False}, kernel
+    dispatchers = [value for value in vars(kernels).values() if hasattr(value, "signatures")]
+    before = {dispatcher: len(dispatcher.signatures) for dispatcher in dispatchers}
+    rng = np.random.default_rng(3)
+    close = 10 * np.exp(np.cumsum(rng.normal(0, 0.02, 300)))
+    times = np.arange(300, dtype=np.int64) * 3_600_000_000_000
+    for writable in (True, False):
+        arrays = {"times": times.copy(), "close": close.copy(), "high": close * 1.01, "low": close * 0.99}
+        for array in arrays.values():
+            array.flags.writeable = writable
+        for key in STRATEGIES:
+            backtest_arrays(key, **arrays)
+    assert {dispatcher: len(dispatcher.signatures) for dispatcher in dispatchers} == before
 
 
 def test_recover_command(coins):

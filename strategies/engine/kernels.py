@@ -554,9 +554,11 @@ def _spans_extremes(high: np.ndarray, low: np.ndarray, k: int) -> tuple[np.ndarr
     size = high.shape[0]
     hi = high
     lo = low
-    span = 1
     if k < 2:
-        return hi, lo, span
+        return hi, lo, 1
+    # 1, but not a constant: a literal 1 in the first _extremes_pass call would get a
+    # compilation of its own (numba types a constant argument as a literal first)
+    span = min(1, k)
     hi_next = np.empty(size)
     lo_next = np.empty(size)
     hi_spare = np.empty(size)
@@ -862,6 +864,8 @@ def ma_crossover_signals_kernel(x: np.ndarray, fast: int, slow: int) -> tuple[np
     size = x.shape[0]
     first = max(fast, slow) - 1  # first bar with both means
     if first + 1 >= size or not _all_positive(x):
+        # (a copy: sma_kernel is then compiled for writable arrays only, as %D's uses it)
+        x = x.copy()
         return _crossings(sma_kernel(x, fast), sma_kernel(x, slow), np.inf, -np.inf)
     fm = _plain_means(x, fast)
     sm = _plain_means(x, slow)
@@ -896,7 +900,7 @@ def mean_reversion_signals_kernel(x: np.ndarray, n: int, threshold: float) -> tu
     exit_ = np.zeros(size, np.bool_)
     limit = -threshold
     if n > size or not _all_positive(x):
-        mid = sma_kernel(x, n)
+        mid = sma_kernel(x.copy(), n)  # a writable copy, as in ma_crossover_signals_kernel
         for i in range(size):
             v = x[i]
             entry[i] = (v - mid[i]) / mid[i] * 100.0 <= limit

@@ -277,3 +277,23 @@ def test_read_only_arrays_give_the_same_result() -> None:
     for key in STRATEGIES:
         result = backtest_arrays(key, times=times, params={}, **frozen)
         assert result.metrics == run(key, c, high=c * 1.01, low=c * 0.99).metrics
+
+
+def test_kernels_get_read_only_arrays_whatever_the_caller_passes() -> None:
+    # numba compiles per array type; the price cache's arrays are read-only, the
+    # database's writable. The engine hands its kernels read-only views of both, so each
+    # kernel is compiled once (a new clone's first server start halves), and it never
+    # writes to what the caller passed.
+    from strategies.engine import kernels
+
+    close = 10 * np.exp(np.cumsum(np.random.default_rng(4).normal(0, 0.02, 300)))
+    for writable in (True, False):
+        arrays = {"close": close.copy(), "high": close * 1.01, "low": close * 0.99}
+        times = hourly_times(300)
+        for array in (*arrays.values(), times):
+            array.flags.writeable = writable
+        result = backtest_arrays("stochastic", times=times, **arrays)
+        assert result.metrics["total_trades"] >= 0
+        assert all(array.flags.writeable == writable for array in arrays.values())
+    signatures = kernels.first_bad_value_kernel.signatures
+    assert signatures and all(not arg.mutable for signature in signatures for arg in signature)
