@@ -197,7 +197,7 @@ def _frame_times(prices: pd.DataFrame) -> np.ndarray:
 
 def _as_times(times: Any) -> np.ndarray:
     """The timestamps as a 1-d int64 array of UTC nanoseconds (datetime64 is converted)."""
-    if type(times) is np.ndarray and times.dtype == np.int64 and times.ndim == 1:
+    if type(times) is np.ndarray and times.dtype == np.int64 and times.ndim == 1 and times.flags.c_contiguous:
         return _read_only(times)  # the site's own arrays: nothing to convert
     arr = np.asarray(times)
     if arr.ndim != 1:
@@ -208,7 +208,8 @@ def _as_times(times: Any) -> np.ndarray:
         return _read_only(arr.astype("datetime64[ns]").view(np.int64))
     if not np.issubdtype(arr.dtype, np.integer):
         raise InvalidPriceData(f"times must be int64 nanoseconds since the epoch, got dtype {arr.dtype}")
-    return _read_only(arr.astype(np.int64, copy=False))
+    # contiguous, as the prices: a strided array would be a kernel type (and compilation) of its own
+    return _read_only(np.ascontiguousarray(arr, dtype=np.int64))
 
 
 def _as_prices(
