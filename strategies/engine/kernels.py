@@ -1126,9 +1126,12 @@ def simulate_kernel(
             units = cash / (c * (1.0 + fee))
             entry_price = c
             # At or below `floor` the stop-loss test may hold, so it is evaluated
-            # exactly; above it it cannot (the loss in % is monotone in the close and
-            # within 1e-15 of its real value, the floor 1e-12 above the real stop).
-            floor = entry_price * (1.0 - stop_loss_pct / 100.0) * (1.0 + 1e-12)
+            # exactly; above it it cannot. The loss in % is monotone in the close, and
+            # its rounding moves the close at which it reaches the stop by a few units in
+            # the last place of the entry price: the floor is 1e-12 (relative) above the
+            # real stop level, plus 1e-15 of the entry price for a stop of 100 %, whose
+            # level is 0 while a close below 2**-53 of the entry already rounds to -100 %.
+            floor = entry_price * ((1.0 - stop_loss_pct / 100.0) * (1.0 + 1e-12) + 1e-15)
             long = True
             entry_index[trades] = i
             equity[_u(i)] = units * c

@@ -173,9 +173,12 @@ def test_stop_loss_at_its_level_follows_the_literal_rule() -> None:
     rng = np.random.default_rng(11)
     checked = stopped = 0
     for entry_price in np.concatenate([rng.uniform(0.01, 70_000, 300), [100.0, 90.0, 0.3, 77.7]]):
-        for stop in (0.1, 5.0, 10.0, 33.3, 99.9):
+        for stop in (0.1, 5.0, 10.0, 33.3, 99.9, 100.0):
             level = entry_price * (1 - stop / 100)
-            for close in (np.nextafter(np.nextafter(level, 0), 0), np.nextafter(level, 0), level, np.nextafter(level, np.inf)):
+            nearby = (np.nextafter(np.nextafter(level, 0), 0), np.nextafter(level, 0), level, np.nextafter(level, np.inf))
+            if stop == 100.0:  # level 0: closes that are a vanishing share of the entry price
+                nearby = tuple(entry_price * share for share in (1e-17, 2.0**-53, 2.0**-52, 1e-15))
+            for close in nearby:
                 rule = (close - entry_price) / entry_price * 100.0 <= -stop
                 s = sim([entry_price, close, entry_price], entries=[0], stop=stop)
                 assert (trades_of(s)[0][2] == "stop_loss") == rule, (entry_price, stop, close)
