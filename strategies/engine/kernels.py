@@ -609,16 +609,7 @@ def stochastic_signals_kernel(
         return _crossings(pct_k, sma_kernel(pct_k, d), below_limit, above_limit)
     pct_d = np.full(size, np.nan)  # plain running %D; NaN where a window holds a NaN %K
     pct_d[k - 1 :] = _plain_means(pct_k[k - 1 :], d)
-    order = np.empty(size, np.int8)  # sign of %K - %D; 0 also where not yet decided
-    unsure = 0
-    for i in range(first, size):
-        a = pct_k[_u(i)]
-        b = pct_d[_u(i)]
-        diff = a - b
-        margin = _DECIDED * (a + b)
-        sign = np.int8(diff > margin) - np.int8(diff < -margin)
-        order[_u(i)] = sign
-        unsure += sign == 0
+    order, unsure = _decided_signs(pct_k, pct_d, first)
     if unsure:
         inv_d = 1.0 / d
         for i in range(first, size):
@@ -626,15 +617,7 @@ def stochastic_signals_kernel(
                 a = pct_k[i]
                 b = _exact_mean(pct_k, i, d, inv_d)  # NaN if the window holds a NaN
                 order[i] = _UNDEFINED if (a != a or b != b) else np.int8(a > b) - np.int8(a < b)
-    up = np.zeros(size, np.bool_)
-    down = np.zeros(size, np.bool_)
-    for i in range(first + 1, size):
-        before = order[_u(i - 1)]
-        now = order[_u(i)]
-        kv = pct_k[_u(i)]
-        up[_u(i)] = (before <= 0) & (now == 1) & (kv < below_limit)
-        down[_u(i)] = (before >= 0) & (before <= 1) & (now == -1) & (kv > above_limit)
-    return up, down
+    return _order_crossings(order, first, pct_k, below_limit, above_limit)
 
 
 # The sign code of a bar where a compared value is NaN: neither <= 0 nor in 0..1.
@@ -667,7 +650,7 @@ def bollinger_signals_kernel(x: np.ndarray, n: int, mult: float) -> tuple[np.nda
     exact mean; the test allows four times that, and as much again for the band's own
     roundings."""
     size = x.shape[0]
-    if n > size or n < 2 or not _all_positive(x):
+    if n > size or n < 2 or _first_bad_price(x) >= 0:
         mid, std = rolling_moments_kernel(x, n)
         entry = np.empty(size, np.bool_)
         exit_ = np.empty(size, np.bool_)
@@ -834,26 +817,41 @@ def _exact_mean(x: np.ndarray, i: int, n: int, inv_n: float) -> float:  # pragma
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _all_positive(x: np.ndarray) -> bool:  # pragma: no cover - compiled
-    """Every value finite and > 0 (the bound above needs it; the engine checks prices so)."""
-    good = 0
-    for i in range(x.shape[0]):
-        good += (x[i] > 0.0) & (x[i] < np.inf)
-    return good == x.shape[0]
+def _decided_signs(a: np.ndarray, b: np.ndarray, first: int) -> tuple[np.ndarray, int]:  # pragma: no cover - compiled
+    """(order, undecided): order[i] the sign of a[i] - b[i] from `first` on where the plain
+    values are farther apart than _DECIDED, 0 where they are not (or one is NaN, as over a
+    collapsed block): the caller decides those bars exactly. undecided counts them."""
+    size = a.shape[0]
+    order = np.empty(size, np.int8)
+    undecided = 0
+    for i in range(first, size):
+        x = a[_u(i)]
+        y = b[_u(i)]
+        diff = x - y
+        margin = _DECIDED * (x + y)
+        sign = np.int8(diff > margin) - np.int8(diff < -margin)
+        order[_u(i)] = sign
+        undecided += sign == 0
+    return order, undecided
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _order_crossings(order: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """(up, down) from the sign of a - b per bar (defined from `first`): a crosses above b
-    where the sign goes from <= 0 to > 0, below where it goes from >= 0 to < 0."""
+def _order_crossings(
+    order: np.ndarray, first: int, a: np.ndarray, below_limit: float, above_limit: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """(up, down) from the sign of a - b per bar (defined from `first`; _UNDEFINED where a
+    value is NaN): a crosses above b where the sign goes from -1 or 0 to 1 while
+    a < below_limit, below where it goes from 0 or 1 to -1 while a > above_limit
+    (_crossings' rule; inf and -inf for no zone)."""
     size = order.shape[0]
     up = np.zeros(size, np.bool_)
     down = np.zeros(size, np.bool_)
     for i in range(first + 1, size):
         before = order[_u(i - 1)]
         now = order[_u(i)]
-        up[_u(i)] = (before <= 0) & (now > 0)
-        down[_u(i)] = (before >= 0) & (now < 0)
+        value = a[_u(i)]
+        up[_u(i)] = (before <= 0) & (now == 1) & (value < below_limit)
+        down[_u(i)] = (before >= 0) & (before <= 1) & (now == -1) & (value > above_limit)
     return up, down
 
 
@@ -863,22 +861,13 @@ def ma_crossover_signals_kernel(x: np.ndarray, fast: int, slow: int) -> tuple[np
     rounded (decided on plain running means where they are far enough apart; see above)."""
     size = x.shape[0]
     first = max(fast, slow) - 1  # first bar with both means
-    if first + 1 >= size or not _all_positive(x):
+    if first + 1 >= size or _first_bad_price(x) >= 0:  # the bound needs positive prices
         # (a copy: sma_kernel is then compiled for writable arrays only, as %D's uses it)
         x = x.copy()
         return _crossings(sma_kernel(x, fast), sma_kernel(x, slow), np.inf, -np.inf)
     fm = _plain_means(x, fast)
     sm = _plain_means(x, slow)
-    order = np.empty(size, np.int8)  # sign of fast - slow; 0 also where not yet decided
-    unsure = 0
-    for i in range(first, size):
-        a = fm[_u(i)]
-        b = sm[_u(i)]
-        diff = a - b
-        margin = _DECIDED * (a + b)  # NaN over a collapsed block: undecided
-        sign = np.int8(diff > margin) - np.int8(diff < -margin)
-        order[_u(i)] = sign
-        unsure += sign == 0
+    order, unsure = _decided_signs(fm, sm, first)
     if unsure:
         inv_f = 1.0 / fast
         inv_s = 1.0 / slow
@@ -887,7 +876,7 @@ def ma_crossover_signals_kernel(x: np.ndarray, fast: int, slow: int) -> tuple[np
                 a = _exact_mean(x, i, fast, inv_f)
                 b = _exact_mean(x, i, slow, inv_s)
                 order[i] = np.int8(a > b) - np.int8(a < b)
-    return _order_crossings(order, first)
+    return _order_crossings(order, first, x, np.inf, -np.inf)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -899,12 +888,10 @@ def mean_reversion_signals_kernel(x: np.ndarray, n: int, threshold: float) -> tu
     entry = np.zeros(size, np.bool_)
     exit_ = np.zeros(size, np.bool_)
     limit = -threshold
-    if n > size or not _all_positive(x):
+    if n > size or _first_bad_price(x) >= 0:
         mid = sma_kernel(x.copy(), n)  # a writable copy, as in ma_crossover_signals_kernel
         for i in range(size):
-            v = x[i]
-            entry[i] = (v - mid[i]) / mid[i] * 100.0 <= limit
-            exit_[i] = v >= mid[i]
+            entry[i], exit_[i] = _mean_reversion_rules(x[i], mid[i], limit)
         return entry, exit_
     mid = _plain_means(x, n)
     unsure = np.zeros(size, np.bool_)
@@ -925,10 +912,14 @@ def mean_reversion_signals_kernel(x: np.ndarray, n: int, threshold: float) -> tu
         inv_n = 1.0 / n
         for i in range(n - 1, size):
             if unsure[i]:
-                m = _exact_mean(x, i, n, inv_n)
-                entry[i] = (x[i] - m) / m * 100.0 <= limit
-                exit_[i] = x[i] >= m
+                entry[i], exit_[i] = _mean_reversion_rules(x[i], _exact_mean(x, i, n, inv_n), limit)
     return entry, exit_
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _mean_reversion_rules(v: float, mid: float, limit: float) -> tuple[bool, bool]:  # pragma: no cover - compiled
+    """(entry, exit) of a close v against its mean: (v - mid) / mid * 100 <= limit, v >= mid."""
+    return (v - mid) / mid * 100.0 <= limit, v >= mid
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
