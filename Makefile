@@ -54,6 +54,7 @@ test: dev-deps
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: dev-deps
 	$(PY) bench/engine.py

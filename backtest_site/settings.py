@@ -288,4 +288,6 @@ BACKTEST_THREAD_CONN_MAX_AGE = env_int(
 # Run creation (POST /api/runs/ and the original stream endpoint), per user or client address.
 RUNS_THROTTLE_RATE = os.environ.get("RUNS_THROTTLE_RATE", "60/min").strip()
 if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", RUNS_THROTTLE_RATE):
-    raise ImproperlyConfigured(f"RUNS_THROTTLE_RATE must look like 60/min (N/s, N/min, N/h, N/day), got {RUNS_THROTTLE_RATE!r}")
+    raise ImproperlyConfigured(
+        f"RUNS_THROTTLE_RATE must look like 60/min (N/s, N/min, N/h, N/day), got {RUNS_THROTTLE_RATE!r}"
+    )

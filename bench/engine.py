@@ -105,7 +105,14 @@ def time_original(key: str, times: np.ndarray, market: Market, coins: int) -> fl
     from bench.original_loop import ORIGINAL
 
     frames = [
-        pd.DataFrame({"datetime": pd.to_datetime(times, utc=True), "close_price": c["close"], "high_price": c["high"], "low_price": c["low"]})
+        pd.DataFrame(
+            {
+                "datetime": pd.to_datetime(times, utc=True),
+                "close_price": c["close"],
+                "high_price": c["high"],
+                "low_price": c["low"],
+            }
+        )
         for c in market[:coins]
     ]
     run = ORIGINAL[key]
@@ -143,7 +150,9 @@ def from_signals_run(key: str, market: Market) -> Callable[[], object]:
     def run() -> list:
         out = []
         for coin, (entry, exit_) in zip(market, signals, strict=True):
-            sim = simulate(coin["close"], entry, exit_, warmup=warmup, stop_loss_pct=params["stop_loss_threshold"], fee_pct=0.0)
+            sim = simulate(
+                coin["close"], entry, exit_, warmup=warmup, stop_loss_pct=params["stop_loss_threshold"], fee_pct=0.0
+            )
             out.append(compute_metrics(coin["close"], sim, "1h"))
         return out
 
@@ -235,15 +244,21 @@ def cold_start() -> tuple[dict[str, float], dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--original-coins", type=int, default=2, help="coins to time the original loop on (scaled to 48)")
+    parser.add_argument(
+        "--original-coins", type=int, default=2, help="coins to time the original loop on (scaled to 48)"
+    )
     parser.add_argument("--no-vectorbt", action="store_true")
     args = parser.parse_args()
 
     times, market = make_market()
-    print(f"{COINS} coins x {BARS:,} hourly bars, default parameters (stop-loss 10%), fee 0, median of {args.repeats}; "
-          f"original loop timed on {args.original_coins} coins and scaled to {COINS}\n")
-    header = (f"{'strategy':<16} {'engine ms':>9} {'+trades':>8} {'original ms':>12} {'speed-up':>9} {'vbt ms':>7} "
-              f"{'engine/vbt':>10} {'sim ms':>7} {'sim/vbt':>8} {'vbt+metrics':>11}")
+    print(
+        f"{COINS} coins x {BARS:,} hourly bars, default parameters (stop-loss 10%), fee 0, median of {args.repeats}; "
+        f"original loop timed on {args.original_coins} coins and scaled to {COINS}\n"
+    )
+    header = (
+        f"{'strategy':<16} {'engine ms':>9} {'+trades':>8} {'original ms':>12} {'speed-up':>9} {'vbt ms':>7} "
+        f"{'engine/vbt':>10} {'sim ms':>7} {'sim/vbt':>8} {'vbt+metrics':>11}"
+    )
     print(header)
     print("-" * len(header))
     for key in STRATEGIES:
@@ -257,20 +272,31 @@ def main() -> None:
         ms = interleaved_medians(runs, args.repeats)
         original = time_original(key, times, market, args.original_coins)
         vbt = ms.get("vbt", math.nan)
-        print(f"{key:<16} {ms['engine']:9.2f} {ms['trades']:8.2f} {original:12.0f} {original / ms['engine']:8.0f}x "
-              f"{vbt:7.1f} {ms['engine'] / vbt:10.3f} {ms['sim']:7.2f} {ms['sim'] / vbt:8.3f} {ms.get('vbt_metrics', math.nan):11.1f}")
+        print(
+            f"{key:<16} {ms['engine']:9.2f} {ms['trades']:8.2f} {original:12.0f} {original / ms['engine']:8.0f}x "
+            f"{vbt:7.1f} {ms['engine'] / vbt:10.3f} {ms['sim']:7.2f} {ms['sim'] / vbt:8.3f} "
+            f"{ms.get('vbt_metrics', math.nan):11.1f}"
+        )
 
     memory = {key: in_fresh_process(MEMORY_CHILD, key=key) for key in STRATEGIES}
     worst = max(memory, key=lambda key: memory[key]["peak_mb"])
-    print(f"\npeak memory of a fresh process running one 48-coin batch (trade dicts built), worst of the six: "
-          f"{memory[worst]['peak_mb']:.0f} MB peak RSS ({worst}; {memory[worst]['before_mb']:.0f} MB of it before the "
-          f"first backtest: Python, numpy, numba and the 48 coins' arrays)")
+    print(
+        f"\npeak memory of a fresh process running one 48-coin batch (trade dicts built), worst of the six: "
+        f"{memory[worst]['peak_mb']:.0f} MB peak RSS ({worst}; {memory[worst]['before_mb']:.0f} MB of it before the "
+        f"first backtest: Python, numpy, numba and the 48 coins' arrays)"
+    )
     cached, compiled = cold_start()
     first_extra = (cached["first_s"] - cached["warm_s"]) * 1000
-    print(f"fresh process, one coin, all six strategies (numba cache loaded): first run {cached['first_s'] * 1000:.0f} ms vs warm "
-          f"{cached['warm_s'] * 1000:.1f} ms -> first backtest costs {first_extra:.0f} ms more; with the engine's import "
-          f"({cached['import_s'] * 1000:.0f} ms, numba's included) {first_extra + cached['import_s'] * 1000:.0f} ms more")
-    print(f"  same with an empty numba cache (compiling): import {compiled['import_s'] * 1000:.0f} ms, first run {compiled['first_s'] * 1000:.0f} ms")
+    print(
+        "fresh process, one coin, all six strategies (numba cache loaded): "
+        f"first run {cached['first_s'] * 1000:.0f} ms vs warm "
+        f"{cached['warm_s'] * 1000:.1f} ms -> first backtest costs {first_extra:.0f} ms more; with the engine's import "
+        f"({cached['import_s'] * 1000:.0f} ms, numba's included) {first_extra + cached['import_s'] * 1000:.0f} ms more"
+    )
+    print(
+        f"  same with an empty numba cache (compiling): import {compiled['import_s'] * 1000:.0f} ms, "
+        f"first run {compiled['first_s'] * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

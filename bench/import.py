@@ -2,7 +2,8 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bt_bench .venv/bin/python bench/import.py
 
-`--coins 50` gives the 438,000 rows of the issue's figure. Writes one CSV per coin into a temporary directory (the format pandas writes:
+`--coins 50` gives the 438,000 rows of the issue's figure. Writes one CSV per coin into a
+temporary directory (the format pandas writes:
 unnamed index column of ISO times, then open, high, low, close, volume), migrates the
 database named by DATABASE_URL, imports every file with `import_prices` in one process,
 then imports them all again (which must change nothing), and prints rows, seconds and
@@ -47,7 +48,10 @@ def write_csvs(folder: Path, coins: int) -> list[tuple[str, Path]]:
         path = folder / f"bench{k:02d}.csv"
         with open(path, "w") as out:
             out.write(",open,high,low,close,volume\n")
-            out.writelines(f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}\n" for t, (o, h, lo, c, v) in zip(times, bars.tolist(), strict=True))
+            out.writelines(
+                f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}\n"
+                for t, (o, h, lo, c, v) in zip(times, bars.tolist(), strict=True)
+            )
         files.append((f"BENCH{k:02d}", path))
     return files
 

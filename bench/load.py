@@ -354,7 +354,8 @@ def main() -> int:
             for problem in problems[:10]:
                 print(f"    {problem}")
             print(
-                f"  server RSS peak {watch.peak / 1024:.0f} MB (sampled), settled {rss / 1024:.0f} MB after {waited:.1f} s; "
+                f"  server RSS peak {watch.peak / 1024:.0f} MB (sampled), "
+                f"settled {rss / 1024:.0f} MB after {waited:.1f} s; "
                 f"database connections {connections}"
             )
             failed = failed or bool(problems) or len(done) != args.runs

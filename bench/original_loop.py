@@ -32,10 +32,19 @@ def _loop(prices_df: pd.DataFrame, start: int, buy, sell, stop_loss: float) -> l
             profit_pct = ((current_price - entry_price) / entry_price) * 100
             if profit_pct <= -stop_loss:
                 position = 0
-                trades.append({"type": "sell", "price": current_price, "date": prices_df.iloc[i]["datetime"], "reason": "stop_loss"})
+                trades.append(
+                    {
+                        "type": "sell",
+                        "price": current_price,
+                        "date": prices_df.iloc[i]["datetime"],
+                        "reason": "stop_loss",
+                    }
+                )
             elif sell(i):
                 position = 0
-                trades.append({"type": "sell", "price": current_price, "date": prices_df.iloc[i]["datetime"], "reason": "signal"})
+                trades.append(
+                    {"type": "sell", "price": current_price, "date": prices_df.iloc[i]["datetime"], "reason": "signal"}
+                )
     return trades
 
 
@@ -47,12 +56,19 @@ def run_rsi_strategy(prices_df: pd.DataFrame, parameters: dict[str, Any]) -> dic
     gain = delta.where(delta > 0, 0).rolling(window=rsi_period).mean()
     loss = (-delta.where(delta < 0, 0)).rolling(window=rsi_period).mean()
     rsi = 100 - (100 / (1 + gain / loss))
-    trades = _loop(prices_df, 0, lambda i: rsi.iloc[i] < oversold, lambda i: rsi.iloc[i] > overbought,
-                   parameters.get("stop_loss_threshold", 10))
+    trades = _loop(
+        prices_df,
+        0,
+        lambda i: rsi.iloc[i] < oversold,
+        lambda i: rsi.iloc[i] > overbought,
+        parameters.get("stop_loss_threshold", 10),
+    )
     return calculate_performance(trades, prices_df)
 
 
-def _crossing(fast: pd.Series, slow: pd.Series, start: int, prices_df: pd.DataFrame, stop: float) -> list[dict[str, Any]]:
+def _crossing(
+    fast: pd.Series, slow: pd.Series, start: int, prices_df: pd.DataFrame, stop: float
+) -> list[dict[str, Any]]:
     def up(i: int) -> bool:
         return fast.iloc[i - 1] <= slow.iloc[i - 1] and fast.iloc[i] > slow.iloc[i]
 
@@ -73,7 +89,9 @@ def run_ma_crossover_strategy(prices_df: pd.DataFrame, parameters: dict[str, Any
 
 def run_macd_strategy(prices_df: pd.DataFrame, parameters: dict[str, Any]) -> dict[str, Any]:
     close = prices_df["close_price"]
-    fast, slow, signal = (parameters.get(k, d) for k, d in (("macd_fast_period", 12), ("macd_slow_period", 26), ("macd_signal_period", 9)))
+    fast, slow, signal = (
+        parameters.get(k, d) for k, d in (("macd_fast_period", 12), ("macd_slow_period", 26), ("macd_signal_period", 9))
+    )
     macd = close.ewm(span=fast, adjust=False).mean() - close.ewm(span=slow, adjust=False).mean()
     signal_line = macd.ewm(span=signal, adjust=False).mean()
     trades = _crossing(macd, signal_line, slow + signal, prices_df, parameters.get("stop_loss_threshold", 10))
@@ -105,8 +123,13 @@ def run_bollinger_bands_strategy(prices_df: pd.DataFrame, parameters: dict[str, 
     upper_band = middle_band + (std * std_mult)
     lower_band = middle_band - (std * std_mult)
     close = prices_df["close_price"]
-    trades = _loop(prices_df, period, lambda i: close.iloc[i] <= lower_band.iloc[i],
-                   lambda i: close.iloc[i] >= upper_band.iloc[i], parameters.get("stop_loss_threshold", 10))
+    trades = _loop(
+        prices_df,
+        period,
+        lambda i: close.iloc[i] <= lower_band.iloc[i],
+        lambda i: close.iloc[i] >= upper_band.iloc[i],
+        parameters.get("stop_loss_threshold", 10),
+    )
     return calculate_performance(trades, prices_df)
 
 
@@ -115,8 +138,13 @@ def run_mean_reversion_strategy(prices_df: pd.DataFrame, parameters: dict[str, A
     close = prices_df["close_price"]
     sma = close.rolling(window=period).mean()
     deviation = (close - sma) / sma * 100
-    trades = _loop(prices_df, period, lambda i: deviation.iloc[i] <= -threshold, lambda i: close.iloc[i] >= sma.iloc[i],
-                   parameters.get("stop_loss_threshold", 10))
+    trades = _loop(
+        prices_df,
+        period,
+        lambda i: deviation.iloc[i] <= -threshold,
+        lambda i: close.iloc[i] >= sma.iloc[i],
+        parameters.get("stop_loss_threshold", 10),
+    )
     return calculate_performance(trades, prices_df)
 
 
@@ -139,7 +167,10 @@ def calculate_performance(trades: list[dict[str, Any]], prices_df: pd.DataFrame)
     sharpe_ratio = 0.0
     if len(buy_trades) > 1:
         returns = pd.Series(
-            [(sell_trades[i]["price"] - buy_trades[i]["price"]) / buy_trades[i]["price"] for i in range(min(len(buy_trades), len(sell_trades)))]
+            [
+                (sell_trades[i]["price"] - buy_trades[i]["price"]) / buy_trades[i]["price"]
+                for i in range(min(len(buy_trades), len(sell_trades)))
+            ]
         )
         sharpe_ratio = returns.mean() / returns.std() if returns.std() > 0 else 0
     return {

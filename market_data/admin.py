@@ -36,7 +36,9 @@ class EstimatedCountPaginator(Paginator):
         model = self.object_list.model
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
+                )
                 row = cursor.fetchone()
             if row and row[0] > 0:
                 return int(row[0])

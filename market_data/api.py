@@ -52,7 +52,9 @@ class PricePagination(PageNumberPagination):
             return super().get_page_number(request, paginator)
         number = _whole_number(raw)
         if number is None or number < 1:
-            raise ValidationError({self.page_query_param: [f'A whole number from 1 (or "last") is required, got {raw!r}.']})
+            raise ValidationError(
+                {self.page_query_param: [f'A whole number from 1 (or "last") is required, got {raw!r}.']}
+            )
         return number
 
 

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class MarketDataConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'market_data'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "market_data"

@@ -160,7 +160,9 @@ def parse_price_csv(lines: Iterable[str]) -> ParsedFile:
             continue
         seen = first_line.setdefault(bar.datetime, line)
         if seen != line:
-            parsed.errors.append(RowError(line, f"duplicate timestamp {bar.datetime:%Y-%m-%dT%H:%M:%SZ} (first on line {seen})"))
+            parsed.errors.append(
+                RowError(line, f"duplicate timestamp {bar.datetime:%Y-%m-%dT%H:%M:%SZ} (first on line {seen})")
+            )
             continue
         parsed.bars.append(bar)
     return parsed

@@ -155,8 +155,7 @@ def _to_ns(value: dt.datetime) -> int:
 # One row of PostgreSQL's binary COPY output for the query in _prices_load_postgresql:
 # a field count, then (length, value) for the int8 epoch and the five float8 columns.
 _COPY_ROW = np.dtype(
-    [("n", ">i2"), ("l0", ">i4"), ("t", ">i8")]
-    + [f for k in range(1, 6) for f in ((f"l{k}", ">i4"), (f"c{k}", ">f8"))]
+    [("n", ">i2"), ("l0", ">i4"), ("t", ">i8")] + [f for k in range(1, 6) for f in ((f"l{k}", ">i4"), (f"c{k}", ">f8"))]
 )
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
@@ -245,7 +244,9 @@ def prices_get(
     if series is None:
         series = prices_load(crypto_id=crypto_id, interval=interval)
         if version is not None:
-            _cache_call(cache.set, _series_key(crypto_id, interval, version), series.to_bytes(), settings.PRICE_CACHE_TTL)
+            _cache_call(
+                cache.set, _series_key(crypto_id, interval, version), series.to_bytes(), settings.PRICE_CACHE_TTL
+            )
     return series.window(start=start, end=end)
 
 

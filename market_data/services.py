@@ -73,7 +73,9 @@ def _upsert_postgresql(*, crypto_id: int, interval: str, bars: Sequence[PriceBar
     write = buffer.write
     for b in bars:
         volume = "\\N" if b.volume is None else repr(b.volume)
-        write(f"{crypto_id}\t{b.datetime.isoformat()}\t{b.open!r}\t{b.high!r}\t{b.low!r}\t{b.close!r}\t{volume}\t{interval}\n")
+        write(
+            f"{crypto_id}\t{b.datetime.isoformat()}\t{b.open!r}\t{b.high!r}\t{b.low!r}\t{b.close!r}\t{volume}\t{interval}\n"
+        )
     buffer.seek(0)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS _price_upsert")
@@ -119,8 +121,10 @@ def _upsert_sqlite(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) -
         cursor.executemany(
             f"INSERT INTO crypto_prices ({_COLUMNS}, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             f"ON CONFLICT (crypto_id, datetime, interval_type) DO UPDATE SET {_UPDATE} "
-            "WHERE crypto_prices.open_price IS NOT excluded.open_price OR crypto_prices.high_price IS NOT excluded.high_price "
-            "OR crypto_prices.low_price IS NOT excluded.low_price OR crypto_prices.close_price IS NOT excluded.close_price "
+            "WHERE crypto_prices.open_price IS NOT excluded.open_price "
+            "OR crypto_prices.high_price IS NOT excluded.high_price "
+            "OR crypto_prices.low_price IS NOT excluded.low_price "
+            "OR crypto_prices.close_price IS NOT excluded.close_price "
             "OR crypto_prices.volume IS NOT excluded.volume",
             params,
         )
@@ -129,8 +133,16 @@ def _upsert_sqlite(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) -
 
 def _upsert_generic(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) -> int:
     objs = [
-        Price(crypto_id=crypto_id, interval_type=interval, datetime=b.datetime, open=b.open, high=b.high, low=b.low,
-              close=b.close, volume=b.volume)
+        Price(
+            crypto_id=crypto_id,
+            interval_type=interval,
+            datetime=b.datetime,
+            open=b.open,
+            high=b.high,
+            low=b.low,
+            close=b.close,
+            volume=b.volume,
+        )
         for b in bars
     ]
     Price.objects.bulk_create(

@@ -27,7 +27,17 @@ class RunResultInline(admin.TabularInline):
 
 @admin.register(BacktestRun)
 class BacktestRunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "strategy", "status", "interval", "start_date", "end_date", "total", "completed", "created_at")
+    list_display = (
+        "id",
+        "strategy",
+        "status",
+        "interval",
+        "start_date",
+        "end_date",
+        "total",
+        "completed",
+        "created_at",
+    )
     list_filter = ("status", "strategy", "interval")
     list_select_related = ("strategy",)
     date_hierarchy = "created_at"

@@ -218,8 +218,9 @@ class ChannelWriter:
 
     `send_event` with stored events costs database round trips per event (one on PostgreSQL
     with runs.eventstorage, seven with the stock storage); made by the pool's jobs under a
-    run's lock it would queue them all behind the database. Here jobs only enqueue, and this thread sends in exactly the order published
-    (one FIFO for the process), so each channel's stored ids follow the publish order.
+    run's lock it would queue them all behind the database. Here jobs only enqueue, and this
+    thread sends in exactly the order published (one FIFO for the process), so each channel's
+    stored ids follow the publish order.
     The thread starts on first use and keeps its database connection while it has work.
     """
 

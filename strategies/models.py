@@ -43,7 +43,9 @@ class StrategyParameter(models.Model):
     default_value = models.TextField(blank=True, default="")
     min_value = models.DecimalField(max_digits=30, decimal_places=10, null=True, blank=True)
     max_value = models.DecimalField(max_digits=30, decimal_places=10, null=True, blank=True)
-    options = models.TextField(blank=True, default="", help_text='JSON list of choices for "select", e.g. ["sma", "wilder"]')
+    options = models.TextField(
+        blank=True, default="", help_text='JSON list of choices for "select", e.g. ["sma", "wilder"]'
+    )
     display_order = models.IntegerField(default=0)
     is_active = models.BooleanField(default=True)
 

@@ -108,9 +108,14 @@ def parameter_definition(row: StrategyParameter) -> ParameterDefinition:
 
 
 def strategy_list(*, include_inactive: bool = False) -> QuerySet[Strategy]:
-    """Strategies by id, with their definitions prefetched as `definitions` (active ones only unless include_inactive)."""
+    """Strategies by id, with their definitions prefetched as `definitions`.
+
+    Active definitions only, unless include_inactive.
+    """
     strategies = Strategy.objects.all() if include_inactive else Strategy.objects.active()
-    parameters = StrategyParameter.objects.all() if include_inactive else StrategyParameter.objects.filter(is_active=True)
+    parameters = (
+        StrategyParameter.objects.all() if include_inactive else StrategyParameter.objects.filter(is_active=True)
+    )
     return strategies.order_by("id").prefetch_related(
         Prefetch("parameters", queryset=parameters.order_by("display_order", "id"), to_attr="definition_rows")
     )

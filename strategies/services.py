@@ -46,8 +46,10 @@ def strategy_parameter_validate(
     engine = spec.param(parameter_name)
     if engine is None:
         raise ValidationError(
-            {"parameter_name": f"the {strategy_key} engine has no parameter {parameter_name!r}; "
-             f"it knows: {', '.join(spec.param_names)}"}
+            {
+                "parameter_name": f"the {strategy_key} engine has no parameter {parameter_name!r}; "
+                f"it knows: {', '.join(spec.param_names)}"
+            }
         )
     if parameter_type != engine.type:
         raise ValidationError({"parameter_type": f"the engine's {parameter_name} is of type {engine.type}"})

@@ -129,7 +129,10 @@ def test_overlapping_imports_into_an_existing_coin_are_serialized(tmp_path, toge
     assert all(isinstance(o, services.ImportReport) and not o.created for o in outcomes), outcomes
     bars = stored_bars("ETH")
     assert len(bars) == Price.objects.count() == ROWS
-    assert set(bars.values()) in ({bar_values(i, 100.0) for i in range(ROWS)}, {bar_values(i, 7000.0) for i in range(ROWS)})
+    assert set(bars.values()) in (
+        {bar_values(i, 100.0) for i in range(ROWS)},
+        {bar_values(i, 7000.0) for i in range(ROWS)},
+    )
 
 
 def test_a_file_refused_late_writes_nothing_while_another_import_runs(tmp_path, together):

@@ -27,7 +27,10 @@ def plain_static(settings, tmp_path):
     """Static files by their plain names, found by the finders: with DEBUG off the settings pick the
     manifest storage, which needs collectstatic first (test_collectstatic_* covers that storage)."""
     settings.STATIC_ROOT = tmp_path  # an empty one: whitenoise warns about a missing directory
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture

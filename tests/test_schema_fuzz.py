@@ -97,6 +97,4 @@ def fuzz_env(db, settings):
 def test_no_input_makes_the_api_fail(case, fuzz_env):
     response = case.call()
     # 2xx bodies must match their documented shape; anything else just must not be a 5xx.
-    case.validate_response(
-        response, checks=[not_a_server_error, response_schema_conformance, content_type_conformance]
-    )
+    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance, content_type_conformance])

@@ -113,7 +113,10 @@ def test_catalogue_writes_are_refused_and_change_nothing(market, user, superuser
     assert api.get(path).status_code == 200  # readable by all
     before = catalogue_snapshot()
 
-    statuses = {method: getattr(api, method)(path, WRITE, format="json").status_code for method in ("post", "put", "patch", "delete")}
+    statuses = {
+        method: getattr(api, method)(path, WRITE, format="json").status_code
+        for method in ("post", "put", "patch", "delete")
+    }
 
     assert statuses == dict.fromkeys(statuses, refused_with)
     assert catalogue_snapshot() == before
@@ -123,8 +126,15 @@ def test_catalogue_writes_are_refused_and_change_nothing(market, user, superuser
 
 CHANGE_PAGE = "/admin/strategies/strategy/1/change/"
 PARAM_FIELDS = (
-    "parameter_name", "display_name", "parameter_type", "default_value", "min_value", "max_value", "options",
-    "display_order", "is_active",
+    "parameter_name",
+    "display_name",
+    "parameter_type",
+    "default_value",
+    "min_value",
+    "max_value",
+    "options",
+    "display_order",
+    "is_active",
 )
 
 
@@ -132,18 +142,22 @@ def change_form(strategy: Strategy, **defaults: str) -> dict[str, str]:
     """The strategy's admin change form as a browser posts it, with some parameter defaults edited."""
     rows = list(strategy.parameters.order_by("display_order", "id"))
     data = {
-        "name": strategy.name, "key": strategy.key, "description": strategy.description,
+        "name": strategy.name,
+        "key": strategy.key,
+        "description": strategy.description,
         "is_active": "on" if strategy.is_active else "",
-        "parameters-TOTAL_FORMS": str(len(rows)), "parameters-INITIAL_FORMS": str(len(rows)),
-        "parameters-MIN_NUM_FORMS": "0", "parameters-MAX_NUM_FORMS": "1000",
+        "parameters-TOTAL_FORMS": str(len(rows)),
+        "parameters-INITIAL_FORMS": str(len(rows)),
+        "parameters-MIN_NUM_FORMS": "0",
+        "parameters-MAX_NUM_FORMS": "1000",
     }
     for i, row in enumerate(rows):
         for field in PARAM_FIELDS:
             value = getattr(row, field)
             if field == "default_value":
                 value = defaults.get(row.parameter_name, value)
-            data[f"parameters-{i}-{field}"] = ("on" if value else "") if isinstance(value, bool) else (
-                "" if value is None else str(value)
+            data[f"parameters-{i}-{field}"] = (
+                ("on" if value else "") if isinstance(value, bool) else ("" if value is None else str(value))
             )
         data[f"parameters-{i}-id"] = str(row.id)
         data[f"parameters-{i}-strategy"] = str(strategy.id)
@@ -207,8 +221,18 @@ def test_a_superuser_opens_and_changes_a_strategy_parameter(seeded, admin):
 # Variables that would change what is checked; the tests set their own. (The root conftest sets
 # DJANGO_ALLOW_ASYNC_UNSAFE for the test process; the deploy check rightly refuses it.)
 _CLEARED = {
-    "DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "STATIC_MANIFEST", "SESSION_COOKIE_SECURE",
-    "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "STATIC_MANIFEST",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
     "SECURE_HSTS_PRELOAD",
 }
 
@@ -283,7 +307,9 @@ print(json.dumps({
     "session_cookie_secure": settings.SESSION_COOKIE_SECURE,
     "csrf_cookie_secure": settings.CSRF_COOKIE_SECURE,
     "status": response.status_code,
-    "csrf_cookie_flags": None if cookie is None else {"secure": bool(cookie["secure"]), "httponly": bool(cookie["httponly"])},
+    "csrf_cookie_flags": (
+        None if cookie is None else {"secure": bool(cookie["secure"]), "httponly": bool(cookie["httponly"])}
+    ),
 }))
 """
 
@@ -322,7 +348,13 @@ SECURITY_HEADERS = {
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/strategies/", "/api/cryptocurrencies/BTC/prices/", "/api/cryptocurrencies/NOPE/", "/admin/login/", "/api/schema/"],
+    [
+        "/api/strategies/",
+        "/api/cryptocurrencies/BTC/prices/",
+        "/api/cryptocurrencies/NOPE/",
+        "/admin/login/",
+        "/api/schema/",
+    ],
 )
 def test_security_headers_are_on_every_kind_of_response(market, path):
     response = Client().get(path)

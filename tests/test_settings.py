@@ -33,7 +33,11 @@ def test_defaults_are_sqlite_locmem_debug_off_four_workers():
     out = _django_setup(SECRET_KEY=KEY)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [
-        "False", "4", "django.db.backends.sqlite3", "django.core.cache.backends.locmem.LocMemCache", "127.0.0.1,localhost,[::1]"
+        "False",
+        "4",
+        "django.db.backends.sqlite3",
+        "django.core.cache.backends.locmem.LocMemCache",
+        "127.0.0.1,localhost,[::1]",
     ]
 
 
@@ -48,7 +52,11 @@ def test_environment_switches_to_postgresql_and_redis():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [
-        "True", "8", "django.db.backends.postgresql", "django_redis.cache.RedisCache", "example.com,api.example.com"
+        "True",
+        "8",
+        "django.db.backends.postgresql",
+        "django_redis.cache.RedisCache",
+        "example.com,api.example.com",
     ]
 
 

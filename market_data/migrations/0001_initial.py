@@ -5,48 +5,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Cryptocurrency',
+            name="Cryptocurrency",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(max_length=20, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('is_active', models.BooleanField(default=True)),
-                ('is_demo', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("symbol", models.CharField(max_length=20, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                ("is_active", models.BooleanField(default=True)),
+                ("is_demo", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'cryptocurrencies',
-                'db_table': 'cryptocurrencies',
-                'ordering': ['symbol'],
-                'indexes': [models.Index(fields=['is_active'], name='idx_cryptocurrencies_active')],
+                "verbose_name_plural": "cryptocurrencies",
+                "db_table": "cryptocurrencies",
+                "ordering": ["symbol"],
+                "indexes": [models.Index(fields=["is_active"], name="idx_cryptocurrencies_active")],
             },
         ),
         migrations.CreateModel(
-            name='Price',
+            name="Price",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('datetime', models.DateTimeField()),
-                ('open', models.DecimalField(db_column='open_price', decimal_places=8, max_digits=20)),
-                ('high', models.DecimalField(db_column='high_price', decimal_places=8, max_digits=20)),
-                ('low', models.DecimalField(db_column='low_price', decimal_places=8, max_digits=20)),
-                ('close', models.DecimalField(db_column='close_price', decimal_places=8, max_digits=20)),
-                ('volume', models.DecimalField(blank=True, decimal_places=8, max_digits=20, null=True)),
-                ('interval_type', models.CharField(choices=[('1m', '1m'), ('5m', '5m'), ('15m', '15m'), ('30m', '30m'), ('1h', '1h'), ('4h', '4h'), ('1d', '1d'), ('1w', '1w')], default='1h', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('crypto', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prices', to='market_data.cryptocurrency')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("datetime", models.DateTimeField()),
+                ("open", models.DecimalField(db_column="open_price", decimal_places=8, max_digits=20)),
+                ("high", models.DecimalField(db_column="high_price", decimal_places=8, max_digits=20)),
+                ("low", models.DecimalField(db_column="low_price", decimal_places=8, max_digits=20)),
+                ("close", models.DecimalField(db_column="close_price", decimal_places=8, max_digits=20)),
+                ("volume", models.DecimalField(blank=True, decimal_places=8, max_digits=20, null=True)),
+                (
+                    "interval_type",
+                    models.CharField(
+                        choices=[
+                            ("1m", "1m"),
+                            ("5m", "5m"),
+                            ("15m", "15m"),
+                            ("30m", "30m"),
+                            ("1h", "1h"),
+                            ("4h", "4h"),
+                            ("1d", "1d"),
+                            ("1w", "1w"),
+                        ],
+                        default="1h",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "crypto",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="prices",
+                        to="market_data.cryptocurrency",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'crypto_prices',
-                'indexes': [models.Index(fields=['crypto', 'interval_type', 'datetime'], name='idx_crypto_prices_composite'), models.Index(fields=['datetime'], name='idx_crypto_prices_datetime')],
-                'constraints': [models.UniqueConstraint(fields=('crypto', 'datetime', 'interval_type'), name='crypto_prices_crypto_datetime_interval_uniq')],
+                "db_table": "crypto_prices",
+                "indexes": [
+                    models.Index(fields=["crypto", "interval_type", "datetime"], name="idx_crypto_prices_composite"),
+                    models.Index(fields=["datetime"], name="idx_crypto_prices_datetime"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("crypto", "datetime", "interval_type"),
+                        name="crypto_prices_crypto_datetime_interval_uniq",
+                    )
+                ],
             },
         ),
     ]

@@ -22,7 +22,9 @@ def csv_rows(n: int, *, start: dt.datetime = T0, close: float = 100.0, step: flo
 def write_csv(tmp_path):
     """write_csv(lines, header=..., name=...) -> Path of a CSV file with that header and those lines."""
 
-    def write(lines: list[str], *, header: str = "datetime,open,high,low,close,volume", name: str = "prices.csv") -> Path:
+    def write(
+        lines: list[str], *, header: str = "datetime,open,high,low,close,volume", name: str = "prices.csv"
+    ) -> Path:
         path = tmp_path / name
         path.write_text("\n".join([header, *lines]) + "\n")
         return path

@@ -47,7 +47,8 @@ def test_coin_list_reads_all_stats_in_one_query(admin_client, coin):
 
 def counts_over_whole_table(queries) -> list[str]:
     return [
-        q["sql"] for q in queries.captured_queries
+        q["sql"]
+        for q in queries.captured_queries
         if "COUNT(" in q["sql"].upper() and "crypto_prices" in q["sql"] and "WHERE" not in q["sql"].upper()
     ]
 
@@ -100,7 +101,8 @@ def fill_prices(coins: int, bars: int) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"INSERT INTO crypto_prices ({columns}) SELECT c.id, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 hour', "
+                f"INSERT INTO crypto_prices ({columns}) "
+                "SELECT c.id, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 hour', "
                 "1, 2, 0.5, 1.5, 1, '1h', now() FROM generate_series(0, %s) g CROSS JOIN cryptocurrencies c",
                 [bars - 1],
             )
@@ -146,8 +148,17 @@ def test_editing_or_deleting_bars_in_the_admin_bumps_their_cache_version(
     bumped = []
     monkeypatch.setattr(services, "prices_version_bump", lambda **kw: bumped.append((kw["crypto_id"], kw["interval"])))
     first, second, third = Price.objects.order_by("datetime")
-    form = {"crypto": coin.id, "datetime_0": "2024-01-01", "datetime_1": "00:00:00", "open": "1", "high": "3",
-            "low": "0.5", "close": "2", "volume": "1", "interval_type": "4h"}
+    form = {
+        "crypto": coin.id,
+        "datetime_0": "2024-01-01",
+        "datetime_1": "00:00:00",
+        "open": "1",
+        "high": "3",
+        "low": "0.5",
+        "close": "2",
+        "volume": "1",
+        "interval_type": "4h",
+    }
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"/admin/market_data/price/{first.id}/change/", form)
     assert response.status_code == 302

@@ -47,8 +47,14 @@ def test_coin_list_gives_bar_count_and_first_last_per_interval(api, market, djan
                 {"interval": "1h", "bars": 48, "first": "2024-01-01T00:00:00Z", "last": "2024-01-02T23:00:00Z"},
             ],
         },
-        {"id": body[1]["id"], "symbol": "DOGE", "name": "Dogecoin (demo)", "is_active": False, "is_demo": True,
-         "intervals": []},
+        {
+            "id": body[1]["id"],
+            "symbol": "DOGE",
+            "name": "Dogecoin (demo)",
+            "is_active": False,
+            "is_demo": True,
+            "intervals": [],
+        },
     ]
 
 
@@ -75,15 +81,33 @@ def test_prices_are_paginated_bars_with_numbers_not_strings(api, market):
     assert body["previous"] is None
     assert "page=2" in body["next"]
     assert body["results"] == [
-        {"datetime": "2024-01-01T00:00:00Z", "open": 100.0, "high": 101.5, "low": 99.0, "close": 100.5, "volume": 1000.0},
-        {"datetime": "2024-01-01T01:00:00Z", "open": 101.0, "high": 102.5, "low": 100.0, "close": 101.5, "volume": 1001.0},
+        {
+            "datetime": "2024-01-01T00:00:00Z",
+            "open": 100.0,
+            "high": 101.5,
+            "low": 99.0,
+            "close": 100.5,
+            "volume": 1000.0,
+        },
+        {
+            "datetime": "2024-01-01T01:00:00Z",
+            "open": 101.0,
+            "high": 102.5,
+            "low": 100.0,
+            "close": 101.5,
+            "volume": 1001.0,
+        },
     ]
 
 
 def test_prices_default_to_the_1h_interval_and_the_interval_can_be_chosen(api, market):
     assert api.get("/api/cryptocurrencies/BTC/prices/").json()["count"] == 48
     daily = api.get("/api/cryptocurrencies/BTC/prices/?interval=1d").json()
-    assert [r["datetime"] for r in daily["results"]] == ["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"]
+    assert [r["datetime"] for r in daily["results"]] == [
+        "2024-01-01T00:00:00Z",
+        "2024-01-02T00:00:00Z",
+        "2024-01-03T00:00:00Z",
+    ]
 
 
 def test_start_and_end_dates_are_inclusive_whole_days(api, market):
@@ -94,7 +118,11 @@ def test_start_and_end_dates_are_inclusive_whole_days(api, market):
 
 def test_start_and_end_may_be_date_times(api, market):
     body = api.get("/api/cryptocurrencies/BTC/prices/?start=2024-01-01T05:00:00Z&end=2024-01-01T07:00:00Z").json()
-    assert [r["datetime"] for r in body["results"]] == ["2024-01-01T05:00:00Z", "2024-01-01T06:00:00Z", "2024-01-01T07:00:00Z"]
+    assert [r["datetime"] for r in body["results"]] == [
+        "2024-01-01T05:00:00Z",
+        "2024-01-01T06:00:00Z",
+        "2024-01-01T07:00:00Z",
+    ]
 
 
 def test_page_size_goes_up_to_ten_thousand(api, coin):
@@ -132,8 +160,13 @@ def test_openapi_schema_lists_the_catalogue(api):
     response = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     paths = response.json()["paths"]
-    assert {"/api/cryptocurrencies/", "/api/cryptocurrencies/{symbol}/", "/api/cryptocurrencies/{symbol}/prices/",
-            "/api/strategies/", "/api/strategies/{id}/"} <= set(paths)
+    assert {
+        "/api/cryptocurrencies/",
+        "/api/cryptocurrencies/{symbol}/",
+        "/api/cryptocurrencies/{symbol}/prices/",
+        "/api/strategies/",
+        "/api/strategies/{id}/",
+    } <= set(paths)
 
 
 def test_api_docs_load_their_assets_from_this_site_not_a_cdn(client, plain_static):

@@ -50,7 +50,10 @@ def test_generation_is_deterministic_and_starts_near_the_coins_price():
 def test_load_demo_marks_coins_as_demo_in_flag_and_name():
     out = load(coins=2)
     coins = list(Cryptocurrency.objects.order_by("id"))
-    assert [(c.symbol, c.name, c.is_demo) for c in coins] == [("BTC", "Bitcoin (demo)", True), ("ETH", "Ethereum (demo)", True)]
+    assert [(c.symbol, c.name, c.is_demo) for c in coins] == [
+        ("BTC", "Bitcoin (demo)", True),
+        ("ETH", "Ethereum (demo)", True),
+    ]
     assert Price.objects.filter(crypto=coins[0], interval_type="1h").count() == 8784
     assert "Loaded 2 demo coins, 17,568 bars" in out
     assert "rows/s" in out
@@ -101,7 +104,9 @@ def test_real_data_always_wins_over_the_demo():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("options", "message"), [({"symbols": "BTC,NOPE"}, "not demo symbols: NOPE"), ({"coins": 49}, "between 1 and 48")])
+@pytest.mark.parametrize(
+    ("options", "message"), [({"symbols": "BTC,NOPE"}, "not demo symbols: NOPE"), ({"coins": 49}, "between 1 and 48")]
+)
 def test_bad_selection_is_refused(options, message):
     with pytest.raises(CommandError, match=message):
         load(**options)

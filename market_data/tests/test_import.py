@@ -181,7 +181,9 @@ def test_importing_into_a_demo_coin_replaces_its_generated_bars(write_csv):
     assert "was a demo coin" in out
 
 
-def test_the_cache_version_is_bumped_after_the_import_commits(write_csv, monkeypatch, django_capture_on_commit_callbacks):
+def test_the_cache_version_is_bumped_after_the_import_commits(
+    write_csv, monkeypatch, django_capture_on_commit_callbacks
+):
     bumped = []
     monkeypatch.setattr(services, "prices_version_bump", lambda **kw: bumped.append(kw))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -52,8 +52,17 @@ def test_tables_columns_and_indexes_are_the_originals():
         coin_columns = {c.name for c in connection.introspection.get_table_description(cursor, "cryptocurrencies")}
         constraints = connection.introspection.get_constraints(cursor, "crypto_prices")
     assert {"cryptocurrencies", "crypto_prices", "crypto_strategies", "crypto_strategy_parameters"} <= set(tables)
-    assert {"crypto_id", "datetime", "open_price", "high_price", "low_price", "close_price", "volume", "interval_type",
-            "created_at"} <= price_columns
+    assert {
+        "crypto_id",
+        "datetime",
+        "open_price",
+        "high_price",
+        "low_price",
+        "close_price",
+        "volume",
+        "interval_type",
+        "created_at",
+    } <= price_columns
     assert {"symbol", "name", "is_active", "created_at"} <= coin_columns
     by_columns = {tuple(c["columns"]): c for c in constraints.values()}
     assert by_columns[("crypto_id", "datetime", "interval_type")]["unique"]

@@ -31,9 +31,9 @@ def test_run_create_with_the_page_csrf_token_is_accepted(browser, coins):
 def test_cancel_without_csrf_token_is_refused(browser, coins):
     browser.get("/")
     token = browser.cookies["csrftoken"].value
-    run_id = browser.post(
-        "/api/runs/", BODY, content_type="application/json", headers={"X-CSRFToken": token}
-    ).json()["id"]
+    run_id = browser.post("/api/runs/", BODY, content_type="application/json", headers={"X-CSRFToken": token}).json()[
+        "id"
+    ]
     browser.cookies.clear()
     assert browser.post(f"/api/runs/{run_id}/cancel/").status_code == 403
 

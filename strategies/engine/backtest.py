@@ -212,9 +212,7 @@ def _as_times(times: Any) -> np.ndarray:
     return _read_only(np.ascontiguousarray(arr, dtype=np.int64))
 
 
-def _as_prices(
-    strategy: str, bars: int, *, close: Any, high: Any | None, low: Any | None
-) -> Prices:
+def _as_prices(strategy: str, bars: int, *, close: Any, high: Any | None, low: Any | None) -> Prices:
     """The price arrays as contiguous 1-d float64, the same length as the times."""
     needed = strategy in NEEDS_HIGH_LOW
     if needed and (high is None or low is None):

@@ -10,7 +10,8 @@ drifts far more on quiet windows), and an all-equal window gives its value and 0
 
 Array expressions (numpy) wherever they are exact: differences, comparisons,
 rolling_max / rolling_min (the Stochastic's %K does the same in one compiled pass,
-stochastic_k_kernel, as the strategies' signals do theirs: see signals.py). Compiled kernels (kernels.py, the way pandas runs
+stochastic_k_kernel, as the strategies' signals do theirs: see signals.py). Compiled kernels
+(kernels.py, the way pandas runs
 its own rolling windows) where an array expression would lose digits or is a
 recursion: rolling mean and standard deviation (a cumulative-sum difference lost the
 first digit of a 2-bar standard deviation at 60,000), the EMA and Wilder's smoothing.

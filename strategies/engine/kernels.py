@@ -174,7 +174,9 @@ def rolling_moments_kernel(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarra
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _rolling_moments(x: np.ndarray, n: int, with_std: bool, with_nan: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+def _rolling_moments(
+    x: np.ndarray, n: int, with_std: bool, with_nan: bool
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """The three kernels above; inlined with constant flags, so each compiled version
     carries only its own work. `std` is empty unless with_std; with_nan counts NaN
     values as 0 in the sums and blanks the windows holding one.
@@ -310,7 +312,9 @@ def _rsi_of_sums(gain: float, loss: float, n: int) -> float:  # pragma: no cover
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def rsi_sma_signals_kernel(close: np.ndarray, n: int, below: float, above: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+def rsi_sma_signals_kernel(
+    close: np.ndarray, n: int, below: float, above: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """signals.rsi_signals with SMA smoothing: (rsi < below, rsi > above), rsi as
     rsi_sma_kernel computes it, in the same call (no RSI array)."""
     size = close.shape[0]
@@ -386,7 +390,9 @@ def ema_difference_kernel(x: np.ndarray, fast: int, slow: int) -> np.ndarray:  #
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def macd_signals_kernel(x: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+def macd_signals_kernel(
+    x: np.ndarray, fast: int, slow: int, signal: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """signals.macd_signals: m = ema(x, fast) - ema(x, slow), s = ema(m, signal), and
     crossings(m, s), in one loop and no float arrays: the three recursions and the
     crossing test per bar, each value as ema_difference_kernel and ema_kernel compute it."""
@@ -548,7 +554,9 @@ def _percent_k(c: float, hh: float, ll: float) -> float:  # pragma: no cover - c
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _spans_extremes(high: np.ndarray, low: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:  # pragma: no cover
+def _spans_extremes(
+    high: np.ndarray, low: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, int]:  # pragma: no cover
     """(hi, lo, span): hi[i] the max of high[i : i + span], lo[i] the min of low there
     (defined for i <= size - span), span the largest power of 2 <= k."""
     size = high.shape[0]
@@ -583,8 +591,12 @@ def _extremes_pass(
     size = hi.shape[0]
     if step == 4:
         for i in range(size - 4 * span + 1):
-            hi_out[i] = _pick_max(_pick_max(hi[i], hi[_u(i + span)]), _pick_max(hi[_u(i + 2 * span)], hi[_u(i + 3 * span)]))
-            lo_out[i] = _pick_min(_pick_min(lo[i], lo[_u(i + span)]), _pick_min(lo[_u(i + 2 * span)], lo[_u(i + 3 * span)]))
+            hi_out[i] = _pick_max(
+                _pick_max(hi[i], hi[_u(i + span)]), _pick_max(hi[_u(i + 2 * span)], hi[_u(i + 3 * span)])
+            )
+            lo_out[i] = _pick_min(
+                _pick_min(lo[i], lo[_u(i + span)]), _pick_min(lo[_u(i + 2 * span)], lo[_u(i + 3 * span)])
+            )
     else:
         for i in range(size - 2 * span + 1):
             hi_out[i] = _pick_max(hi[i], hi[_u(i + span)])
@@ -856,7 +868,9 @@ def _order_crossings(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ma_crossover_signals_kernel(x: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+def ma_crossover_signals_kernel(
+    x: np.ndarray, fast: int, slow: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """signals.ma_crossover_signals: sma(x, fast) crossing sma(x, slow), each mean exactly
     rounded (decided on plain running means where they are far enough apart; see above)."""
     size = x.shape[0]
@@ -880,7 +894,9 @@ def ma_crossover_signals_kernel(x: np.ndarray, fast: int, slow: int) -> tuple[np
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def mean_reversion_signals_kernel(x: np.ndarray, n: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+def mean_reversion_signals_kernel(
+    x: np.ndarray, n: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """signals.mean_reversion_signals: (x - mid) / mid * 100 <= -threshold, x >= mid, with
     mid = sma(x, n) exactly rounded (decided on the plain running mean where it is far
     enough from each rule's edge; see above)."""
@@ -1069,7 +1085,9 @@ def simulate_kernel(
     start: int,
     stop_loss_pct: float,
     fee: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, float, float, float, int, int]:  # pragma: no cover
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, float, float, float, int, int
+]:  # pragma: no cover
     """The position model of the spec, bar by bar from `start` (the warm-up W), and the
     statistics of its equity curve.
 

@@ -191,11 +191,15 @@ def resolve_parameters(key: str, params: Mapping[str, Any] | None) -> dict[str, 
     params = dict(params or {})
     unknown = sorted(set(params) - set(spec.param_names))
     if unknown:
-        raise InvalidParameters(unknown[0], f"unknown parameter for strategy {key!r}; known: {', '.join(spec.param_names)}")
+        raise InvalidParameters(
+            unknown[0], f"unknown parameter for strategy {key!r}; known: {', '.join(spec.param_names)}"
+        )
     resolved = {p.name: coerce_value(p, params[p.name]) if p.name in params else p.default for p in spec.params}
     for smaller, larger in spec.less_than:
         if not resolved[smaller] < resolved[larger]:
-            raise InvalidParameters(smaller, f"must be less than {larger} ({resolved[smaller]:g} >= {resolved[larger]:g})")
+            raise InvalidParameters(
+                smaller, f"must be less than {larger} ({resolved[smaller]:g} >= {resolved[larger]:g})"
+            )
     return resolved
 
 

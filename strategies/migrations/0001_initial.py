@@ -5,48 +5,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Strategy',
+            name="Strategy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('description', models.TextField(blank=True, default='')),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('key', models.CharField(max_length=50, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("description", models.TextField(blank=True, default="")),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("key", models.CharField(max_length=50, unique=True)),
             ],
             options={
-                'verbose_name_plural': 'strategies',
-                'db_table': 'crypto_strategies',
-                'ordering': ['id'],
+                "verbose_name_plural": "strategies",
+                "db_table": "crypto_strategies",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='StrategyParameter',
+            name="StrategyParameter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('parameter_name', models.CharField(max_length=100)),
-                ('display_name', models.CharField(blank=True, default='', max_length=100)),
-                ('parameter_type', models.CharField(choices=[('number', 'Number'), ('integer', 'Integer'), ('boolean', 'Boolean'), ('select', 'Select')], default='number', max_length=20)),
-                ('default_value', models.TextField(blank=True, default='')),
-                ('min_value', models.DecimalField(blank=True, decimal_places=10, max_digits=30, null=True)),
-                ('max_value', models.DecimalField(blank=True, decimal_places=10, max_digits=30, null=True)),
-                ('options', models.TextField(blank=True, default='', help_text='JSON list of choices for "select", e.g. ["sma", "wilder"]')),
-                ('display_order', models.IntegerField(default=0)),
-                ('is_active', models.BooleanField(default=True)),
-                ('strategy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='parameters', to='strategies.strategy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("parameter_name", models.CharField(max_length=100)),
+                ("display_name", models.CharField(blank=True, default="", max_length=100)),
+                (
+                    "parameter_type",
+                    models.CharField(
+                        choices=[
+                            ("number", "Number"),
+                            ("integer", "Integer"),
+                            ("boolean", "Boolean"),
+                            ("select", "Select"),
+                        ],
+                        default="number",
+                        max_length=20,
+                    ),
+                ),
+                ("default_value", models.TextField(blank=True, default="")),
+                ("min_value", models.DecimalField(blank=True, decimal_places=10, max_digits=30, null=True)),
+                ("max_value", models.DecimalField(blank=True, decimal_places=10, max_digits=30, null=True)),
+                (
+                    "options",
+                    models.TextField(
+                        blank=True, default="", help_text='JSON list of choices for "select", e.g. ["sma", "wilder"]'
+                    ),
+                ),
+                ("display_order", models.IntegerField(default=0)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "strategy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="parameters", to="strategies.strategy"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'crypto_strategy_parameters',
-                'ordering': ['strategy_id', 'display_order', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('strategy', 'parameter_name'), name='strategy_parameter_name_uniq')],
+                "db_table": "crypto_strategy_parameters",
+                "ordering": ["strategy_id", "display_order", "id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("strategy", "parameter_name"), name="strategy_parameter_name_uniq")
+                ],
             },
         ),
     ]

@@ -12,7 +12,8 @@ def seed(apps, schema_editor):
     StrategyParameter = apps.get_model("strategies", "StrategyParameter")
     for spec in STRATEGIES.values():
         strategy, _ = Strategy.objects.update_or_create(
-            id=spec.id, defaults={"key": spec.key, "name": spec.name, "description": spec.description, "is_active": True}
+            id=spec.id,
+            defaults={"key": spec.key, "name": spec.name, "description": spec.description, "is_active": True},
         )
         for order, p in enumerate(spec.params, start=1):
             if p.type == "boolean":
@@ -39,7 +40,8 @@ def seed(apps, schema_editor):
         # Explicit ids leave the sequence behind; move it past them.
         with schema_editor.connection.cursor() as cursor:
             cursor.execute(
-                "SELECT setval(pg_get_serial_sequence('crypto_strategies', 'id'), (SELECT MAX(id) FROM crypto_strategies))"
+                "SELECT setval(pg_get_serial_sequence('crypto_strategies', 'id'), "
+                "(SELECT MAX(id) FROM crypto_strategies))"
             )
 
 

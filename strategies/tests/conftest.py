@@ -3,8 +3,15 @@ import pytest
 from strategies.models import Strategy
 
 PARAM_FIELDS = (
-    "parameter_name", "display_name", "parameter_type", "default_value", "min_value", "max_value", "options",
-    "display_order", "is_active",
+    "parameter_name",
+    "display_name",
+    "parameter_type",
+    "default_value",
+    "min_value",
+    "max_value",
+    "options",
+    "display_order",
+    "is_active",
 )
 
 
@@ -37,10 +44,14 @@ def save_strategy(admin_client, plain_static):
         strategy = Strategy.objects.get(id=strategy_id)
         rows = list(strategy.parameters.order_by("display_order", "id"))
         data = {
-            "name": strategy.name, "key": strategy.key, "description": strategy.description,
+            "name": strategy.name,
+            "key": strategy.key,
+            "description": strategy.description,
             "is_active": "on" if strategy.is_active else "",
-            "parameters-TOTAL_FORMS": str(len(rows) + len(new)), "parameters-INITIAL_FORMS": str(len(rows)),
-            "parameters-MIN_NUM_FORMS": "0", "parameters-MAX_NUM_FORMS": "1000",
+            "parameters-TOTAL_FORMS": str(len(rows) + len(new)),
+            "parameters-INITIAL_FORMS": str(len(rows)),
+            "parameters-MIN_NUM_FORMS": "0",
+            "parameters-MAX_NUM_FORMS": "1000",
         }
         data.update({k: _value(v) for k, v in strategy_fields.items()})
         for i, row in enumerate(rows):

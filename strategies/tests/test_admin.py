@@ -28,14 +28,26 @@ def test_valid_edits_are_saved(save_strategy):
     response = save_strategy(
         1,
         edits={
-            "rsi_period": {"display_name": "Period", "default_value": "21", "min_value": 5, "max_value": 50, "display_order": 9},
+            "rsi_period": {
+                "display_name": "Period",
+                "default_value": "21",
+                "min_value": 5,
+                "max_value": 50,
+                "display_order": 9,
+            },
             "rsi_smoothing": {"options": '["wilder"]', "default_value": "wilder"},
             "stop_loss_threshold": {"is_active": False},
         },
     )
     assert response.status_code == 302
     rsi = param(1, "rsi_period")
-    assert (rsi.display_name, rsi.default_value, rsi.min_value, rsi.max_value, rsi.display_order) == ("Period", "21", 5, 50, 9)
+    assert (rsi.display_name, rsi.default_value, rsi.min_value, rsi.max_value, rsi.display_order) == (
+        "Period",
+        "21",
+        5,
+        50,
+        9,
+    )
     assert param(1, "rsi_smoothing").options == '["wilder"]'
     assert param(1, "stop_loss_threshold").is_active is False
 
@@ -81,7 +93,10 @@ def test_a_deleted_definition_can_be_added_back(save_strategy):
     assert save_strategy(5, delete=["bb_std_multiplier"]).status_code == 302
     assert not StrategyParameter.objects.filter(strategy_id=5, parameter_name="bb_std_multiplier").exists()
     response = save_strategy(
-        5, new=[{"parameter_name": "bb_std_multiplier", "parameter_type": "number", "default_value": "2.5", "max_value": 4}]
+        5,
+        new=[
+            {"parameter_name": "bb_std_multiplier", "parameter_type": "number", "default_value": "2.5", "max_value": 4}
+        ],
     )
     assert response.status_code == 302
     assert param(5, "bb_std_multiplier").default_value == "2.5"

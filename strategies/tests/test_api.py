@@ -17,7 +17,12 @@ def test_list_gives_the_six_strategies_with_their_definitions(api, django_assert
     with django_assert_max_num_queries(3):
         body = api.get("/api/strategies/").json()
     assert [(s["id"], s["key"]) for s in body] == [
-        (1, "rsi"), (2, "ma_crossover"), (3, "macd"), (4, "stochastic"), (5, "bollinger_bands"), (6, "mean_reversion")
+        (1, "rsi"),
+        (2, "ma_crossover"),
+        (3, "macd"),
+        (4, "stochastic"),
+        (5, "bollinger_bands"),
+        (6, "mean_reversion"),
     ]
     assert set(body[0]) == {"id", "key", "name", "description", "is_active", "parameters"}
 
@@ -25,13 +30,27 @@ def test_list_gives_the_six_strategies_with_their_definitions(api, django_assert
 def test_definitions_are_typed(api):
     params = {p["name"]: p for p in api.get("/api/strategies/1/").json()["parameters"]}
     assert params["rsi_period"] == {
-        "name": "rsi_period", "display_name": "RSI period", "type": "integer", "default": 14, "min": 2, "max": 500,
-        "options": None, "order": 1, "is_active": True,
+        "name": "rsi_period",
+        "display_name": "RSI period",
+        "type": "integer",
+        "default": 14,
+        "min": 2,
+        "max": 500,
+        "options": None,
+        "order": 1,
+        "is_active": True,
     }
     assert params["oversold_threshold"]["default"] == 30.0 and params["oversold_threshold"]["type"] == "number"
     assert params["rsi_smoothing"] | {} == {
-        "name": "rsi_smoothing", "display_name": "RSI smoothing", "type": "select", "default": "sma", "min": None,
-        "max": None, "options": ["sma", "wilder"], "order": 4, "is_active": True,
+        "name": "rsi_smoothing",
+        "display_name": "RSI smoothing",
+        "type": "select",
+        "default": "sma",
+        "min": None,
+        "max": None,
+        "options": ["sma", "wilder"],
+        "order": 4,
+        "is_active": True,
     }
     assert params["stop_loss_threshold"]["min"] == 0.1
 

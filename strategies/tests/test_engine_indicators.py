@@ -110,7 +110,13 @@ def test_rolling_extremes_by_brute_force(n: int) -> None:
 
 def test_windows_longer_than_the_series_are_all_nan() -> None:
     x = arr(1, 2, 3)
-    for values in (ind.sma(x, 4), ind.rolling_std(x, 4), ind.rolling_max(x, 4), ind.rsi_sma(x, 3), ind.rsi_wilder(x, 3)):
+    for values in (
+        ind.sma(x, 4),
+        ind.rolling_std(x, 4),
+        ind.rolling_max(x, 4),
+        ind.rsi_sma(x, 3),
+        ind.rsi_wilder(x, 3),
+    ):
         assert np.isnan(values).all()
 
 

@@ -36,7 +36,16 @@ METRIC_FIELDS = {
     "exposure_pct": float,
     "stop_loss_exits": int,
 }
-TRADE_FIELDS = {"entry_time", "entry_price", "exit_time", "exit_price", "return_pct", "reason", "entry_index", "exit_index"}
+TRADE_FIELDS = {
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "return_pct",
+    "reason",
+    "entry_index",
+    "exit_index",
+}
 
 
 def walk(bars: int, seed: int = 7) -> np.ndarray:
@@ -80,13 +89,25 @@ def test_metrics_are_not_rounded() -> None:
 
 def test_missing_parameters_take_the_spec_defaults() -> None:
     result = run("macd", walk(100), {"macd_fast_period": 5})
-    assert result.params == {"macd_fast_period": 5, "macd_slow_period": 26, "macd_signal_period": 9, "stop_loss_threshold": 10.0}
+    assert result.params == {
+        "macd_fast_period": 5,
+        "macd_slow_period": 26,
+        "macd_signal_period": 9,
+        "stop_loss_threshold": 10.0,
+    }
 
 
 def test_dataframe_with_datetime_column_equals_arrays() -> None:
     c = walk(300)
     frame = pd.DataFrame(
-        {"datetime": pd.date_range("2024-01-01", periods=300, freq="h", tz="UTC"), "open": c, "high": c * 1.01, "low": c * 0.99, "close": c, "volume": 1.0}
+        {
+            "datetime": pd.date_range("2024-01-01", periods=300, freq="h", tz="UTC"),
+            "open": c,
+            "high": c * 1.01,
+            "low": c * 0.99,
+            "close": c,
+            "volume": 1.0,
+        }
     )
     by_frame = backtest("stochastic", frame, {"stoch_k_period": 5}, fee_pct=0.1, interval="1h")
     by_arrays = run("stochastic", c, {"stoch_k_period": 5}, high=c * 1.01, low=c * 0.99, fee_pct=0.1)
@@ -169,7 +190,14 @@ def test_parameters_are_checked_before_the_data() -> None:
 
 @pytest.mark.parametrize(
     ("key", "params", "needed"),
-    [("rsi", {}, 16), ("ma_crossover", {}, 32), ("macd", {}, 37), ("stochastic", {}, 19), ("bollinger_bands", {}, 22), ("mean_reversion", {"mr_period": 5}, 7)],
+    [
+        ("rsi", {}, 16),
+        ("ma_crossover", {}, 32),
+        ("macd", {}, 37),
+        ("stochastic", {}, 19),
+        ("bollinger_bands", {}, 22),
+        ("mean_reversion", {"mr_period": 5}, 7),
+    ],
 )
 def test_fewer_than_warmup_plus_two_bars_is_insufficient(key: str, params: dict, needed: int) -> None:
     assert min_bars(key, resolve_parameters(key, params)) == needed
@@ -180,7 +208,9 @@ def test_fewer_than_warmup_plus_two_bars_is_insufficient(key: str, params: dict,
     assert isinstance(err.value, EngineError)
 
 
-@pytest.mark.parametrize(("bad", "word"), [(math.nan, "NaN"), (math.inf, "infinite"), (0.0, "not positive"), (-3.0, "not positive")])
+@pytest.mark.parametrize(
+    ("bad", "word"), [(math.nan, "NaN"), (math.inf, "infinite"), (0.0, "not positive"), (-3.0, "not positive")]
+)
 def test_bad_close_names_the_problem_and_the_first_bad_bar(bad: float, word: str) -> None:
     c = walk(100)
     c[57] = bad
@@ -246,7 +276,13 @@ def test_the_engine_imports_neither_django_nor_pandas() -> None:
     import sys
 
     code = "import sys, strategies.engine; print(sorted(m for m in ('django', 'pandas') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": ""})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": ""},
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -263,7 +299,9 @@ def test_concurrent_backtests_in_threads_equal_sequential_ones() -> None:
 def test_numpy_and_decimal_numbers_are_accepted() -> None:
     from decimal import Decimal
 
-    result = run("rsi", walk(100), {"rsi_period": np.int64(10), "oversold_threshold": Decimal("25.5")}, fee_pct=Decimal("0.1"))
+    result = run(
+        "rsi", walk(100), {"rsi_period": np.int64(10), "oversold_threshold": Decimal("25.5")}, fee_pct=Decimal("0.1")
+    )
     assert result.params["rsi_period"] == 10 and type(result.params["rsi_period"]) is int
     assert result.params["oversold_threshold"] == 25.5 and result.fee_pct == 0.1 and type(result.fee_pct) is float
     assert run("rsi", walk(100), {"rsi_period": np.float64(12.0)}).params["rsi_period"] == 12
@@ -272,7 +310,9 @@ def test_numpy_and_decimal_numbers_are_accepted() -> None:
 def test_read_only_arrays_give_the_same_result() -> None:
     # The site's price cache hands out read-only views (np.frombuffer).
     c = walk(500)
-    frozen = {name: np.frombuffer(values.tobytes()) for name, values in (("close", c), ("high", c * 1.01), ("low", c * 0.99))}
+    frozen = {
+        name: np.frombuffer(values.tobytes()) for name, values in (("close", c), ("high", c * 1.01), ("low", c * 0.99))
+    }
     times = np.frombuffer(hourly_times(500).tobytes(), dtype=np.int64)
     for key in STRATEGIES:
         result = backtest_arrays(key, times=times, params={}, **frozen)

@@ -23,7 +23,9 @@ from strategies.engine import indicators as ind
 from strategies.engine.signals import Prices, crossings, strategy_signals
 
 SETTINGS = settings(
-    max_examples=int(os.environ.get("ENGINE_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=int(os.environ.get("ENGINE_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
@@ -97,7 +99,9 @@ def hard_prices(draw: st.DrawFn) -> Prices:
         for step in steps[1:]:
             close = np.append(close, close[-1] + step * np.spacing(close[-1]))
     else:
-        moves = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 0.01, -0.01, 0.2, -0.2]), min_size=size, max_size=size)))
+        moves = np.array(
+            draw(st.lists(st.sampled_from([0.0, 0.0, 0.01, -0.01, 0.2, -0.2]), min_size=size, max_size=size))
+        )
         if kind == "crash":
             at = draw(st.integers(0, size - 1))
             moves[at] -= draw(st.sampled_from([3.0, 9.0, 20.0]))  # e**-20: a fall of 10**9
@@ -113,7 +117,10 @@ def small_params(draw: st.DrawFn, key: str) -> dict[str, Any]:
         fast = draw(n)
         return {"fast_ma_period": fast, "slow_ma_period": draw(st.integers(fast + 1, 60))}
     if key == "mean_reversion":
-        return {"mr_period": draw(st.integers(2, 40)), "mr_threshold": draw(st.sampled_from([0.01, 0.5, 5.0, 100.0 / 3]))}
+        return {
+            "mr_period": draw(st.integers(2, 40)),
+            "mr_threshold": draw(st.sampled_from([0.01, 0.5, 5.0, 100.0 / 3])),
+        }
     if key == "bollinger_bands":
         # 1/sqrt(2) with a 2-bar window puts the newest close on a band to rounding:
         # (b - a) / 2 against sqrt(1/2) * |b - a| / sqrt(2)
@@ -128,7 +135,11 @@ def small_params(draw: st.DrawFn, key: str) -> dict[str, Any]:
         }
     if key == "macd":
         fast = draw(n)
-        return {"macd_fast_period": fast, "macd_slow_period": draw(st.integers(fast + 1, 60)), "macd_signal_period": draw(n)}
+        return {
+            "macd_fast_period": fast,
+            "macd_slow_period": draw(st.integers(fast + 1, 60)),
+            "macd_signal_period": draw(n),
+        }
     return {
         "rsi_period": draw(st.integers(2, 30)),
         "oversold_threshold": draw(st.sampled_from([30.0, 50.0])),

@@ -18,7 +18,9 @@ from .test_engine_support import assert_matches_reference, reference_backtest, r
 
 # ENGINE_EXAMPLES=2000 for a deep run; 60 keeps the suite quick.
 SETTINGS = settings(
-    max_examples=int(os.environ.get("ENGINE_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=int(os.environ.get("ENGINE_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
@@ -48,18 +50,30 @@ def params_for(key: str, draw: st.DrawFn) -> dict[str, Any]:
     p: dict[str, Any] = {"stop_loss_threshold": stop}
     if key == "rsi":
         lo = draw(st.floats(5, 60))
-        p |= {"rsi_period": draw(st.integers(2, 14)), "oversold_threshold": lo, "overbought_threshold": draw(st.floats(lo + 1, 95)),
-              "rsi_smoothing": draw(st.sampled_from(["sma", "wilder"]))}
+        p |= {
+            "rsi_period": draw(st.integers(2, 14)),
+            "oversold_threshold": lo,
+            "overbought_threshold": draw(st.floats(lo + 1, 95)),
+            "rsi_smoothing": draw(st.sampled_from(["sma", "wilder"])),
+        }
     elif key == "ma_crossover":
         fast = draw(small)
         p |= {"fast_ma_period": fast, "slow_ma_period": draw(st.integers(fast + 1, 20))}
     elif key == "macd":
         fast = draw(small)
-        p |= {"macd_fast_period": fast, "macd_slow_period": draw(st.integers(fast + 1, 20)), "macd_signal_period": draw(small)}
+        p |= {
+            "macd_fast_period": fast,
+            "macd_slow_period": draw(st.integers(fast + 1, 20)),
+            "macd_signal_period": draw(small),
+        }
     elif key == "stochastic":
         lo = draw(st.floats(10, 60))
-        p |= {"stoch_k_period": draw(small), "stoch_d_period": draw(st.integers(1, 5)), "oversold_threshold": lo,
-              "overbought_threshold": draw(st.floats(lo + 1, 95))}
+        p |= {
+            "stoch_k_period": draw(small),
+            "stoch_d_period": draw(st.integers(1, 5)),
+            "oversold_threshold": lo,
+            "overbought_threshold": draw(st.floats(lo + 1, 95)),
+        }
     elif key == "bollinger_bands":
         p |= {"bb_period": draw(st.integers(2, 20)), "bb_std_multiplier": draw(st.floats(0.1, 3))}
     else:
@@ -87,7 +101,10 @@ def backtest(case: tuple[str, dict[str, np.ndarray], dict[str, Any]], fee_pct: f
 def test_engine_equals_the_spec_literal_reference_model(case, fee_pct: float) -> None:
     key, series, params = case
     result = backtest(case, fee_pct)
-    assert_matches_reference(result, reference_backtest(key, series["close"], params, high=series["high"], low=series["low"], fee_pct=fee_pct))
+    assert_matches_reference(
+        result,
+        reference_backtest(key, series["close"], params, high=series["high"], low=series["low"], fee_pct=fee_pct),
+    )
 
 
 @SETTINGS

@@ -14,7 +14,9 @@ from strategies.engine.simulation import REASONS, Simulation, simulate
 from .test_engine_support import run, trade_tuples
 
 
-def sim(close: list[float], entries: list[int], exits: list[int] = (), *, warmup: int = 0, stop: float = 10, fee: float = 0) -> Simulation:
+def sim(
+    close: list[float], entries: list[int], exits: list[int] = (), *, warmup: int = 0, stop: float = 10, fee: float = 0
+) -> Simulation:
     """simulate() with entry / exit signals on the listed bars only."""
     c = np.asarray(close, dtype=np.float64)
     entry = np.zeros(len(c), dtype=bool)
@@ -60,7 +62,10 @@ def test_the_entry_bar_is_not_checked_for_an_exit() -> None:
 
 
 def test_the_exit_bar_does_not_enter_again() -> None:
-    assert trades_of(sim([10, 11, 12, 13, 14], entries=[0, 2, 3], exits=[2])) == [(0, 2, "signal"), (3, 4, "end_of_data")]
+    assert trades_of(sim([10, 11, 12, 13, 14], entries=[0, 2, 3], exits=[2])) == [
+        (0, 2, "signal"),
+        (3, 4, "end_of_data"),
+    ]
 
 
 def test_an_open_position_is_closed_at_the_last_close() -> None:
@@ -99,7 +104,9 @@ def test_bars_in_position_count_entry_and_end_of_data_bars_but_not_exit_bars() -
     # held after the fill: bars 1, 2 (exit at 3 not counted), then 5 and 6 (end of data).
     s = sim([10, 11, 12, 13, 14, 15, 16], entries=[1, 5], exits=[3])
     assert s.bars_in_position == 4
-    assert run("rsi", [10, 11, 10, 9, 10, 11, 12], {"rsi_period": 2}).metrics["exposure_pct"] == pytest.approx(2 / 7 * 100)
+    assert run("rsi", [10, 11, 10, 9, 10, 11, 12], {"rsi_period": 2}).metrics["exposure_pct"] == pytest.approx(
+        2 / 7 * 100
+    )
 
 
 # --- metrics ---------------------------------------------------------------------------
@@ -175,7 +182,12 @@ def test_stop_loss_at_its_level_follows_the_literal_rule() -> None:
     for entry_price in np.concatenate([rng.uniform(0.01, 70_000, 300), [100.0, 90.0, 0.3, 77.7]]):
         for stop in (0.1, 5.0, 10.0, 33.3, 99.9, 100.0):
             level = entry_price * (1 - stop / 100)
-            nearby = (np.nextafter(np.nextafter(level, 0), 0), np.nextafter(level, 0), level, np.nextafter(level, np.inf))
+            nearby = (
+                np.nextafter(np.nextafter(level, 0), 0),
+                np.nextafter(level, 0),
+                level,
+                np.nextafter(level, np.inf),
+            )
             if stop == 100.0:  # level 0: closes that are a vanishing share of the entry price
                 nearby = tuple(entry_price * share for share in (1e-17, 2.0**-53, 2.0**-52, 1e-15))
             for close in nearby:

@@ -98,7 +98,13 @@ def stochastic_run(pct_k: list[float], **params: float):
     """%K(1) of a bar with low 100, high 200 and close 100 + K is K."""
     close = [100 + k for k in pct_k]
     n = len(close)
-    return run("stochastic", close, {"stoch_k_period": 1, "stoch_d_period": 2, **NO_STOP, **params}, high=[200] * n, low=[100] * n)
+    return run(
+        "stochastic",
+        close,
+        {"stoch_k_period": 1, "stoch_d_period": 2, **NO_STOP, **params},
+        high=[200] * n,
+        low=[100] * n,
+    )
 
 
 def test_stochastic_buys_on_a_cross_above_in_the_oversold_zone_and_sells_on_a_cross_below_overbought() -> None:
@@ -174,4 +180,3 @@ def test_no_signal_while_indicators_are_undefined(key: str) -> None:
     close = np.concatenate([[100.0] * 3, [60.0] * 3, np.linspace(60, 61, 60)])
     result = run(key, close, high=close * 1.001, low=close * 0.999)
     assert all(t["entry_index"] >= result.warmup for t in result.trades)
-

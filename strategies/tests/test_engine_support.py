@@ -136,6 +136,7 @@ def ref_signals(key: str, df: pd.DataFrame, p: Mapping[str, Any]) -> tuple[pd.Se
         f, s = ref_mean(c, p["fast_ma_period"]), ref_mean(c, p["slow_ma_period"])
         return above(f, s), below(f, s)
     if key == "macd":
+
         def ema(x: pd.Series, n: int) -> pd.Series:
             return x.ewm(span=n, adjust=False).mean()
 
@@ -226,7 +227,9 @@ def ref_metrics(
 
 def assert_matches_reference(result: BacktestResult, ref: Mapping[str, Any]) -> None:
     assert trade_tuples(result) == [t[:3] for t in ref["trades"]]
-    np.testing.assert_allclose([t["return_pct"] / 100 for t in result.trades], [t[3] for t in ref["trades"]], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        [t["return_pct"] / 100 for t in result.trades], [t[3] for t in ref["trades"]], rtol=1e-12, atol=1e-12
+    )
     np.testing.assert_allclose(result.equity, ref["equity"], rtol=1e-12)
     for name, value in ref["metrics"].items():
         assert result.metrics[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name

@@ -34,7 +34,9 @@ CASES = [(key, seed) for key in STRATEGIES for seed in SEEDS]
 def series(seed: int) -> Prices:
     rng = np.random.default_rng(seed)
     close = 50 * np.exp(np.cumsum(rng.normal(0, 0.015, BARS)))
-    return Prices(close=close, high=close * (1 + rng.uniform(0, 0.01, BARS)), low=close * (1 - rng.uniform(0, 0.01, BARS)))
+    return Prices(
+        close=close, high=close * (1 + rng.uniform(0, 0.01, BARS)), low=close * (1 - rng.uniform(0, 0.01, BARS))
+    )
 
 
 def engine_run(key: str, seed: int) -> BacktestResult:

@@ -26,14 +26,20 @@ def refused(strategy_id, params) -> tuple[str, str]:
 
 def test_no_params_gives_the_seeded_defaults_in_their_types():
     assert resolve(1) == {
-        "rsi_period": 14, "oversold_threshold": 30.0, "overbought_threshold": 70.0, "rsi_smoothing": "sma",
+        "rsi_period": 14,
+        "oversold_threshold": 30.0,
+        "overbought_threshold": 70.0,
+        "rsi_smoothing": "sma",
         "stop_loss_threshold": 10.0,
     }
     assert isinstance(resolve(1)["rsi_period"], int)
 
 
 def test_given_params_override_defaults():
-    assert resolve(1, {"rsi_period": 21, "rsi_smoothing": "wilder"}) | {} == resolve(1) | {"rsi_period": 21, "rsi_smoothing": "wilder"}
+    assert resolve(1, {"rsi_period": 21, "rsi_smoothing": "wilder"}) | {} == resolve(1) | {
+        "rsi_period": 21,
+        "rsi_smoothing": "wilder",
+    }
 
 
 def test_admin_defaults_override_the_engines():

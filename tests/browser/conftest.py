@@ -56,8 +56,10 @@ XSS_NAME = "<img src=x onerror=alert(1)>"
 def collected_static(tmp_path_factory) -> Path:
     """STATIC_ROOT after `collectstatic` with the manifest storage (hashed names, compressed copies)."""
     root = tmp_path_factory.mktemp("staticfiles")
-    storages = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-                "staticfiles": {"BACKEND": MANIFEST_STORAGE}}
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": MANIFEST_STORAGE},
+    }
     with override_settings(STATIC_ROOT=root, STORAGES=storages):
         call_command("collectstatic", interactive=False, verbosity=0)
     assert (root / "staticfiles.json").exists()
@@ -99,8 +101,12 @@ class AsgiServer:
         # lifespan hooks, stop() is a dropped connection, not a stopped process: the pool and
         # its runs go on, as they do when a client's network goes away.
         config = uvicorn.Config(
-            get_asgi_application(), host="127.0.0.1", port=self.port, lifespan="off",
-            log_level="warning", timeout_graceful_shutdown=1,
+            get_asgi_application(),
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="off",
+            log_level="warning",
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -174,8 +180,16 @@ def market(transactional_db) -> dict[str, Cryptocurrency]:
     short = Cryptocurrency.objects.create(symbol=XSS_SYMBOL, name=XSS_NAME)
     t0 = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
     Price.objects.bulk_create(
-        Price(crypto=short, datetime=t0 + dt.timedelta(hours=i), open=Decimal(100 + i), high=Decimal(101 + i),
-              low=Decimal(99 + i), close=Decimal(100 + i), volume=Decimal(1), interval_type="1h")
+        Price(
+            crypto=short,
+            datetime=t0 + dt.timedelta(hours=i),
+            open=Decimal(100 + i),
+            high=Decimal(101 + i),
+            low=Decimal(99 + i),
+            close=Decimal(100 + i),
+            volume=Decimal(1),
+            interval_type="1h",
+        )
         for i in range(10)
     )
     prices_version_bump(crypto_id=short.id, interval="1h")

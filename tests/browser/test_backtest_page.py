@@ -228,7 +228,9 @@ def test_bad_values_are_refused_next_to_their_field(asgi_server, market, page, b
     rsi.fill("14.5")
     page.get_by_label("Fee per trade side (%)").fill("0.1")
     page.get_by_role("button", name="Run backtest").click()
-    expect(page.locator('[data-field="parameters.rsi_period"] .invalid-feedback')).to_have_text("must be a whole number")
+    expect(page.locator('[data-field="parameters.rsi_period"] .invalid-feedback')).to_have_text(
+        "must be a whole number"
+    )
     expect(page.locator('[data-field="fee_pct"] .invalid-feedback')).to_have_text("")
     page.get_by_role("button", name="None").click()
     expect(page.locator("#coins-count")).to_have_text("0 of 4 coins")

@@ -28,9 +28,13 @@ class Command(BaseCommand):
         except PriceImportError as exc:
             raise CommandError(str(exc)) from None
         if report.skipped:
-            self.stderr.write(f"Skipped {len(report.skipped)} bad row(s):\n" + row_errors_format(report.skipped, len(report.skipped)))
+            self.stderr.write(
+                f"Skipped {len(report.skipped)} bad row(s):\n" + row_errors_format(report.skipped, len(report.skipped))
+            )
         if report.replaced_demo:
-            self.stdout.write(f"{report.symbol} was a demo coin: its generated bars were replaced by the imported ones.")
+            self.stdout.write(
+                f"{report.symbol} was a demo coin: its generated bars were replaced by the imported ones."
+            )
         self.stdout.write(
             f"{report.symbol} {report.interval}: {report.rows:,} rows read, {report.written:,} inserted or changed "
             f"in {report.seconds:.2f} s ({report.rate:,.0f} rows/s)"
