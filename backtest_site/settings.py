@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import dj_database_url
@@ -54,13 +53,38 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
+def redis_kwargs(url: str) -> dict:
+    """The keyword arguments of redis.Redis and redis.asyncio.Redis for a whole REDIS_URL:
+    host, port, database, user and password, TLS for rediss://, or a unix socket. (django-eventstream
+    makes a client of each kind from EVENTSTREAM_REDIS, so no connection class can be given.)"""
+    from urllib.parse import parse_qs, unquote, urlparse
+
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    kwargs: dict = {}
+    if parsed.username:
+        kwargs["username"] = unquote(parsed.username)
+    if parsed.password:
+        kwargs["password"] = unquote(parsed.password)
+    if parsed.scheme == "unix":
+        kwargs["unix_socket_path"] = unquote(parsed.path)
+        kwargs["db"] = int(query.get("db", ["0"])[0])
+        return kwargs
+    kwargs["host"] = parsed.hostname or "127.0.0.1"
+    kwargs["port"] = parsed.port or 6379
+    kwargs["db"] = int((parsed.path or "/0").lstrip("/") or query.get("db", ["0"])[0])
+    if parsed.scheme == "rediss":
+        kwargs["ssl"] = True
+    return kwargs
+
+
 DEBUG = env_bool("DEBUG", False)
 
-# A development key is only acceptable when DEBUG is on (or under the test runner);
-# production must provide SECRET_KEY through the environment.
+# A development key is only acceptable when DEBUG is on; production must provide SECRET_KEY
+# through the environment (the test settings, backtest_site/settings_test.py, give their own).
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if DEBUG or "pytest" in sys.modules:
+    if DEBUG:
         SECRET_KEY = "django-insecure-development-only-key-not-for-production-use-0123456789"
     else:
         raise ImproperlyConfigured(
@@ -73,6 +97,13 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 BACKTEST_WORKERS = env_int("BACKTEST_WORKERS", 4, minimum=1, maximum=64)
 BACKTEST_MAX_CONCURRENT_RUNS = env_int("BACKTEST_MAX_CONCURRENT_RUNS", 8, minimum=1, maximum=1000)
+# The most coins one job takes (runs.services.chunks_of): its round trips are paid once per chunk.
+BACKTEST_CHUNK_MAX = env_int("BACKTEST_CHUNK_MAX", 32, minimum=1, maximum=10_000)
+# A run whose heartbeat is older than this has no live executor and is ended `interrupted`;
+# each process renews the heartbeat of the runs it executes every BACKTEST_HEARTBEAT_SECONDS
+# (0: no heartbeat thread; the test settings use that and call the tick directly).
+BACKTEST_LEASE_SECONDS = env_int("BACKTEST_LEASE_SECONDS", 60, minimum=5, maximum=86400)
+BACKTEST_HEARTBEAT_SECONDS = env_int("BACKTEST_HEARTBEAT_SECONDS", 15, minimum=0, maximum=3600)
 # Seconds a cached price series lives in the cache (the version key makes it safe to keep long).
 PRICE_CACHE_TTL = env_int("PRICE_CACHE_TTL", 24 * 3600, minimum=1, maximum=30 * 24 * 3600)
 
@@ -201,7 +232,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if env_bool("STATIC_MANIFEST", not DEBUG and "pytest" not in sys.modules)
+            if env_bool("STATIC_MANIFEST", not DEBUG)
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
@@ -259,14 +290,7 @@ EVENTSTREAM_STORAGE_CLASS = "runs.eventstorage.RunEventStorage"
 # Anyone may read a run's channel (run-<uuid>); only those channels are stored.
 EVENTSTREAM_CHANNELMANAGER_CLASS = "runs.events.RunChannelManager"
 if REDIS_URL and env_bool("EVENTSTREAM_USE_REDIS", False):
-    from urllib.parse import urlparse
-
-    _r = urlparse(REDIS_URL)
-    EVENTSTREAM_REDIS = {
-        "host": _r.hostname or "127.0.0.1",
-        "port": _r.port or 6379,
-        "db": int((_r.path or "/0").lstrip("/") or 0),
-    }
+    EVENTSTREAM_REDIS = redis_kwargs(REDIS_URL)
 
 LOGGING = {
     "version": 1,
@@ -280,11 +304,8 @@ LOGGING = {
 }
 
 # --- Runs --------------------------------------------------------------------
-# Seconds the pool's threads keep a database connection between jobs (runs/db.py). 0 under the
-# test runner: a connection kept by a pool thread would stop the test database from being dropped.
-BACKTEST_THREAD_CONN_MAX_AGE = env_int(
-    "BACKTEST_THREAD_CONN_MAX_AGE", 0 if "pytest" in sys.modules else 300, minimum=0, maximum=86400
-)
+# Seconds the pool's threads keep a database connection between jobs (runs/db.py).
+BACKTEST_THREAD_CONN_MAX_AGE = env_int("BACKTEST_THREAD_CONN_MAX_AGE", 300, minimum=0, maximum=86400)
 # Run creation (POST /api/runs/ and the original stream endpoint), per user or client address.
 RUNS_THROTTLE_RATE = os.environ.get("RUNS_THROTTLE_RATE", "60/min").strip()
 if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", RUNS_THROTTLE_RATE):

@@ -46,10 +46,47 @@ def flush_price_cache(redis_url: str, key_prefix: str) -> int:
     return len(keys)
 
 
+DEMO_COUNT = 48
+
+# More coins than the demo universe: generated the same way (market_data.demo), as bench coins
+# BX000, BX001, ... whose bars cover the same year; loaded once, kept for later runs.
+_BENCH_COINS = """
+import dataclasses, sys
+from market_data import demo
+from market_data.models import Cryptocurrency
+from market_data.parsing import PriceBar
+from market_data.services import prices_bulk_upsert
+wanted = int(sys.argv[1])
+times = demo.demo_times()
+templates = demo.DEMO_COINS
+for i in range(wanted):
+    symbol = f"BX{i:03d}"
+    defaults = {"name": f"Bench coin {i} (demo)", "is_demo": True}
+    coin, created = Cryptocurrency.objects.get_or_create(symbol=symbol, defaults=defaults)
+    if not created:
+        continue
+    spec = dataclasses.replace(templates[i % len(templates)], symbol=symbol)
+    rows = demo.demo_ohlcv(spec, len(times)).tolist()
+    prices_bulk_upsert(crypto_id=coin.id, interval="1h", bars=[PriceBar(t, *r) for t, r in zip(times, rows)])
+"""
+
+
 def database_prepare(env: dict[str, str], *, load_coins: int | None) -> None:
-    """Create and migrate the bench's database; load that many demo coins unless None."""
+    """Create and migrate the bench's database; load that many coins unless None (the demo
+    universe's 48, then generated bench coins beyond them)."""
     ensure_database(env["DATABASE_URL"])
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    if load_coins is not None and load_coins > DEMO_COUNT:
+        started = time.perf_counter()
+        setup = "import django, sys; django.setup(); exec(sys.argv[1])"
+        subprocess.run(
+            [PY, "-c", setup, _BENCH_COINS, str(load_coins - DEMO_COUNT)],
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": "backtest_site.settings"},
+            check=True,
+        )
+        print(f"{load_coins - DEMO_COUNT} bench coins ready in {time.perf_counter() - started:.1f} s")
+        load_coins = DEMO_COUNT
     if load_coins is not None:
         out = subprocess.run(
             [PY, "manage.py", "load_demo", "--coins", str(load_coins)],

@@ -6,9 +6,8 @@ so a series cached under an older version is never served again. The series is
 stored as compact bytes (a small header, then int64 timestamps and five float64
 columns), not as a pickled DataFrame.
 
-If the cache (Redis) is down, prices come from the database; one warning is logged
-and the cache is left alone for a few seconds before it is tried again, so an
-outage costs no connect time-out per coin.
+If the cache (Redis) is down, prices come from the database (backtest_site.cache's guard:
+one warning, then the cache is left alone for a few seconds before it is tried again).
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ import datetime as dt
 import io
 import logging
 import struct
-import threading
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +26,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Exists, OuterRef
 
+from backtest_site.cache import cache_guard
+
 from .models import Cryptocurrency, Price
 
 logger = logging.getLogger(__name__)
@@ -36,8 +35,6 @@ logger = logging.getLogger(__name__)
 _HEADER = struct.Struct("<4sI")  # magic, number of bars
 _MAGIC = b"PRC1"
 _COLUMNS = ("open", "high", "low", "close", "volume")
-# After a cache failure, skip the cache for this many seconds before trying again.
-CACHE_RETRY_AFTER = 5.0
 
 
 @dataclass(frozen=True)
@@ -77,52 +74,6 @@ class PriceSeries:
         return cls(times, *cols)
 
 
-class _CacheGuard:
-    """Remembers a cache outage: logs it once, retries after CACHE_RETRY_AFTER seconds."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._down_since: float | None = None
-        self._retry_at = 0.0
-
-    def usable(self) -> bool:
-        return self._down_since is None or time.monotonic() >= self._retry_at
-
-    def failed(self, exc: BaseException) -> None:
-        with self._lock:
-            if self._down_since is None:
-                logger.warning("Price cache unavailable, reading prices from the database: %s", exc)
-                self._down_since = time.monotonic()
-            self._retry_at = time.monotonic() + CACHE_RETRY_AFTER
-
-    def succeeded(self) -> None:
-        if self._down_since is not None:
-            with self._lock:
-                if self._down_since is not None:
-                    logger.warning("Price cache is back after %.1f s", time.monotonic() - self._down_since)
-                    self._down_since = None
-
-    @property
-    def is_down(self) -> bool:
-        return self._down_since is not None
-
-
-cache_guard = _CacheGuard()
-
-
-def _cache_call(fn, *args, **kwargs):
-    """Run one cache operation; on any error note the outage and return None."""
-    if not cache_guard.usable():
-        return None
-    try:
-        result = fn(*args, **kwargs)
-    except Exception as exc:  # redis errors, connection refused, time-outs
-        cache_guard.failed(exc)
-        return None
-    cache_guard.succeeded()
-    return result
-
-
 def _version_key(crypto_id: int, interval: str) -> str:
     return f"prices:ver:{crypto_id}:{interval}"
 
@@ -133,17 +84,7 @@ def _series_key(crypto_id: int, interval: str, version: str) -> str:
 
 def prices_version_bump(*, crypto_id: int, interval: str) -> None:
     """Give the coin's series a new version: what was cached before is never served again."""
-    _cache_call(cache.set, _version_key(crypto_id, interval), uuid.uuid4().hex, None)
-
-
-def _version_get(crypto_id: int, interval: str) -> str | None:
-    key = _version_key(crypto_id, interval)
-    version = _cache_call(cache.get, key)
-    if version is None and cache_guard.usable():
-        # add() keeps a version another thread set first.
-        _cache_call(cache.add, key, uuid.uuid4().hex, None)
-        version = _cache_call(cache.get, key)
-    return version
+    cache_guard.call(cache.set, _version_key(crypto_id, interval), uuid.uuid4().hex, None)
 
 
 def _to_ns(value: dt.datetime) -> int:
@@ -153,9 +94,10 @@ def _to_ns(value: dt.datetime) -> int:
 
 
 # One row of PostgreSQL's binary COPY output for the query in _prices_load_postgresql:
-# a field count, then (length, value) for the int8 epoch and the five float8 columns.
+# a field count, then (length, value) for the int8 coin id, the int8 epoch and the five float8 columns.
 _COPY_ROW = np.dtype(
-    [("n", ">i2"), ("l0", ">i4"), ("t", ">i8")] + [f for k in range(1, 6) for f in ((f"l{k}", ">i4"), (f"c{k}", ">f8"))]
+    [("n", ">i2"), ("l_id", ">i4"), ("id", ">i8"), ("l0", ">i4"), ("t", ">i8")]
+    + [f for k in range(1, 6) for f in ((f"l{k}", ">i4"), (f"c{k}", ">f8"))]
 )
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
@@ -165,20 +107,34 @@ def _empty_series() -> PriceSeries:
     return PriceSeries(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty)
 
 
-def _prices_load_postgresql(*, crypto_id: int, interval: str) -> PriceSeries:
+def _split_by_coin(crypto_ids: Sequence[int], ids: np.ndarray, times: np.ndarray, columns) -> dict[int, PriceSeries]:
+    """Rows sorted by (coin, time) into one series per coin; a coin with no rows gets an empty one."""
+    out = {int(c): _empty_series() for c in crypto_ids}
+    if not len(ids):
+        return out
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+        out[int(ids[lo])] = PriceSeries(
+            np.ascontiguousarray(times[lo:hi]), *(np.ascontiguousarray(c[lo:hi]) for c in columns)
+        )
+    return out
+
+
+def _prices_load_postgresql(*, crypto_ids: Sequence[int], interval: str) -> dict[int, PriceSeries]:
     """Binary COPY straight into numpy: no Python object per value (about 3x faster than fetchall).
 
-    1. COPY the casted columns out in binary (volume NULL becomes NaN, so every row has
-       the same width); 2. check the signature and skip the header; 3. view the rows
-       as a structured big-endian array and take the columns.
+    1. COPY the casted columns of every coin out in binary, in one statement (volume NULL
+       becomes NaN, so every row has the same width); 2. check the signature and skip the
+       header; 3. view the rows as a structured big-endian array, split them by coin.
     """
     with connection.cursor() as cursor:
         query = cursor.mogrify(
-            "COPY (SELECT EXTRACT(EPOCH FROM datetime)::int8, open_price::float8, high_price::float8, "
-            "low_price::float8, close_price::float8, COALESCE(volume::float8, 'NaN'::float8) "
-            "FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s ORDER BY datetime) "
+            "COPY (SELECT crypto_id::int8, EXTRACT(EPOCH FROM datetime)::int8, open_price::float8, "
+            "high_price::float8, low_price::float8, close_price::float8, COALESCE(volume::float8, 'NaN'::float8) "
+            "FROM crypto_prices WHERE crypto_id = ANY(%s) AND interval_type = %s ORDER BY crypto_id, datetime) "
             "TO STDOUT WITH (FORMAT binary)",
-            [int(crypto_id), str(interval)],
+            [[int(c) for c in crypto_ids], str(interval)],
         ).decode()
         buffer = io.BytesIO()
         cursor.cursor.copy_expert(query, buffer)
@@ -190,64 +146,98 @@ def _prices_load_postgresql(*, crypto_id: int, interval: str) -> PriceSeries:
     if rest:
         raise ValueError("unexpected COPY row layout")
     rows = np.frombuffer(raw, dtype=_COPY_ROW, count=count, offset=offset)
-    if count and not (rows["n"] == 6).all():
+    if count and not (rows["n"] == 7).all():
         raise ValueError("unexpected COPY field count")
     times = rows["t"].astype(np.int64) * 1_000_000_000
-    return PriceSeries(times, *(rows[f"c{k}"].astype(np.float64) for k in range(1, 6)))
+    columns = [rows[f"c{k}"].astype(np.float64) for k in range(1, 6)]
+    return _split_by_coin(crypto_ids, rows["id"].astype(np.int64), times, columns)
 
 
-def _prices_load_sqlite(*, crypto_id: int, interval: str) -> PriceSeries:
+def _prices_load_sqlite(*, crypto_ids: Sequence[int], interval: str) -> dict[int, PriceSeries]:
+    marks = ", ".join(["%s"] * len(crypto_ids))
     sql = (
-        "SELECT CAST(strftime('%%s', datetime) AS INTEGER), CAST(open_price AS REAL), CAST(high_price AS REAL), "
-        "CAST(low_price AS REAL), CAST(close_price AS REAL), CAST(volume AS REAL) "
-        "FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s ORDER BY datetime"
+        "SELECT crypto_id, CAST(strftime('%%s', datetime) AS INTEGER), CAST(open_price AS REAL), "
+        "CAST(high_price AS REAL), CAST(low_price AS REAL), CAST(close_price AS REAL), CAST(volume AS REAL) "
+        f"FROM crypto_prices WHERE crypto_id IN ({marks}) AND interval_type = %s ORDER BY crypto_id, datetime"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [crypto_id, interval])
+        cursor.execute(sql, [*[int(c) for c in crypto_ids], interval])
         rows = cursor.fetchall()
     if not rows:
-        return _empty_series()
-    times = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)) * 1_000_000_000
-    values = np.array([r[1:] for r in rows], dtype=np.float64)  # None (no volume) becomes nan
-    return PriceSeries(times, *(np.ascontiguousarray(values[:, k]) for k in range(5)))
+        return _split_by_coin(crypto_ids, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), [])
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    times = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)) * 1_000_000_000
+    values = np.array([r[2:] for r in rows], dtype=np.float64)  # None (no volume) becomes nan
+    return _split_by_coin(crypto_ids, ids, times, [values[:, k] for k in range(5)])
 
 
-def prices_load(*, crypto_id: int, interval: str) -> PriceSeries:
-    """Read every bar of one coin and interval from the database, as float64 arrays.
+def prices_load_many(*, crypto_ids: Sequence[int], interval: str) -> dict[int, PriceSeries]:
+    """Every bar of several coins at one interval, from the database in one statement, as float64 arrays.
 
     Raw SQL casting to float: Decimal conversion through the ORM is several times slower.
     """
+    if not crypto_ids:
+        return {}
     if connection.vendor == "postgresql":
-        return _prices_load_postgresql(crypto_id=crypto_id, interval=interval)
-    return _prices_load_sqlite(crypto_id=crypto_id, interval=interval)
+        return _prices_load_postgresql(crypto_ids=crypto_ids, interval=interval)
+    return _prices_load_sqlite(crypto_ids=crypto_ids, interval=interval)
+
+
+def prices_load(*, crypto_id: int, interval: str) -> PriceSeries:
+    """Every bar of one coin and interval from the database."""
+    return prices_load_many(crypto_ids=[crypto_id], interval=interval)[int(crypto_id)]
+
+
+def _versions_get_many(crypto_ids: Sequence[int], interval: str) -> dict[int, str]:
+    """The cache versions of several coins' series, in one round trip (new ones added where missing)."""
+    keys = {_version_key(c, interval): int(c) for c in crypto_ids}
+    found = cache_guard.call(cache.get_many, list(keys)) or {}
+    missing = [key for key in keys if key not in found]
+    if missing and cache_guard.usable():
+        for key in missing:  # add() keeps a version another thread set first
+            cache_guard.call(cache.add, key, uuid.uuid4().hex, None)
+        found.update(cache_guard.call(cache.get_many, missing) or {})
+    return {keys[key]: version for key, version in found.items()}
+
+
+def prices_get_many(
+    *,
+    crypto_ids: Sequence[int],
+    interval: str = "1h",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> dict[int, PriceSeries]:
+    """The bars of several coins with start <= datetime <= end, through the cache, in the order given.
+
+    1. Read the coins' versions in one round trip; 2. read every cached series in one
+    round trip (`get_many`); 3. load the misses from the database in one statement and cache
+    each under the version read in step 1 (an import that lands meanwhile bumps the
+    version, so the older copy is never served); 4. cut the requested window.
+    """
+    ids = [int(c) for c in crypto_ids]
+    versions = _versions_get_many(ids, interval) if ids else {}
+    series: dict[int, PriceSeries] = {}
+    keys = {_series_key(c, interval, versions[c]): c for c in ids if c in versions}
+    for key, blob in (cache_guard.call(cache.get_many, list(keys)) or {}).items() if keys else ():
+        try:
+            series[keys[key]] = PriceSeries.from_bytes(blob)
+        except (ValueError, struct.error):
+            pass
+    misses = [c for c in ids if c not in series]
+    if misses:
+        loaded = prices_load_many(crypto_ids=misses, interval=interval)
+        series.update(loaded)
+        fresh = {_series_key(c, interval, versions[c]): loaded[c].to_bytes() for c in misses if c in versions}
+        if fresh:
+            cache_guard.call(cache.set_many, fresh, settings.PRICE_CACHE_TTL)
+    return {c: series[c].window(start=start, end=end) for c in ids}
 
 
 def prices_get(
     *, crypto_id: int, interval: str = "1h", start: dt.datetime | None = None, end: dt.datetime | None = None
 ) -> PriceSeries:
-    """The bars of one coin with start <= datetime <= end, through the cache.
-
-    1. Read the (coin, interval) version; 2. on a hit, decode the cached series;
-    3. on a miss, load from the database and cache it under the version read in
-    step 1 (an import that lands meanwhile bumps the version, so the older copy is
-    never served); 4. cut the requested window.
-    """
-    version = _version_get(crypto_id, interval)
-    series = None
-    if version is not None:
-        blob = _cache_call(cache.get, _series_key(crypto_id, interval, version))
-        if blob is not None:
-            try:
-                series = PriceSeries.from_bytes(blob)
-            except (ValueError, struct.error):
-                series = None
-    if series is None:
-        series = prices_load(crypto_id=crypto_id, interval=interval)
-        if version is not None:
-            _cache_call(
-                cache.set, _series_key(crypto_id, interval, version), series.to_bytes(), settings.PRICE_CACHE_TTL
-            )
-    return series.window(start=start, end=end)
+    """The bars of one coin with start <= datetime <= end, through the cache (see prices_get_many)."""
+    return prices_get_many(crypto_ids=[crypto_id], interval=interval, start=start, end=end)[int(crypto_id)]
 
 
 def coin_get(*, symbol: str) -> Cryptocurrency | None:

@@ -1,4 +1,4 @@
-"""Stored runs in the admin: read-only (runs are written by the executor only)."""
+"""Stored runs in the admin: read-only (runs are written by their jobs only)."""
 
 from django.contrib import admin
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from backtest_site.authentication import CSRF_PROTECTED
-from market_data import selectors as price_selectors
+from backtest_site.cache import cache_guard
 
 from . import selectors, services
 from .models import BacktestRun
@@ -33,9 +33,6 @@ from .serializers import (
     result_detail,
     run_links,
 )
-
-# The request fields of a run, the same for POST /api/runs/ and the original stream.
-RUN_FIELDS = ("strategy_id", "parameters", "start_date", "end_date", "fee_pct", "interval", "symbols")
 
 
 class RunCreateThrottle(SimpleRateThrottle):
@@ -53,19 +50,11 @@ class RunCreateThrottle(SimpleRateThrottle):
     def allow_request(self, request, view) -> bool:
         """Let requests through while the cache (Redis) is down: runs must still start.
 
-        The outage is noted on the price cache's guard, which logs it once and keeps
-        later calls off the cache until it is retried.
+        The outage is noted on the cache guard (backtest_site.cache), which logs it once and
+        keeps later calls off the cache until it is retried.
         """
-        guard = price_selectors.cache_guard
-        if not guard.usable():
-            return True
-        try:
-            allowed = super().allow_request(request, view)
-        except Exception as exc:  # redis errors, refused connections, time-outs
-            guard.failed(exc)
-            return True
-        guard.succeeded()
-        return allowed
+        allowed = cache_guard.call(super().allow_request, request, view)
+        return True if allowed is None else allowed
 
     def get_cache_key(self, request, view) -> str:
         user = getattr(request, "user", None)
@@ -82,22 +71,22 @@ def throttle_wait(request) -> float | None:
     return throttle.wait() or 1.0
 
 
-def run_request(data: Any) -> dict[str, Any]:
-    """The run_create keyword arguments of a request body; RunValidationError if it is not an object."""
-    if not isinstance(data, dict):
-        raise services.RunValidationError({"non_field_errors": ["The body must be a JSON object"]})
-    return {name: data.get(name) for name in RUN_FIELDS}
+def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The HTTP answer to a domain error of a run request, for both run endpoints:
+    (status, body, headers). Anything else is not an answer of ours: it is raised again."""
+    if isinstance(exc, ValidationError):
+        return status.HTTP_400_BAD_REQUEST, {"errors": exc.detail}, {}
+    if isinstance(exc, services.TooManyRuns):
+        return status.HTTP_429_TOO_MANY_REQUESTS, {"detail": str(exc)}, {"Retry-After": str(exc.retry_after)}
+    raise exc
 
 
-def error_response(exc: Exception) -> Response:
-    if isinstance(exc, services.RunValidationError):
-        return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
-    assert isinstance(exc, services.TooManyRuns)
-    return Response(
-        {"detail": str(exc)},
-        status=status.HTTP_429_TOO_MANY_REQUESTS,
-        headers={"Retry-After": str(exc.retry_after)},
-    )
+def run_request_create(data: Any, *, start: bool = True) -> BacktestRun:
+    """Validate a run request (RunRequestSerializer) and create the run. Raises ValidationError
+    or services.TooManyRuns, which `error_answer` turns into HTTP answers."""
+    request = RunRequestSerializer(data=data)
+    request.is_valid(raise_exception=True)
+    return services.run_create(**request.validated_data, start=start)
 
 
 class RunFilter(django_filters.FilterSet):
@@ -135,13 +124,12 @@ class RunListCreateApi(generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         try:
-            data = request.data
+            run = run_request_create(request.data)
         except ParseError as exc:  # the same 400 shape as every other refusal
-            return error_response(services.RunValidationError({"non_field_errors": [str(exc.detail)]}))
-        try:
-            run = services.run_create(**run_request(data))
-        except (services.RunValidationError, services.TooManyRuns) as exc:
-            return error_response(exc)
+            return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
+        except (ValidationError, services.TooManyRuns) as exc:
+            code, body, headers = error_answer(exc)
+            return Response(body, status=code, headers=headers)
         body = {"id": str(run.id), "status": run.status, **run_links(run.id), "total": run.total}
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 

@@ -2,44 +2,97 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
+import threading
 import time
 
 import numpy as np
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from . import events, executor, services
+from . import events, services
+from .backends import backend, process_id
 
 logger = logging.getLogger(__name__)
 
-# When this process loaded the runs app: runs created before it belong to a stopped server.
-PROCESS_STARTED_AT = timezone.now()
-
 
 def server_started() -> None:
-    """1. Mark runs left pending/running by a stopped server `interrupted`.
-    2. Load what the first request would otherwise load: the URLconf with every view module,
+    """1. Mark runs that no live process is executing any more `interrupted` (a stale heartbeat).
+    2. Start this process's heartbeat thread, which renews its own runs' heartbeats.
+    3. Load what the first request would otherwise load: the URLconf with every view module,
        and the code of a run request's validation (a dry run that stores nothing).
-    3. Load the engine's compiled kernels (numba's cache) with a tiny backtest of each strategy."""
+    4. Load the engine's compiled kernels (numba's cache) with a tiny backtest of each strategy."""
     close_old_connections()
     try:
-        count = services.runs_recover(started_before=PROCESS_STARTED_AT)
-        if count:
-            logger.warning("Marked %d run(s) left by a stopped server as interrupted", count)
+        leases_tick()
+        heartbeat_start()
         request_path_warm_up()
     finally:
         close_old_connections()
     engine_warm_up()
 
 
+def leases_tick() -> int:
+    """One heartbeat: renew the runs this process's backend is executing, then end `interrupted`
+    the runs whose executor is gone: at once those of a dead process of this host, and any run
+    whose heartbeat is older than the lease. Returns how many were interrupted."""
+    services.runs_heartbeat(run_ids=backend().active_batch_ids())
+    stale_before = timezone.now() - dt.timedelta(seconds=settings.BACKTEST_LEASE_SECONDS)
+    count = services.runs_orphans_recover(me=process_id(), alive=pid_alive)
+    count += services.runs_recover(stale_before=stale_before)
+    if count:
+        logger.warning("Marked %d run(s) that no process executes any more as interrupted", count)
+    return count
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host has that pid (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+_heartbeat: threading.Thread | None = None
+
+
+def heartbeat_start() -> None:
+    """Every BACKTEST_HEARTBEAT_SECONDS, `leases_tick` on a daemon thread (once per process; 0: none)."""
+    global _heartbeat
+    seconds = settings.BACKTEST_HEARTBEAT_SECONDS
+    if not seconds or (_heartbeat is not None and _heartbeat.is_alive()):
+        return
+
+    def beat() -> None:
+        while True:
+            time.sleep(seconds)
+            try:
+                leases_tick()
+            except Exception:  # the database may be briefly away: try again next time
+                logger.exception("Run heartbeat failed")
+            finally:
+                close_old_connections()
+
+    _heartbeat = threading.Thread(target=beat, name="runs-heartbeat", daemon=True)
+    _heartbeat.start()
+
+
 def request_path_warm_up() -> None:
     from django.urls import get_resolver
+    from rest_framework.exceptions import ValidationError
+
+    from .api import run_request_create
 
     get_resolver().url_patterns  # noqa: B018 - imports every urls and view module
     try:  # a valid strategy and an invalid fee: validated through, refused before anything is stored
-        services.run_create(strategy_id=1, parameters={}, start_date="2024-01-01", end_date="2024-12-31", fee_pct=-1)
-    except services.RunValidationError:
+        run_request_create({"strategy_id": 1, "start_date": "2024-01-01", "end_date": "2024-12-31", "fee_pct": -1})
+    except ValidationError:
         pass
 
 
@@ -79,7 +132,9 @@ def server_stopping() -> None:
     """Drop queued jobs, mark this process's runs interrupted, give queued events 2 s to be stored."""
     close_old_connections()
     try:
-        interrupted = executor.shutdown(wait=False)
+        interrupted = backend().active_batch_ids()
+        backend().shutdown()
+        services.runs_interrupt(run_ids=interrupted)
         if interrupted:
             logger.warning("Server stopping: run(s) %s interrupted", ", ".join(interrupted))
         if not events.channel_writer.wait_idle(timeout=2.0):

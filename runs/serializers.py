@@ -1,15 +1,22 @@
-"""Output shapes of the run API (runs/CONTRACT.md). Metrics are rounded to 2 decimals here;
-the database keeps full precision."""
+"""The run API's input validation and output shapes (runs/CONTRACT.md). Metrics are rounded to
+2 decimals here; the database keeps full precision."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from market_data.models import INTERVALS, Cryptocurrency
+from strategies.engine import FEE_PCT, InvalidParameters
+from strategies.models import Strategy
+from strategies.services import strategy_parameters_resolve
+
+from . import services
 from .equity import equity_unpack
 from .events import rounded_metrics
 from .models import BacktestRun, RunResult
@@ -23,12 +30,148 @@ def run_links(run_id: Any) -> dict[str, str]:
     }
 
 
+# --- The request of a run: parsing (pure) and validation ----------------------------------
+
+
+def date_parse(value: Any, *, end_of_day: bool) -> tuple[dt.datetime | None, str]:
+    """A request date: "YYYY-MM-DD" (an end date covers its whole day) or an ISO datetime.
+
+    Returns (aware UTC datetime or None, the text to echo). Naive datetimes are UTC.
+    Raises ValueError with a message for the API.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, ""
+    if not isinstance(value, str):
+        raise ValueError("must be a date string (YYYY-MM-DD) or an ISO 8601 datetime")
+    text = value.strip()
+    if len(text) == 10:
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a valid date (YYYY-MM-DD)") from None
+        moment = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min, tzinfo=dt.UTC)
+        return moment, day.isoformat()
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid date (YYYY-MM-DD) or ISO 8601 datetime") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC), text
+
+
+def window_parse(start_date: Any, end_date: Any, errors: dict[str, list[str]]) -> services.Window:
+    start = end = None
+    start_text = end_text = ""
+    try:
+        start, start_text = date_parse(start_date, end_of_day=False)
+    except ValueError as exc:
+        errors["start_date"] = [str(exc)]
+    try:
+        end, end_text = date_parse(end_date, end_of_day=True)
+    except ValueError as exc:
+        errors["end_date"] = [str(exc)]
+    if start and end and start > end:
+        errors["start_date"] = [f"must not be after end_date ({start_text} > {end_text})"]
+    return services.Window(start, end, start_text, end_text)
+
+
+def fee_parse(value: Any, errors: dict[str, list[str]]) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        errors["fee_pct"] = ["must be a number"]
+        return 0.0
+    try:
+        fee = float(value)
+    except ValueError:
+        errors["fee_pct"] = ["must be a number"]
+        return 0.0
+    if not FEE_PCT.min <= fee <= FEE_PCT.max:  # also rejects NaN
+        errors["fee_pct"] = [f"must be between {FEE_PCT.min:g} and {FEE_PCT.max:g} (percent per fill), got {value}"]
+    return fee
+
+
+def interval_parse(value: Any, errors: dict[str, list[str]]) -> str:
+    if value is None or value == "":
+        return "1h"
+    if value not in INTERVALS:
+        errors["interval"] = [f"must be one of {', '.join(INTERVALS)}, got {value!r}"]
+        return "1h"
+    return value
+
+
+def symbols_parse(value: Any, errors: dict[str, list[str]]) -> list[str]:
+    """A list of symbols (or one comma-separated string); upper-cased, duplicates dropped."""
+    if value is None or value == "" or value == []:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
+        errors["symbols"] = ["must be a list of coin symbols"]
+        return []
+    return list(dict.fromkeys(s.strip().upper() for s in value))
+
+
+def strategy_parse(value: Any, errors: dict[str, list[str]]) -> Strategy | None:
+    if isinstance(value, bool) or value is None or value == "":
+        errors["strategy_id"] = ["is required" if value in (None, "") else "must be an integer"]
+        return None
+    try:
+        strategy_id = int(value)
+    except (TypeError, ValueError):
+        errors["strategy_id"] = [f"must be an integer, got {value!r}"]
+        return None
+    strategy = Strategy.objects.filter(id=strategy_id).first()
+    if strategy is None:
+        errors["strategy_id"] = [f"unknown strategy {strategy_id}"]
+    elif not strategy.is_active:
+        errors["strategy_id"] = [f"strategy {strategy_id} is not active"]
+        strategy = None
+    return strategy
+
+
+def parameters_parse(strategy: Strategy, params: Any, errors: dict[str, list[str]]) -> dict[str, Any]:
+    """The strategy's parameters with defaults filled in, checked against the admin's definitions
+    and the engine's rules."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        errors["parameters"] = ["must be an object of parameter names and values"]
+        return {}
+    try:
+        return strategy_parameters_resolve(strategy=strategy, params=params)
+    except InvalidParameters as exc:
+        if exc.parameter == "strategy":
+            errors["strategy_id"] = [exc.rule]
+        else:
+            errors[f"parameters.{exc.parameter}"] = [exc.rule]
+        return {}
+
+
+def symbols_check(symbols: Sequence[str], errors: dict[str, list[str]]) -> None:
+    if not symbols:
+        return
+    found = dict(Cryptocurrency.objects.filter(symbol__in=symbols).values_list("symbol", "is_active"))
+    unknown = [s for s in symbols if s not in found]
+    inactive = [s for s in symbols if found.get(s) is False]
+    messages = []
+    if unknown:
+        messages.append(f"unknown symbols: {', '.join(unknown)}")
+    if inactive:
+        messages.append(f"inactive symbols: {', '.join(inactive)}")
+    if messages:
+        errors["symbols"] = messages
+
+
 # --- Shapes for the schema (/api/schema/): the views build their bodies with the functions below ---
 
 
 class RunRequestSerializer(serializers.Serializer):
-    """The body of POST /api/runs/ (and of the original POST /api/crypto/backtest/stream).
-    Validation is runs.services.run_create's; this only documents the fields."""
+    """The body of POST /api/runs/ and of the original POST /api/crypto/backtest/stream: one
+    validation for both. Every field is checked and every error collected (the original's 400
+    names each bad field); `validated_data` holds run_create's typed keyword arguments:
+    strategy, parameters (resolved, defaults filled in), window, fee_pct, interval, symbols."""
 
     strategy_id = serializers.IntegerField(help_text="id of an active strategy")
     parameters = serializers.DictField(
@@ -40,11 +183,41 @@ class RunRequestSerializer(serializers.Serializer):
     end_date = serializers.CharField(
         required=False, allow_null=True, help_text="YYYY-MM-DD (the whole day) or an ISO datetime, inclusive"
     )
-    fee_pct = serializers.FloatField(required=False, help_text="fee per fill in percent, 0..5 (default 0)")
-    interval = serializers.CharField(required=False, help_text="bar interval, default 1h")
+    fee_pct = serializers.FloatField(
+        required=False, help_text=f"fee per fill in percent, {FEE_PCT.min:g}..{FEE_PCT.max:g} (default 0)"
+    )
+    interval = serializers.ChoiceField(choices=INTERVALS, required=False, help_text="bar interval, default 1h")
     symbols = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="coin subset; empty = every active coin"
     )
+
+    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
+        # The whole validation is to_internal_value's: a body that is not an object (null, a
+        # list) gets the same answer as every other refusal.
+        return self.to_internal_value(data)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object"]})
+        errors: dict[str, list[str]] = {}
+        strategy = strategy_parse(data.get("strategy_id"), errors)
+        parameters = parameters_parse(strategy, data.get("parameters"), errors) if strategy else {}
+        window = window_parse(data.get("start_date"), data.get("end_date"), errors)
+        fee = fee_parse(data.get("fee_pct"), errors)
+        interval = interval_parse(data.get("interval"), errors)
+        symbols = symbols_parse(data.get("symbols"), errors)
+        if "symbols" not in errors:
+            symbols_check(symbols, errors)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {
+            "strategy": strategy,
+            "parameters": parameters,
+            "window": window,
+            "fee_pct": fee,
+            "interval": interval,
+            "symbols": symbols,
+        }
 
 
 class RunCreatedSerializer(serializers.Serializer):

@@ -1,37 +1,35 @@
-"""Writes of runs: create (validate everything first), start, cancel, recover after a restart."""
+"""Writes of runs: create, start, count, finish, cancel, recover. The lifecycle of a run is here,
+never in a backend or a job: jobs compute and call these to store what they computed.
+
+Arguments are typed and already validated (runs.serializers.RunRequestSerializer).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+import math
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from market_data.models import INTERVALS, Cryptocurrency
 from market_data.selectors import coins_with_bars
-from strategies.engine import InvalidParameters
 from strategies.models import Strategy
-from strategies.services import strategy_parameters_resolve
 
 from . import events
-from .models import BacktestRun, RunResult
+from .backends import backend
+from .models import METRIC_FIELDS, BacktestRun, RunResult
 
 logger = logging.getLogger(__name__)
 
-FEE_PCT_MIN, FEE_PCT_MAX = 0.0, 5.0
-
-
-class RunValidationError(Exception):
-    """The request cannot run; `errors` maps each bad field to its messages (HTTP 400)."""
-
-    def __init__(self, errors: Mapping[str, list[str]]) -> None:
-        self.errors = {field: list(messages) for field, messages in errors.items()}
-        super().__init__("; ".join(f"{f}: {' '.join(m)}" for f, m in self.errors.items()))
+Status = BacktestRun.Status
+State = RunResult.State
 
 
 class TooManyRuns(Exception):
@@ -48,146 +46,14 @@ class RunNotCancellable(Exception):
     """The run has already finished (HTTP 409)."""
 
 
-# --- Parsing the request (pure) ----------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Window:
+    """The inclusive window of a run, and the dates as requested (echoed in events)."""
+
     start: dt.datetime | None
     end: dt.datetime | None
-    start_text: str
-    end_text: str
-
-
-def date_parse(value: Any, *, end_of_day: bool) -> tuple[dt.datetime | None, str]:
-    """A request date: "YYYY-MM-DD" (an end date covers its whole day) or an ISO datetime.
-
-    Returns (aware UTC datetime or None, the text to echo). Naive datetimes are UTC.
-    Raises ValueError with a message for the API.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, ""
-    if not isinstance(value, str):
-        raise ValueError("must be a date string (YYYY-MM-DD) or an ISO 8601 datetime")
-    text = value.strip()
-    if len(text) == 10:
-        try:
-            day = dt.date.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a valid date (YYYY-MM-DD)") from None
-        moment = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min, tzinfo=dt.UTC)
-        return moment, day.isoformat()
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a valid date (YYYY-MM-DD) or ISO 8601 datetime") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC), text
-
-
-def window_parse(start_date: Any, end_date: Any, errors: dict[str, list[str]]) -> Window:
-    start = end = None
-    start_text = end_text = ""
-    try:
-        start, start_text = date_parse(start_date, end_of_day=False)
-    except ValueError as exc:
-        errors["start_date"] = [str(exc)]
-    try:
-        end, end_text = date_parse(end_date, end_of_day=True)
-    except ValueError as exc:
-        errors["end_date"] = [str(exc)]
-    if start and end and start > end:
-        errors["start_date"] = [f"must not be after end_date ({start_text} > {end_text})"]
-    return Window(start, end, start_text, end_text)
-
-
-def fee_parse(value: Any, errors: dict[str, list[str]]) -> float:
-    if value is None:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        errors["fee_pct"] = ["must be a number"]
-        return 0.0
-    try:
-        fee = float(value)
-    except ValueError:
-        errors["fee_pct"] = ["must be a number"]
-        return 0.0
-    if not FEE_PCT_MIN <= fee <= FEE_PCT_MAX:  # also rejects NaN
-        errors["fee_pct"] = [f"must be between {FEE_PCT_MIN:g} and {FEE_PCT_MAX:g} (percent per fill), got {value}"]
-    return fee
-
-
-def interval_parse(value: Any, errors: dict[str, list[str]]) -> str:
-    if value is None or value == "":
-        return "1h"
-    if value not in INTERVALS:
-        errors["interval"] = [f"must be one of {', '.join(INTERVALS)}, got {value!r}"]
-        return "1h"
-    return value
-
-
-def symbols_parse(value: Any, errors: dict[str, list[str]]) -> list[str]:
-    """A list of symbols (or one comma-separated string); upper-cased, duplicates dropped."""
-    if value is None or value == "" or value == []:
-        return []
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
-        errors["symbols"] = ["must be a list of coin symbols"]
-        return []
-    return list(dict.fromkeys(s.strip().upper() for s in value))
-
-
-def strategy_get(value: Any, errors: dict[str, list[str]]) -> Strategy | None:
-    if isinstance(value, bool) or value is None or value == "":
-        errors["strategy_id"] = ["is required" if value in (None, "") else "must be an integer"]
-        return None
-    try:
-        strategy_id = int(value)
-    except (TypeError, ValueError):
-        errors["strategy_id"] = [f"must be an integer, got {value!r}"]
-        return None
-    strategy = Strategy.objects.filter(id=strategy_id).first()
-    if strategy is None:
-        errors["strategy_id"] = [f"unknown strategy {strategy_id}"]
-    elif not strategy.is_active:
-        errors["strategy_id"] = [f"strategy {strategy_id} is not active"]
-        strategy = None
-    return strategy
-
-
-def parameters_resolve(strategy: Strategy, params: Any, errors: dict[str, list[str]]) -> dict[str, Any]:
-    """The strategy's parameters with defaults filled in, checked against the admin's definitions
-    and the engine's rules."""
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        errors["parameters"] = ["must be an object of parameter names and values"]
-        return {}
-    try:
-        return strategy_parameters_resolve(strategy=strategy, params=params)
-    except InvalidParameters as exc:
-        if exc.parameter == "strategy":
-            errors["strategy_id"] = [exc.rule]
-        else:
-            errors[f"parameters.{exc.parameter}"] = [exc.rule]
-        return {}
-
-
-def symbols_check(symbols: Sequence[str], errors: dict[str, list[str]]) -> None:
-    if not symbols:
-        return
-    found = dict(Cryptocurrency.objects.filter(symbol__in=symbols).values_list("symbol", "is_active"))
-    unknown = [s for s in symbols if s not in found]
-    inactive = [s for s in symbols if found.get(s) is False]
-    messages = []
-    if unknown:
-        messages.append(f"unknown symbols: {', '.join(unknown)}")
-    if inactive:
-        messages.append(f"inactive symbols: {', '.join(inactive)}")
-    if messages:
-        errors["symbols"] = messages
+    start_text: str = ""
+    end_text: str = ""
 
 
 # --- Services ---------------------------------------------------------------------
@@ -211,36 +77,23 @@ def _runs_create_lock() -> None:
 
 def run_create(
     *,
-    strategy_id: Any,
-    parameters: Any = None,
-    start_date: Any = None,
-    end_date: Any = None,
-    fee_pct: Any = None,
-    interval: Any = None,
-    symbols: Any = None,
+    strategy: Strategy,
+    parameters: Mapping[str, Any],
+    window: Window,
+    fee_pct: float,
+    interval: str,
+    symbols: Sequence[str] = (),
     start: bool = True,
 ) -> BacktestRun:
-    """Validate a request and store the run, with one pending result row per coin.
+    """Store a validated run, with one pending result row per coin.
 
-    1. Check every field; collect all errors, raise RunValidationError (nothing stored).
-    2. Refuse with TooManyRuns when BACKTEST_MAX_CONCURRENT_RUNS runs are in progress.
-    3. Pick the coins: active, with bars of the interval in the window (and in `symbols`).
-    4. Store the run and its result rows in one transaction.
-    5. With start=True, `run_start` once the transaction commits. The original endpoint
+    1. Refuse with TooManyRuns when BACKTEST_MAX_CONCURRENT_RUNS runs are in progress.
+    2. Pick the coins: active, with bars of the interval in the window (and in `symbols`).
+    3. Store the run and its result rows in one transaction.
+    4. With start=True, `run_start` once the transaction commits. The original endpoint
        passes start=False: it subscribes to the run's events first, then starts it.
     """
-    errors: dict[str, list[str]] = {}
-    strategy = strategy_get(strategy_id, errors)
-    resolved = parameters_resolve(strategy, parameters, errors) if strategy else {}
-    window = window_parse(start_date, end_date, errors)
-    fee = fee_parse(fee_pct, errors)
-    interval = interval_parse(interval, errors)
-    wanted = symbols_parse(symbols, errors)
-    if "symbols" not in errors:
-        symbols_check(wanted, errors)
-    if errors:
-        raise RunValidationError(errors)
-
+    wanted = list(symbols)
     with transaction.atomic():
         _runs_create_lock()
         limit = settings.BACKTEST_MAX_CONCURRENT_RUNS
@@ -249,13 +102,13 @@ def run_create(
         coins = coins_with_bars(interval=interval, start=window.start, end=window.end, symbols=wanted or None)
         run = BacktestRun.objects.create(
             strategy=strategy,
-            parameters=resolved,
+            parameters=dict(parameters),
             start_date=window.start_text,
             end_date=window.end_text,
             window_start=window.start,
             window_end=window.end,
             interval=interval,
-            fee_pct=fee,
+            fee_pct=fee_pct,
             symbols=wanted,
             total=len(coins),
         )
@@ -269,10 +122,16 @@ def run_create(
     return run
 
 
-def run_start(*, run_id: Any) -> None:
-    """Publish `start` and submit one job per coin to the pool; a run of no coins completes at once."""
-    from . import executor  # the pool module imports this one
+def chunks_of(crypto_ids: Sequence[int], *, workers: int, max_size: int) -> list[list[int]]:
+    """The coins of a run in chunks, one job each: about four chunks per worker, so the workers
+    stay busy to the end, and at most `max_size` coins a chunk (a small run is one coin a job,
+    so its results stream coin by coin; a large one pays its round trips once per chunk)."""
+    size = max(1, min(max_size, math.ceil(len(crypto_ids) / (4 * workers))))
+    return [list(crypto_ids[i : i + size]) for i in range(0, len(crypto_ids), size)]
 
+
+def run_start(*, run_id: Any) -> None:
+    """Publish `start` and submit the run's chunks to the backend; a run of no coins completes at once."""
     run = BacktestRun.objects.select_related("strategy").get(id=run_id)
     events.publish(
         run.id,
@@ -286,16 +145,139 @@ def run_start(*, run_id: Any) -> None:
         ),
     )
     if run.total == 0:
-        executor.run_finish(run_id=run.id, message=_no_bars_message(run))
+        run_finish(run_id=run.id, message=_no_bars_message(run))
         return
     crypto_ids = list(RunResult.objects.filter(run=run).order_by("crypto_symbol").values_list("crypto_id", flat=True))
+    BacktestRun.objects.filter(id=run.id).update(owner=backend().owner(), heartbeat_at=timezone.now())
+    chunks = chunks_of(crypto_ids, workers=settings.BACKTEST_WORKERS, max_size=settings.BACKTEST_CHUNK_MAX)
     try:
-        executor.submit_run(run_id=run.id, crypto_ids=crypto_ids)
-    except RuntimeError:  # the pool is shut down: the server is stopping
+        for chunk in chunks:
+            backend().submit("run_chunk", batch_id=str(run.id), args=[str(run.id), chunk])
+    except RuntimeError:  # the backend is shut down: the server is stopping
         logger.exception("Could not submit run %s", run.id)
         BacktestRun.objects.filter(id=run.id, status__in=BacktestRun.IN_PROGRESS).update(
-            status=BacktestRun.Status.FAILED, finished_at=timezone.now()
+            status=Status.FAILED, finished_at=timezone.now()
         )
+
+
+def run_mark_running(*, run_id: Any) -> None:
+    """The first job of a run: pending becomes running (conditional, so it happens once)."""
+    now = timezone.now()
+    BacktestRun.objects.filter(id=run_id, status=Status.PENDING).update(
+        status=Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+
+
+# The values of a result row before its coin is done (what a failed coin keeps).
+_EMPTY_RESULT: dict[str, Any] = {"trades": [], "equity": b""}
+
+
+def run_results_store(
+    *, run_id: Any, coins: Mapping[int, tuple[str, str]], results: Sequence[Mapping[str, Any]]
+) -> None:
+    """Store a chunk's results and publish their events, in order; the chunk that counts the
+    run's last coin finishes it.
+
+    1. In one transaction: lock the chunk's rows that are still pending (a job delivered
+       twice finds none left and stores nothing), write them in one statement, and count
+       them in one more (UPDATE ... RETURNING).
+    2. Under the run's lock: for each stored coin in order, `result` or `error`, then `progress`.
+    """
+    by_coin = {int(r["crypto_id"]): r for r in results}
+    now = timezone.now()
+    with events.run_lock(run_id):
+        with transaction.atomic():
+            pending = list(
+                RunResult.objects.select_for_update()
+                .filter(run_id=run_id, crypto_id__in=list(by_coin), state=State.PENDING)
+                .only("id", "crypto_id")
+            )
+            if not pending:
+                return
+            fields = sorted({name for r in results for name in r} - {"crypto_id"})
+            for row in pending:
+                values = by_coin[row.crypto_id]
+                for name in fields:  # a failed coin has no metrics: the pending row's empty values
+                    setattr(row, name, values.get(name, _EMPTY_RESULT.get(name)))
+                row.finished_at = now
+            RunResult.objects.bulk_update(pending, [*fields, "finished_at"])
+            stored = [row.crypto_id for row in pending]
+            ok = sum(1 for c in stored if by_coin[c]["state"] == State.DONE)
+            counts = _run_count(run_id, completed=len(stored), successful=ok, failed=len(stored) - ok)
+        completed = counts["completed"] - len(stored)
+        successful = counts["successful"] - ok
+        for crypto_id in sorted(stored, key=lambda c: coins[c][0]):
+            symbol, name = coins[crypto_id]
+            fields_of = by_coin[crypto_id]
+            completed += 1
+            if fields_of["state"] == State.DONE:
+                successful += 1
+                events.publish(run_id, events.result_payload(symbol=symbol, name=name, metrics=fields_of))
+            else:
+                events.publish(run_id, events.error_payload(symbol=symbol, name=name, error=fields_of["error"]))
+            events.publish(
+                run_id, events.progress_payload(completed=completed, total=counts["total"], successful=successful)
+            )
+        if counts["completed"] + counts["skipped"] >= counts["total"]:
+            run_finish(run_id=run_id)
+
+
+def run_results_skip(*, run_id: Any, crypto_ids: Sequence[int]) -> None:
+    """Coins of a cancelled run that had not started: mark them skipped, count them, maybe finish."""
+    with events.run_lock(run_id):
+        skipped = RunResult.objects.filter(run_id=run_id, crypto_id__in=list(crypto_ids), state=State.PENDING).update(
+            state=State.SKIPPED, finished_at=timezone.now()
+        )
+        if not skipped:
+            return
+        counts = _run_count(run_id, skipped=skipped)
+        if counts["completed"] + counts["skipped"] >= counts["total"]:
+            run_finish(run_id=run_id)
+
+
+def _run_count(run_id: Any, *, completed: int = 0, successful: int = 0, failed: int = 0, skipped: int = 0) -> dict:
+    """Add to the run's coin counts and read them back, in one statement (UPDATE ... RETURNING,
+    PostgreSQL and SQLite >= 3.35): atomic across threads and processes. It also renews the
+    run's heartbeat: a run whose jobs store results is alive."""
+    table = connection.ops.quote_name(BacktestRun._meta.db_table)
+    pk = BacktestRun._meta.pk.get_db_prep_value(uuid.UUID(str(run_id)), connection)
+    now = BacktestRun._meta.get_field("heartbeat_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET completed = completed + %s, successful = successful + %s, "
+            "failed = failed + %s, skipped = skipped + %s, heartbeat_at = %s WHERE id = %s "
+            "RETURNING total, completed, successful, failed, skipped",
+            [completed, successful, failed, skipped, now, pk],
+        )
+        row = cursor.fetchone()
+    return dict(zip(("total", "completed", "successful", "failed", "skipped"), row, strict=True))
+
+
+def run_finish(*, run_id: Any, message: str | None = None) -> bool:
+    """End a run whose coins are all done: completed (or cancelled, if it was), summary stored,
+    `complete` published. Conditional, so it happens once; returns whether this call did it."""
+    now = timezone.now()
+    with events.run_lock(run_id):
+        run = BacktestRun.objects.values("status", "created_at", "total", "failed").get(id=run_id)
+        if run["status"] == Status.CANCELLED:
+            final, allowed = Status.CANCELLED, [Status.CANCELLED]
+        else:
+            final, allowed = Status.COMPLETED, [Status.PENDING, Status.RUNNING]
+        elapsed = (now - run["created_at"]).total_seconds()
+        rows = RunResult.objects.filter(run_id=run_id, state=State.DONE).values(
+            "crypto_symbol", "crypto_name", *METRIC_FIELDS
+        )
+        summary = events.summary_build(
+            total=run["total"], rows=rows, failed=run["failed"], status=final, message=message
+        )
+        finished = BacktestRun.objects.filter(id=run_id, status__in=allowed, finished_at__isnull=True).update(
+            status=final, finished_at=now, elapsed_time=elapsed, summary=summary
+        )
+        if finished:
+            events.publish(run_id, events.complete_payload(summary=summary, elapsed_time=elapsed))
+    if finished:
+        events.run_forget(run_id)
+    return bool(finished)
 
 
 def _no_bars_message(run: BacktestRun) -> str:
@@ -308,23 +290,56 @@ def _no_bars_message(run: BacktestRun) -> str:
 def run_cancel(*, run_id: Any) -> BacktestRun:
     """Cancel a pending or running run: coins not yet started are skipped, the run ends `cancelled`
     (its last job publishes `complete`). Raises RunNotCancellable when it has finished."""
-    updated = BacktestRun.objects.filter(id=run_id, status__in=BacktestRun.IN_PROGRESS).update(
-        status=BacktestRun.Status.CANCELLED
-    )
+    updated = BacktestRun.objects.filter(id=run_id, status__in=BacktestRun.IN_PROGRESS).update(status=Status.CANCELLED)
     run = BacktestRun.objects.get(id=run_id)
     if not updated:
         raise RunNotCancellable(f"run {run_id} is already {run.status}")
     return run
 
 
-def runs_recover(*, started_before: dt.datetime) -> int:
-    """Mark runs a stopped server left pending or running as `interrupted`; their stored results stay.
+def runs_recover(*, stale_before: dt.datetime) -> int:
+    """Mark runs whose jobs nobody is executing any more as `interrupted`; their stored results stay.
 
-    Only runs created before `started_before` (this process's start) are touched, so a
-    sibling worker process started together with this one keeps its runs.
+    A run is alive while its heartbeat is fresh: every chunk stored renews it, and so does the
+    process whose backend holds the run's queued jobs (`runs_heartbeat`). So a run that a live
+    worker elsewhere is executing is never touched, and several web processes and workers can
+    share one database. A run that was never beaten counts from its creation.
     """
     return (
         BacktestRun.objects.in_progress()
-        .filter(created_at__lt=started_before)
-        .update(status=BacktestRun.Status.INTERRUPTED, finished_at=timezone.now())
+        .filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before))
+        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
+    )
+
+
+def runs_orphans_recover(*, me: str, alive: Callable[[int], bool]) -> int:
+    """Mark `interrupted` the runs owned by a process of this host that is gone, at once (no lease
+    to wait for): its pid is not alive, or it is this process's pid with another token (a
+    restarted container). `me` is this process's id, "host:pid:token"."""
+    host, pid, _ = me.split(":")
+    orphans = []
+    for run_id, owner in (
+        BacktestRun.objects.in_progress().filter(owner__startswith=f"{host}:").values_list("id", "owner")
+    ):
+        _, owner_pid, _ = owner.split(":")
+        if owner != me and (owner_pid == pid or not alive(int(owner_pid))):
+            orphans.append(run_id)
+    return runs_interrupt(run_ids=orphans)
+
+
+def runs_heartbeat(*, run_ids: Sequence[Any]) -> int:
+    """Renew the heartbeat of the runs this process is executing (those still in progress)."""
+    if not run_ids:
+        return 0
+    return BacktestRun.objects.in_progress().filter(id__in=list(run_ids)).update(heartbeat_at=timezone.now())
+
+
+def runs_interrupt(*, run_ids: Sequence[Any]) -> int:
+    """The server is stopping: its runs still in progress end `interrupted` (what they finished stays)."""
+    if not run_ids:
+        return 0
+    return (
+        BacktestRun.objects.in_progress()
+        .filter(id__in=list(run_ids))
+        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
     )

@@ -19,9 +19,10 @@ from asgiref.sync import sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_eventstream.views import events as eventstream_events
+from rest_framework.exceptions import ValidationError
 
 from . import events, selectors, services
-from .api import run_request, throttle_wait
+from .api import error_answer, run_request_create, throttle_wait
 from .models import BacktestRun
 
 # A comment line every so often keeps proxies from closing a quiet stream; the documented
@@ -29,18 +30,17 @@ from .models import BacktestRun
 KEEPALIVE_SECONDS = 15.0
 
 
-def _create_run(request: HttpRequest, body: Any) -> BacktestRun | HttpResponse:
+def _run_create(request: HttpRequest, body: Any) -> BacktestRun | HttpResponse:
     """Sync part of the original endpoint: throttle, validate, store (not yet started)."""
     wait = throttle_wait(request)
     if wait is not None:
         retry = str(max(1, round(wait)))
         return JsonResponse({"detail": "Too many runs started; slow down."}, status=429, headers={"Retry-After": retry})
     try:
-        return services.run_create(**run_request(body), start=False)
-    except services.RunValidationError as exc:
-        return JsonResponse({"errors": exc.errors}, status=400)
-    except services.TooManyRuns as exc:
-        return JsonResponse({"detail": str(exc)}, status=429, headers={"Retry-After": str(exc.retry_after)})
+        return run_request_create(body, start=False)
+    except (ValidationError, services.TooManyRuns) as exc:
+        code, answer, headers = error_answer(exc)
+        return JsonResponse(answer, status=code, headers=headers)
 
 
 @csrf_exempt
@@ -53,7 +53,7 @@ async def backtest_stream(request: HttpRequest) -> HttpResponse:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         return JsonResponse({"errors": {"non_field_errors": ["The body is not valid JSON"]}}, status=400)
-    created = await sync_to_async(_create_run)(request, body)
+    created = await sync_to_async(_run_create)(request, body)
     if isinstance(created, HttpResponse):
         return created
     run_id = created.id

@@ -8,12 +8,8 @@ in any string), a symbol longer than the column.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-from types import SimpleNamespace
 
 import pytest
-from django.apps import apps as django_apps
-from django.db import connection
 from rest_framework.test import APIClient
 
 from market_data import services
@@ -22,6 +18,7 @@ from market_data.parsing import PriceBar
 from strategies.engine import InvalidParameters
 from strategies.models import Strategy
 from strategies.services import strategy_parameters_resolve
+from tests.support import strategies_seed
 
 pytestmark = pytest.mark.django_db
 
@@ -119,9 +116,7 @@ def test_a_bad_all_flag_is_a_400_naming_it(api, path):
 @pytest.fixture
 def rsi(db):
     """The seeded RSI strategy (a transactional test before this one may have flushed the seed)."""
-    if not Strategy.objects.filter(key="rsi").exists():
-        seed = importlib.import_module("strategies.migrations.0002_seed_strategies").seed
-        seed(django_apps, SimpleNamespace(connection=connection))
+    strategies_seed()
     return Strategy.objects.get(key="rsi")
 
 

@@ -28,19 +28,13 @@ from django.db import connection
 from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
+from backtest_site.cache import cache_guard
 from market_data import selectors
-from runs import services
+from runs.api import run_request_create
 from runs.models import BacktestRun, RunResult
-from runs.tests.conftest import (  # noqa: F401
-    XhrStreamReader,
-    _runs_settings,
-    add_coin,
-    coins,
-    run_async,
-    seeded,
-    tdb,
-    wait_run,
-)
+from tests.support import XhrStreamReader, add_coin, run_async, wait_run
+
+pytestmark = pytest.mark.usefixtures("runs_settings")
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -112,8 +106,8 @@ def private_redis(tmp_path, monkeypatch):
     starts fresh and retries after 0.2 s instead of 5 s."""
     server = PrivateRedis(tmp_path)
     server.start()
-    monkeypatch.setattr(selectors, "cache_guard", selectors._CacheGuard())
-    monkeypatch.setattr(selectors, "CACHE_RETRY_AFTER", 0.2)
+    cache_guard.reset()
+    monkeypatch.setattr(cache_guard, "retry_after", 0.2)
     # Not the `settings` fixture: the runs fixtures clear the cache at teardown, which must be the
     # site's own again by then.
     with override_settings(CACHES=redis_caches(server.port)):
@@ -124,7 +118,7 @@ def private_redis(tmp_path, monkeypatch):
 @pytest.fixture
 def unreachable_redis(monkeypatch):
     """The cache pointed at a port nothing listens on."""
-    monkeypatch.setattr(selectors, "cache_guard", selectors._CacheGuard())
+    cache_guard.reset()
     with override_settings(CACHES=redis_caches(free_port())):
         yield
 
@@ -134,20 +128,20 @@ def db_loads(monkeypatch) -> list[int]:
     """The coin ids whose series were read from the database (cache misses or an outage)."""
     seen: list[int] = []
     lock = threading.Lock()
-    real = selectors.prices_load
+    real = selectors.prices_load_many
 
-    def spy(*, crypto_id, interval):
+    def spy(*, crypto_ids, interval):
         with lock:
-            seen.append(crypto_id)
-        return real(crypto_id=crypto_id, interval=interval)
+            seen.extend(crypto_ids)
+        return real(crypto_ids=crypto_ids, interval=interval)
 
-    monkeypatch.setattr(selectors, "prices_load", spy)
+    monkeypatch.setattr(selectors, "prices_load_many", spy)
     return seen
 
 
 def _run_to_the_end(**body) -> BacktestRun:
-    """Create and start a run through the service (the API's throttle is a test of its own), wait for it."""
-    run = services.run_create(**{**BODY, **body})
+    """Validate and start a run without the API's throttle (a test of its own), wait for it."""
+    run = run_request_create({**BODY, **body})
     return wait_run(run.id)
 
 
@@ -156,9 +150,7 @@ def _returns(run: BacktestRun) -> dict[str, float]:
 
 
 def _cache_warnings(caplog) -> list[str]:
-    return [
-        r.getMessage() for r in caplog.records if r.name == "market_data.selectors" and r.levelno >= logging.WARNING
-    ]
+    return [r.getMessage() for r in caplog.records if r.name == "backtest_site.cache" and r.levelno >= logging.WARNING]
 
 
 # --- Redis down ------------------------------------------------------------------------------
@@ -170,7 +162,7 @@ def test_redis_outage_runs_complete_from_the_database_and_the_cache_recovers(
     db_loads,
     caplog,
 ):
-    caplog.set_level(logging.WARNING, logger="market_data.selectors")
+    caplog.set_level(logging.WARNING, logger="backtest_site.cache")
     # 1. Redis up: the first run reads the database once per coin and fills the cache.
     first = _run_to_the_end()
     assert first.status == "completed" and first.successful == 3
@@ -208,7 +200,7 @@ def test_runs_can_be_started_over_the_api_while_redis_is_unreachable(coins, unre
 
     The creation throttle keeps its counters in the same cache; it must not turn a cache
     outage into a 500 (or the runs into an outage)."""
-    caplog.set_level(logging.WARNING, logger="market_data.selectors")
+    caplog.set_level(logging.WARNING, logger="backtest_site.cache")
     api = APIClient()
     api.raise_request_exception = False
     response = api.post("/api/runs/", BODY, format="json")
@@ -301,12 +293,12 @@ SLOW_SERVER = """
 import os, sys, time
 import django
 django.setup()
-from runs import executor
-real = executor._backtest
-def slowed(run, crypto_id):
-    time.sleep(float(os.environ["FAULTS_COIN_SECONDS"]))
-    return real(run, crypto_id)
-executor._backtest = slowed
+from runs import jobs
+real = jobs.JOBS["run_chunk"]
+def slowed(run_id, crypto_ids):
+    time.sleep(float(os.environ["FAULTS_COIN_SECONDS"]) * len(crypto_ids))
+    return real(run_id, crypto_ids)
+jobs.JOBS["run_chunk"] = slowed
 import uvicorn
 uvicorn.run("backtest_site.asgi:application", host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """

@@ -18,12 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 from pathlib import Path
 
+import pytest
 from rest_framework.test import APIClient
 
 from market_data.models import Cryptocurrency
-from runs import executor
 from runs.models import BacktestRun, RunResult
-from runs.tests.conftest import _runs_settings, asgi_server, coins, seeded, tdb, wait_run  # noqa: F401
+from tests.support import wait_run
+
+pytestmark = pytest.mark.usefixtures("runs_settings")
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = {"strategy_id": 1, "parameters": {}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
@@ -80,15 +82,14 @@ def _post(server, path: str, headers: dict[str, str] | None = None) -> tuple[int
         conn.close()
 
 
-def test_the_limit_holds_when_many_runs_are_requested_at_once(coins, asgi_server, settings, monkeypatch):  # noqa: F811
+def test_the_limit_holds_when_many_runs_are_requested_at_once(coins, asgi_server, settings, job_hook):
     """Twelve POSTs at the same moment (both endpoints) while the runs are held in progress:
     exactly `limit` are accepted, every other one is a 429 with Retry-After, and nothing is
     stored for them. Once the runs finish, a new one is accepted again."""
     limit = 3
     settings.BACKTEST_MAX_CONCURRENT_RUNS = limit
     gate = threading.Event()
-    real = executor._backtest
-    monkeypatch.setattr(executor, "_backtest", lambda run, crypto_id: (gate.wait(30), real(run, crypto_id))[1])
+    job_hook(lambda crypto_ids: gate.wait(30))
     paths = ["/api/runs/", "/api/crypto/backtest/stream"] * 6
     csrf = _csrf_headers(asgi_server)
     barrier = threading.Barrier(len(paths), timeout=30)

@@ -11,18 +11,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
-from django.apps import apps as django_apps
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -41,15 +38,6 @@ INJECTION = "BTC'; DROP TABLE crypto_prices;--"
 
 
 # --- fixtures -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def seeded(db):
-    """The six strategies of the seed migration (a transactional test before this one may have flushed them)."""
-    if Strategy.objects.count() < 6:
-        seed = importlib.import_module("strategies.migrations.0002_seed_strategies").seed
-        seed(django_apps, SimpleNamespace(connection=connection))
-    return Strategy.objects.order_by("id")
 
 
 @pytest.fixture

@@ -82,3 +82,39 @@ def test_secret_key_is_required_when_debug_is_off():
     out = _django_setup(DEBUG="0")
     assert out.returncode != 0
     assert "SECRET_KEY" in out.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://127.0.0.1:6379/0", {"host": "127.0.0.1", "port": 6379, "db": 0}),
+        (
+            "rediss://app:s%40cret@cache.example:6380/3",
+            {"host": "cache.example", "port": 6380, "db": 3, "username": "app", "password": "s@cret", "ssl": True},
+        ),
+        ("redis://:pw@h/5", {"host": "h", "port": 6379, "db": 5, "password": "pw"}),
+        ("unix:///run/redis.sock?db=2", {"unix_socket_path": "/run/redis.sock", "db": 2}),
+    ],
+)
+def test_the_event_streams_redis_is_the_whole_redis_url(url, expected):
+    from backtest_site.settings import redis_kwargs
+
+    assert redis_kwargs(url) == expected
+
+
+def test_event_streams_share_redis_with_its_password_and_tls():
+    code = (
+        "import django; django.setup(); from django.conf import settings; import json; "
+        "print(json.dumps(settings.EVENTSTREAM_REDIS, sort_keys=True))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"}}
+    env = {
+        **clean,
+        "DJANGO_SETTINGS_MODULE": "backtest_site.settings",
+        "SECRET_KEY": KEY,
+        "REDIS_URL": "rediss://:pw@cache:6390/7",
+        "EVENTSTREAM_USE_REDIS": "1",
+    }
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '{"db": 7, "host": "cache", "password": "pw", "port": 6390, "ssl": true}'

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from backtest_site.cache import cache_guard
 from market_data import selectors
 from market_data.models import Cryptocurrency, Price
 from market_data.selectors import PriceSeries, coins_with_bars, prices_get, prices_version_bump
@@ -59,13 +60,13 @@ def test_prices_come_back_as_float_arrays_in_order(coin):
 def loads(monkeypatch):
     """Counts the database reads of prices_get (the PostgreSQL path is a COPY, not a logged query)."""
     calls = []
-    real = selectors.prices_load
+    real = selectors.prices_load_many
 
-    def spy(**kwargs):
-        calls.append(kwargs)
-        return real(**kwargs)
+    def spy(*, crypto_ids, interval):
+        calls.extend({"crypto_id": c, "interval": interval} for c in crypto_ids)
+        return real(crypto_ids=crypto_ids, interval=interval)
 
-    monkeypatch.setattr(selectors, "prices_load", spy)
+    monkeypatch.setattr(selectors, "prices_load_many", spy)
     return calls
 
 
@@ -124,14 +125,14 @@ def test_cache_outage_falls_back_to_database_and_warns_once(coin, monkeypatch, c
     def broken(*args, **kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(selectors, "cache_guard", selectors._CacheGuard())
-    for name in ("get", "set", "add"):
+    cache_guard.reset()
+    for name in ("get", "set", "add", "get_many", "set_many"):
         monkeypatch.setattr(selectors.cache, name, broken)
-    with caplog.at_level("WARNING", logger="market_data.selectors"):
+    with caplog.at_level("WARNING", logger="backtest_site.cache"):
         for _ in range(3):
             assert prices_get(crypto_id=coin.id, interval="1h").close.tolist() == [5, 6, 7]
     assert sum("Price cache unavailable" in r.message for r in caplog.records) == 1
-    assert selectors.cache_guard.is_down
+    assert cache_guard.is_down
 
 
 def test_coins_with_bars_only_lists_active_coins_with_bars_in_the_window(db):

@@ -7,8 +7,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from runs.db import thread_connection_prepare
-
-from .conftest import wait_run
+from tests.support import wait_run
 
 
 def test_prepare_keeps_the_connection_and_relaxes_commits_on_postgresql(tdb, settings):

@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from runs import executor, lifecycle, services
+from runs import backends, jobs, lifecycle, services
 from runs.models import BacktestRun, RunResult
-
-from .conftest import post_stream, run_async
+from tests.support import post_stream, run_async
 
 
 def _run(status, *, minutes_ago=10, **fields):
@@ -30,8 +28,8 @@ def test_recover_marks_runs_of_a_stopped_server_interrupted_and_keeps_their_resu
     )
     pending = _run("pending")
     done = _run("completed")
-    newer = _run("running", minutes_ago=-1)  # created after this process started: a sibling's
-    assert services.runs_recover(started_before=timezone.now()) == 2
+    newer = _run("running", minutes_ago=-1)  # created after the moment given: a sibling's
+    assert services.runs_recover(stale_before=timezone.now()) == 2
     statuses = dict(BacktestRun.objects.values_list("id", "status"))
     assert statuses[running.id] == statuses[pending.id] == "interrupted"
     assert statuses[done.id] == "completed" and statuses[newer.id] == "running"
@@ -44,7 +42,6 @@ def test_asgi_lifespan_recovers_runs_at_start_up_and_stops_the_pool_at_shutdown(
 
     stale = _run("running")
     monkeypatch.setattr(asgi, "_startup_done", False)
-    monkeypatch.setattr(lifecycle, "PROCESS_STARTED_AT", timezone.now())
     stopped = []
     # The real shutdown would stop the pool the other tests share.
     monkeypatch.setattr(lifecycle, "server_stopping", lambda: stopped.append(True))
@@ -63,31 +60,83 @@ def test_asgi_lifespan_recovers_runs_at_start_up_and_stops_the_pool_at_shutdown(
     assert stopped == [True]
 
 
-def test_server_stopping_interrupts_this_processes_runs(coins, monkeypatch):
-    gate, entered = threading.Event(), threading.Event()
-    real = executor._backtest
-    monkeypatch.setattr(
-        executor, "_backtest", lambda run, crypto_id: (entered.set(), gate.wait(10), real(run, crypto_id))[2]
-    )
-    own_pool = ThreadPoolExecutor(max_workers=1)
-    monkeypatch.setattr(executor, "pool", own_pool)  # the shared pool must survive this test
+def test_a_run_that_a_live_worker_elsewhere_executes_is_never_recovered(coins, settings):
+    """Another process's run: created long ago, but its jobs (or its owner) renewed its heartbeat
+    within the lease, so this process's start-up leaves it alone; once the heartbeat is older
+    than the lease, nobody executes it any more and it ends interrupted."""
+    settings.BACKTEST_LEASE_SECONDS = 60
+    alive = _run("running", minutes_ago=30)
+    gone = _run("running", minutes_ago=30)
+    BacktestRun.objects.filter(id=alive.id).update(heartbeat_at=timezone.now() - dt.timedelta(seconds=20))
+    BacktestRun.objects.filter(id=gone.id).update(heartbeat_at=timezone.now() - dt.timedelta(seconds=90))
+    assert lifecycle.leases_tick() == 1
+    assert BacktestRun.objects.get(id=alive.id).status == "running"
+    assert BacktestRun.objects.get(id=gone.id).status == "interrupted"
+
+
+def test_the_runs_of_a_dead_process_of_this_host_are_recovered_at_once(coins):
+    """No lease to wait for when the owner is known gone: its pid is not alive, or it is this
+    process's pid with another token (a restarted container). Live owners keep their runs."""
+    import subprocess
+    import sys
+
+    from runs.backends import process_id
+
+    me = process_id()
+    host, pid, _ = me.split(":")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    runs = {
+        "dead pid": _run("running", minutes_ago=0, owner=f"{host}:{dead.stdout.strip()}:aaaa"),
+        "my pid, old token": _run("running", minutes_ago=0, owner=f"{host}:{pid}:bbbb"),
+        "me": _run("running", minutes_ago=0, owner=me),
+        "live sibling": _run("running", minutes_ago=0, owner=f"{host}:1:cccc"),
+        "other host": _run("running", minutes_ago=0, owner="elsewhere:12345:dddd"),
+        "a shared queue's": _run("running", minutes_ago=0),
+    }
+    assert lifecycle.leases_tick() == 2
+    statuses = {name: BacktestRun.objects.get(id=run.id).status for name, run in runs.items()}
+    assert statuses == {
+        "dead pid": "interrupted",
+        "my pid, old token": "interrupted",
+        "me": "running",
+        "live sibling": "running",
+        "other host": "running",
+        "a shared queue's": "running",
+    }
+
+
+def test_the_heartbeat_renews_the_runs_this_processes_backend_holds(coins, manual_backend, settings):
+    """Queued jobs keep their run alive: this process's tick renews it, so a sibling's start-up
+    does not interrupt a run that is merely waiting for a free worker."""
+    settings.BACKTEST_LEASE_SECONDS = 60
     run_id = APIClient().post("/api/runs/", {"strategy_id": 1}, format="json").json()["id"]
-    assert entered.wait(10)
+    old = timezone.now() - dt.timedelta(seconds=90)
+    BacktestRun.objects.filter(id=run_id).update(created_at=old, heartbeat_at=old)
+    assert lifecycle.leases_tick() == 0
+    run = BacktestRun.objects.get(id=run_id)
+    assert run.status == "pending" and run.heartbeat_at > old
+    manual_backend.run_all()
+    assert BacktestRun.objects.get(id=run_id).status == "completed"
+
+
+def test_server_stopping_interrupts_this_processes_runs(coins, manual_backend):
+    run_id = APIClient().post("/api/runs/", {"strategy_id": 1}, format="json").json()["id"]
+    _, (job_run_id, crypto_ids) = manual_backend.take()
+    chunk = jobs.run_chunk_load(job_run_id, crypto_ids)  # the first coin is inside its job
     lifecycle.server_stopping()
-    gate.set()
-    assert executor.wait_idle(run_id, timeout=10)
+    assert manual_backend.queued == []  # the queued jobs were dropped
+    services.run_results_store(run_id=chunk.run_id, coins=chunk.coins, results=jobs.run_chunk_compute(chunk))
     run = BacktestRun.objects.get(id=run_id)
     assert run.status == "interrupted"
     # The coin that was running finished and is stored; the queued ones never ran.
     assert sorted(RunResult.objects.filter(run=run).values_list("state", flat=True)) == ["done", "pending", "pending"]
 
 
-def test_original_stream_ends_with_complete_when_its_run_is_interrupted(coins, asgi_server, monkeypatch):
+def test_original_stream_ends_with_complete_when_its_run_is_interrupted(coins, asgi_server, job_hook, monkeypatch):
     from runs import views
 
     gate = threading.Event()
-    real = executor._backtest
-    monkeypatch.setattr(executor, "_backtest", lambda run, crypto_id: (gate.wait(10), real(run, crypto_id))[1])
+    job_hook(lambda crypto_ids: gate.wait(10))
     monkeypatch.setattr(views, "KEEPALIVE_SECONDS", 0.2)
 
     def interrupt_soon():
@@ -103,7 +152,7 @@ def test_original_stream_ends_with_complete_when_its_run_is_interrupted(coins, a
     assert read.reader.types[0] == "start" and read.reader.types[-1] == "complete"
     assert read.reader.events[-1]["summary"]["status"] == "interrupted"
     assert b": keep-alive\n\n" in read.body  # ignored by the XHR reader: only `data: ` lines count
-    executor.wait_idle(timeout=10)
+    backends.wait_idle(timeout=10)
 
 
 def test_engine_warm_up_leaves_nothing_to_compile_for_either_array_kind():

@@ -7,8 +7,7 @@ import time
 from django.test import AsyncClient
 
 from runs.models import BacktestRun, RunResult
-
-from .conftest import XhrStreamReader, post_stream, run_async, wait_run
+from tests.support import XhrStreamReader, post_stream, run_async, wait_run
 
 BODY = {"strategy_id": 1, "parameters": {"rsi_period": 14}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
 ROUNDED = ("total_return", "win_rate", "buy_hold_return", "sharpe_ratio", "max_drawdown", "exposure_pct")
@@ -130,19 +129,11 @@ def test_real_server_streams_incrementally_to_the_xhr_reader(coins, asgi_server)
     wait_run(read.reader.events[0]["run_id"])
 
 
-def test_results_arrive_in_the_order_coins_complete(coins, asgi_server, monkeypatch):
+def test_results_arrive_in_the_order_coins_complete(coins, asgi_server, job_hook):
     """Jobs are submitted AAA, BBB, CCC; with AAA slowest and CCC fastest, the results must come
     CCC, BBB, AAA, each as it is ready: the first long before `complete`."""
-    from runs import executor
-
-    real = executor._backtest
     delay = {coins["AAA"].coin.id: 1.0, coins["BBB"].coin.id: 0.5, coins["CCC"].coin.id: 0.0}
-
-    def slowed(run, crypto_id):
-        time.sleep(delay[crypto_id])
-        return real(run, crypto_id)
-
-    monkeypatch.setattr(executor, "_backtest", slowed)
+    job_hook(lambda crypto_ids: time.sleep(sum(delay[c] for c in crypto_ids)))
     read = post_stream(asgi_server, BODY)
     results = [(t, e["data"]["crypto_symbol"]) for t, e in read.arrivals if e["type"] == "result"]
     assert [symbol for _, symbol in results] == ["CCC", "BBB", "AAA"]
@@ -154,11 +145,8 @@ def test_results_arrive_in_the_order_coins_complete(coins, asgi_server, monkeypa
     wait_run(read.reader.events[0]["run_id"])
 
 
-def test_client_disconnect_does_not_stop_the_run(coins, asgi_server, monkeypatch):
-    from runs import executor
-
-    real = executor._backtest
-    monkeypatch.setattr(executor, "_backtest", lambda run, crypto_id: (time.sleep(0.3), real(run, crypto_id))[1])
+def test_client_disconnect_does_not_stop_the_run(coins, asgi_server, job_hook):
+    job_hook(lambda crypto_ids: time.sleep(0.3))
     read = post_stream(asgi_server, BODY, stop_after=1)  # leave after `start`
     assert read.reader.types == ["start"]
     run = wait_run(read.reader.events[0]["run_id"])
@@ -228,7 +216,7 @@ def test_concurrent_streams_each_get_their_own_run(coins, asgi_server):
 
 
 def test_many_coins_progress_in_order_and_every_coin_once(tdb, seeded):
-    from .conftest import add_coin
+    from tests.support import add_coin
 
     for k in range(16):
         add_coin(f"C{k:02d}", f"Coin {k}", bars=300, seed=100 + k)

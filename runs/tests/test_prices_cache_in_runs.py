@@ -12,8 +12,7 @@ from market_data import selectors
 from market_data.parsing import PriceBar
 from market_data.services import prices_bulk_upsert
 from runs.models import RunResult
-
-from .conftest import BARS, T0, wait_run
+from tests.support import BARS, T0, wait_run
 
 
 @pytest.fixture
@@ -21,14 +20,14 @@ def loads(monkeypatch):
     """Every database read of a coin's series (a cache miss), by coin id."""
     seen: list[int] = []
     lock = threading.Lock()
-    real = selectors.prices_load
+    real = selectors.prices_load_many
 
-    def spy(*, crypto_id, interval):
+    def spy(*, crypto_ids, interval):
         with lock:
-            seen.append(crypto_id)
-        return real(crypto_id=crypto_id, interval=interval)
+            seen.extend(crypto_ids)
+        return real(crypto_ids=crypto_ids, interval=interval)
 
-    monkeypatch.setattr(selectors, "prices_load", spy)
+    monkeypatch.setattr(selectors, "prices_load_many", spy)
     return seen
 
 

@@ -7,9 +7,7 @@ import time
 
 from rest_framework.test import APIClient
 
-from runs import executor
-
-from .conftest import post_stream, read_event_stream, run_async, wait_run
+from tests.support import post_stream, read_event_stream, run_async, wait_run
 
 BODY = {"strategy_id": 1, "start_date": "2024-01-01", "end_date": "2024-12-31"}
 
@@ -48,19 +46,17 @@ def test_the_run_stream_carries_the_same_payloads_as_the_original_stream(coins, 
     assert [e["data"] for e in stored] == read.reader.events
 
 
-def test_a_reconnecting_client_gets_what_it_missed_then_live_events(coins, asgi_server, monkeypatch):
+def test_a_reconnecting_client_gets_what_it_missed_then_live_events(coins, asgi_server, job_hook):
     """Read the first events live, drop the connection, let the run go on, reconnect with the
     Last-Event-ID header: the missed events arrive once each, in order, then the live ones."""
     gate = threading.Event()
-    real = executor._backtest
     first = coins["AAA"].coin.id
 
-    def gated(run, crypto_id):
-        if crypto_id != first:
+    def gated(crypto_ids):
+        if crypto_ids != [first]:
             assert gate.wait(20)
-        return real(run, crypto_id)
 
-    monkeypatch.setattr(executor, "_backtest", gated)
+    job_hook(gated)
     run_id = APIClient().post("/api/runs/", BODY, format="json").json()["id"]
     before = read_event_stream(
         asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:0", stop_after=3
@@ -76,10 +72,9 @@ def test_a_reconnecting_client_gets_what_it_missed_then_live_events(coins, asgi_
     wait_run(run_id)
 
 
-def test_a_client_connected_before_the_run_starts_sees_it_live(coins, asgi_server, monkeypatch):
+def test_a_client_connected_before_the_run_starts_sees_it_live(coins, asgi_server, job_hook):
     gate = threading.Event()
-    real = executor._backtest
-    monkeypatch.setattr(executor, "_backtest", lambda run, crypto_id: (gate.wait(20), real(run, crypto_id))[1])
+    job_hook(lambda crypto_ids: gate.wait(20))
     run_id = APIClient().post("/api/runs/", BODY, format="json").json()["id"]
     received = []
     reader = threading.Thread(

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 
 import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
-from runs import executor
+from runs import jobs, services
 from runs.models import METRIC_FIELDS, BacktestRun, RunResult
 from strategies.engine import backtest_arrays
-
-from .conftest import BARS, add_coin, wait_run
+from tests.support import BARS, add_coin, wait_run
 
 
 @pytest.fixture
@@ -152,27 +150,18 @@ def test_list_is_paginated_and_filters_by_strategy_and_status(api, coins):
     assert "results" not in row and row["url"] == f"/api/runs/{row['id']}/"
 
 
-def test_cancel_skips_pending_coins_and_ends_cancelled(api, coins, monkeypatch):
-    """One coin is held inside its backtest; cancel; the held coin finishes and is kept, the
-    others are skipped, and the run ends `cancelled` with a `complete` event saying so."""
-    gate, entered = threading.Event(), threading.Event()
-    real = executor._backtest
-
-    def held(run, crypto_id):
-        entered.set()
-        assert gate.wait(10)
-        return real(run, crypto_id)
-
-    monkeypatch.setattr(executor, "_backtest", held)
-    single = executor.ThreadPoolExecutor(max_workers=1)
-    monkeypatch.setattr(executor, "pool", single)
+def test_cancel_skips_pending_coins_and_ends_cancelled(api, coins, manual_backend):
+    """One coin's job has read its chunk (it is running); cancel; the held coin finishes and is
+    kept, the others are skipped, and the run ends `cancelled` with a `complete` event saying so."""
     run_id = _create(api).json()["id"]
-    assert entered.wait(10)
+    job, (job_run_id, crypto_ids) = manual_backend.take()
+    chunk = jobs.run_chunk_load(job_run_id, crypto_ids)  # the first coin is inside its job
+    assert job == "run_chunk" and list(chunk.coins) == crypto_ids
     response = api.post(f"/api/runs/{run_id}/cancel/")
     assert response.status_code == 200 and response.json() == {"id": run_id, "status": "cancelled"}
-    gate.set()
+    services.run_results_store(run_id=chunk.run_id, coins=chunk.coins, results=jobs.run_chunk_compute(chunk))
+    manual_backend.run_all()  # the queued jobs find the run cancelled
     run = wait_run(run_id)
-    single.shutdown()
     assert run.status == "cancelled" and run.finished_at is not None
     states = sorted(RunResult.objects.filter(run=run).values_list("state", flat=True))
     assert states == ["done", "skipped", "skipped"]

@@ -11,10 +11,9 @@ from rest_framework.test import APIClient
 
 from market_data.models import Cryptocurrency
 from runs.models import BacktestRun
-from runs.services import date_parse
+from runs.serializers import date_parse
 from strategies.models import Strategy
-
-from .conftest import run_async
+from tests.support import run_async
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import re
 import socket
 import threading
@@ -20,22 +19,21 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import uvicorn
 from asgiref.sync import SyncToAsync
-from django.apps import apps as django_apps
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connections
 from django.test.utils import override_settings
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from market_data.models import Cryptocurrency, Price
 from market_data.selectors import prices_version_bump
 from market_data.services import demo_universe_load
-from runs import executor
+from runs import backends
+from tests.support import strategies_seed
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -137,30 +135,19 @@ def asgi_server(transactional_db, production_static, settings) -> Iterator[AsgiS
     yield server
     server.stop()
     # Jobs still running would write into tables that are about to be flushed.
-    assert executor.wait_idle(timeout=30), "backtest jobs still running at teardown"
+    assert backends.wait_idle(timeout=30), "backtest jobs still running at teardown"
     cache.clear()
 
 
 @pytest.fixture
-def engine_gate(asgi_server, monkeypatch) -> Iterator[threading.Event]:
-    """Backtests wait until the test sets this event, so a run stays in progress meanwhile.
+def engine_gate(asgi_server, job_hook) -> Iterator[threading.Event]:
+    """Backtest jobs wait until the test sets this event, so a run stays in progress meanwhile.
 
-    Only the engine call waits; the API, the jobs and the stream are the real ones. The gate
-    opens at teardown, before the server's teardown waits for the jobs.
+    Only the start of each job waits; the API, the jobs and the stream are the real ones. The
+    gate opens at teardown, before the server's teardown waits for the jobs.
     """
     gate = threading.Event()
-    real_engine = executor._engine
-
-    def gated_engine():
-        backtest_arrays, engine_error = real_engine()
-
-        def wait_then_backtest(*args, **kwargs):
-            gate.wait(30)
-            return backtest_arrays(*args, **kwargs)
-
-        return wait_then_backtest, engine_error
-
-    monkeypatch.setattr(executor, "_engine", gated_engine)
+    job_hook(lambda crypto_ids: gate.wait(30))
     yield gate
     gate.set()
 
@@ -171,11 +158,8 @@ def engine_gate(asgi_server, monkeypatch) -> Iterator[threading.Event]:
 @pytest.fixture
 def market(transactional_db) -> dict[str, Cryptocurrency]:
     """The six seeded strategies, three demo coins of 8,784 hourly bars, and a ten-bar coin that fails."""
-    from strategies.models import Strategy
 
-    if Strategy.objects.count() < 6:  # an earlier transactional test flushed the seed migration's rows
-        seed = importlib.import_module("strategies.migrations.0002_seed_strategies").seed
-        seed(django_apps, SimpleNamespace(connection=connection))
+    strategies_seed()  # an earlier transactional test may have flushed the seed migration's rows
     demo_universe_load(symbols=DEMO_SYMBOLS)
     short = Cryptocurrency.objects.create(symbol=XSS_SYMBOL, name=XSS_NAME)
     t0 = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)

@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from runs import executor
+from runs import backends
 from runs.models import BacktestRun, RunResult
 from strategies.models import StrategyParameter
 
@@ -299,7 +299,7 @@ def test_run_in_progress_joins_its_stream_and_catches_up_after_the_connection_dr
     for p in (page, phone):
         expect(p.locator("#stream-status")).to_contain_text(re.compile("reconnecting|checking"), timeout=10_000)
     engine_gate.set()
-    assert executor.wait_idle(timeout=30)
+    assert backends.wait_idle(timeout=30)
     assert BacktestRun.objects.get().status == "completed"
     asgi_server.start()
 

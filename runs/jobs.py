@@ -1,0 +1,245 @@
+"""The unit of work: a job is a plain function of ids, whatever backend runs it.
+
+A **batch** is one strategy, one or more parameter sets (cells), a set of coins, a window
+and the run options (ARCHITECTURE.md, "The unit of work"). A run is a batch of one cell.
+`batch_compute` is the execution shared by every kind of batch: it takes the coins' price
+series (loaded once per coin) and runs the engine for each cell; what is stored, counted and
+published afterwards is the batch kind's (for a run: `services.run_results_store`).
+
+A job over a chunk of coins of a run (`run_chunk(run_id, crypto_ids)`):
+
+1. `run_chunk_load`: one query reads the chunk's pending result rows with the run's settings;
+   a cancelled run skips them (`services.run_results_skip`), an ended one returns;
+2. `prices_get_many`: every series of the chunk in one cache round trip, the misses from
+   the database;
+3. `batch_compute`: the engine per coin (and cell);
+4. `services.run_results_store`: the results written and counted in one transaction (only
+   rows still pending, so a job delivered twice stores each coin once), then the events
+   published in order; the chunk that counts the last coin finishes the run.
+
+The backends (runs.backends) only decide where `run_chunk` runs: the in-process pool, or a
+Celery worker. Jobs take ids, never model instances or arrays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.db import close_old_connections
+
+from market_data.selectors import PriceSeries, prices_get_many
+
+from .db import thread_connection_prepare
+from .equity import equity_curve, equity_pack
+from .models import INTEGER_METRICS, METRIC_FIELDS, BacktestRun, RunResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """What every job of one batch computes: one strategy, its cells, the window and the options."""
+
+    strategy: str  # the engine's strategy key
+    cells: Sequence[Mapping[str, Any]]  # resolved parameter sets; a run has one
+    interval: str
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    fee_pct: float = 0.0
+
+
+@dataclass
+class CoinOutcome:
+    """One coin and cell of a batch, as computed: the engine's result, or why it could not run."""
+
+    crypto_id: int
+    cell: int
+    bars: int | None
+    result: Any = None  # strategies.engine.BacktestResult
+    error: str | None = None
+    duration_ms: float = 0.0
+    prices: PriceSeries | None = field(default=None, repr=False)
+
+
+def batch_compute(spec: BatchSpec, prices: Mapping[int, PriceSeries | BaseException]) -> Iterator[CoinOutcome]:
+    """Run the engine for each coin (in the order given) and each cell of the batch.
+
+    `prices` maps a coin id to its windowed series, or to the exception raised loading it.
+    An engine error (too few bars, bad prices) or anything unexpected fails that coin and cell
+    only: the batch goes on.
+    """
+    from strategies.engine import EngineError, backtest_arrays
+
+    for crypto_id, series in prices.items():
+        for cell, params in enumerate(spec.cells):
+            started = time.perf_counter()
+            if isinstance(series, BaseException):
+                yield CoinOutcome(crypto_id, cell, None, error=_internal_error(series, crypto_id))
+                continue
+            outcome = CoinOutcome(crypto_id, cell, len(series), prices=series)
+            try:
+                outcome.result = backtest_arrays(
+                    spec.strategy,
+                    times=series.times,
+                    open=series.open,
+                    high=series.high,
+                    low=series.low,
+                    close=series.close,
+                    params=params,
+                    fee_pct=spec.fee_pct,
+                    interval=spec.interval,
+                )
+            except EngineError as exc:
+                outcome.error = str(exc)
+            except Exception as exc:  # a bug: this coin fails, the batch goes on
+                outcome.error = _internal_error(exc, crypto_id)
+            outcome.duration_ms = (time.perf_counter() - started) * 1000
+            yield outcome
+
+
+def _internal_error(exc: BaseException, crypto_id: int) -> str:
+    logger.error("Backtest of coin %s failed unexpectedly", crypto_id, exc_info=exc)
+    return f"Internal error: {exc.__class__.__name__}: {exc}"
+
+
+# --- The run's job ------------------------------------------------------------------------
+
+
+@dataclass
+class RunChunk:
+    """A chunk of a run as its job read it: the run's spec and the chunk's coins still pending."""
+
+    run_id: str
+    status: str
+    spec: BatchSpec
+    coins: dict[int, tuple[str, str]]  # crypto id -> (symbol, name), pending only, in symbol order
+
+
+# What a job reads, in one query: its coins' rows and the run's settings.
+_CHUNK_FIELDS = {
+    "crypto_id": "crypto_id",
+    "crypto_symbol": "crypto_symbol",
+    "crypto_name": "crypto_name",
+    "status": "run__status",
+    "strategy": "run__strategy__key",
+    "parameters": "run__parameters",
+    "window_start": "run__window_start",
+    "window_end": "run__window_end",
+    "interval": "run__interval",
+    "fee_pct": "run__fee_pct",
+}
+
+
+def run_chunk_load(run_id: str, crypto_ids: Sequence[int]) -> RunChunk | None:
+    """Step 1: the chunk's pending coins and the run's settings; None when nothing is left to do."""
+    from . import services
+
+    rows = list(
+        RunResult.objects.filter(run_id=run_id, crypto_id__in=list(crypto_ids), state=RunResult.State.PENDING)
+        .order_by("crypto_symbol")
+        .values(*_CHUNK_FIELDS.values())
+    )
+    if not rows:
+        return None  # done already (a job delivered twice)
+    row = {name: rows[0][column] for name, column in _CHUNK_FIELDS.items()}
+    status = row["status"]
+    if status == BacktestRun.Status.CANCELLED:
+        services.run_results_skip(run_id=run_id, crypto_ids=[r["crypto_id"] for r in rows])
+        return None
+    if status not in BacktestRun.IN_PROGRESS:
+        return None  # ended (interrupted/failed) while this job waited
+    if status == BacktestRun.Status.PENDING:
+        services.run_mark_running(run_id=run_id)
+    spec = BatchSpec(
+        strategy=row["strategy"],
+        cells=[row["parameters"]],
+        interval=row["interval"],
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        fee_pct=row["fee_pct"],
+    )
+    coins = {r["crypto_id"]: (r["crypto_symbol"], r["crypto_name"]) for r in rows}
+    return RunChunk(str(run_id), status, spec, coins)
+
+
+def run_chunk_compute(chunk: RunChunk) -> list[dict[str, Any]]:
+    """Steps 2 and 3: the chunk's prices in one read, the engine per coin; the RunResult fields."""
+    spec = chunk.spec
+    prices: Mapping[int, PriceSeries | BaseException]
+    try:
+        prices = prices_get_many(
+            crypto_ids=list(chunk.coins), interval=spec.interval, start=spec.window_start, end=spec.window_end
+        )
+    except Exception as exc:  # a database error: the chunk's coins fail, the run goes on
+        prices = dict.fromkeys(chunk.coins, exc)
+    return [outcome_fields(outcome) for outcome in batch_compute(spec, prices)]
+
+
+def outcome_fields(outcome: CoinOutcome) -> dict[str, Any]:
+    """A coin's RunResult fields: state, error, bars, metrics at full precision, trades, equity."""
+    fields: dict[str, Any] = {
+        "crypto_id": outcome.crypto_id,
+        "bars": outcome.bars,
+        "duration_ms": outcome.duration_ms,
+        "state": RunResult.State.FAILED if outcome.error else RunResult.State.DONE,
+        "error": outcome.error or "",
+    }
+    result = outcome.result
+    if result is None:
+        return fields
+    for name in METRIC_FIELDS:
+        value = result.metrics.get(name)
+        fields[name] = None if value is None else int(value) if name in INTEGER_METRICS else float(value)
+    fields["trades"] = trades_serialize(result.trades)
+    series = outcome.prices
+    fields["equity"] = equity_pack(equity_curve(series.times, result.equity, series.close))
+    return fields
+
+
+def run_chunk(run_id: Any, crypto_ids: Sequence[int]) -> None:
+    """Backtest a chunk of a run's coins (see the module docstring). The job every backend runs."""
+    from . import services
+
+    close_old_connections()
+    try:
+        thread_connection_prepare()
+        chunk = run_chunk_load(str(run_id), crypto_ids)
+        if chunk is None:
+            return
+        services.run_results_store(run_id=chunk.run_id, coins=chunk.coins, results=run_chunk_compute(chunk))
+    finally:
+        close_old_connections()
+
+
+# The jobs a backend may run, by name (a Celery task carries the name and the ids).
+JOBS: dict[str, Callable[..., None]] = {"run_chunk": run_chunk}
+
+
+def _iso(ns: Sequence[int]) -> list[str]:
+    stamps = np.asarray(ns, dtype=np.int64).astype("datetime64[ns]")
+    return [s + "Z" for s in np.datetime_as_string(stamps, unit="s").tolist()]
+
+
+def trades_serialize(trades: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The engine's trades as stored: times ISO 8601 UTC, prices and net return_pct at full precision."""
+    if not trades:
+        return []
+    entry = _iso([t["entry_time"] for t in trades])
+    exit_ = _iso([t["exit_time"] for t in trades])
+    return [
+        {
+            "entry_time": et,
+            "entry_price": float(t["entry_price"]),
+            "exit_time": xt,
+            "exit_price": float(t["exit_price"]),
+            "return_pct": float(t["return_pct"]),
+            "reason": t["reason"],
+        }
+        for t, et, xt in zip(trades, entry, exit_, strict=True)
+    ]
