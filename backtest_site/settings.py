@@ -280,6 +280,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The refusals around every view (bad query, CSRF/token, unknown id, throttles), documented.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backtest_site.schema.refusals_add",
+    ],
 }
 
 # --- Server-Sent Events (django-eventstream) ---------------------------------

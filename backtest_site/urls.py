@@ -12,3 +12,5 @@ urlpatterns = [
     path("", include("runs.urls")),
     path("", include("backtest_site.pages")),
 ]
+
+handler404 = "backtest_site.schema.not_found"

@@ -10,6 +10,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,10 +19,12 @@ from rest_framework.views import APIView
 
 from backtest_site.authentication import CSRF_PROTECTED
 from backtest_site.cache import cache_guard
+from market_data.models import SYMBOL_RE
 
 from . import selectors, services
 from .models import BacktestRun
 from .serializers import (
+    BodyError,
     DetailSerializer,
     ResultDetailSerializer,
     RunCreatedSerializer,
@@ -30,6 +33,7 @@ from .serializers import (
     RunSerializer,
     RunStatusSerializer,
     ValidationErrorsSerializer,
+    json_body_parse,
     result_detail,
     run_links,
 )
@@ -89,6 +93,16 @@ def run_request_create(data: Any, *, start: bool = True) -> BacktestRun:
     return services.run_create(**request.validated_data, start=start)
 
 
+class RunRequestParser(JSONParser):
+    """DRF's JSON parser with the run request's limits (runs.serializers.json_body_parse)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return json_body_parse(stream.read() if stream is not None else b"")
+        except BodyError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+
+
 class RunFilter(django_filters.FilterSet):
     strategy = django_filters.NumberFilter(field_name="strategy_id")
     status = django_filters.ChoiceFilter(choices=BacktestRun.Status.choices)
@@ -103,6 +117,7 @@ class RunListCreateApi(generics.ListAPIView):
 
     serializer_class = RunSerializer
     filterset_class = RunFilter
+    parser_classes = [RunRequestParser]
     # Anyone may start a run, as anyone may POST to the original stream endpoint; a
     # browser must send the CSRF token (the page does), scripts use the original endpoint.
     permission_classes = [AllowAny]
@@ -151,7 +166,8 @@ class RunResultApi(APIView):
 
     @extend_schema(responses={200: ResultDetailSerializer})
     def get(self, request: Request, run_id, symbol: str) -> Response:
-        result = selectors.run_result_get(run_id=run_id, symbol=symbol)
+        # A symbol no coin can have (a NUL, which PostgreSQL refuses in any string) is not looked up.
+        result = selectors.run_result_get(run_id=run_id, symbol=symbol) if SYMBOL_RE.fullmatch(symbol.upper()) else None
         if result is None:
             raise Http404
         return Response(result_detail(result))

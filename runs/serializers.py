@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from market_data.models import INTERVALS, Cryptocurrency
+from market_data.models import INTERVALS, SYMBOL_RE, Cryptocurrency
 from strategies.engine import FEE_PCT, InvalidParameters
 from strategies.models import Strategy
 from strategies.services import strategy_parameters_resolve
@@ -31,6 +32,42 @@ def run_links(run_id: Any) -> dict[str, str]:
 
 
 # --- The request of a run: parsing (pure) and validation ----------------------------------
+
+JSON_DEPTH_MAX = 32  # a run request is two levels deep; this leaves room and keeps recursion away
+
+
+class BodyError(ValueError):
+    """A request body that is not a JSON document we read (the message is the API's)."""
+
+
+def json_depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (0 for a scalar), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth > JSON_DEPTH_MAX:
+                return depth
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def json_body_parse(raw: bytes) -> Any:
+    """The JSON of a run request body, for both endpoints. Raises BodyError: not UTF-8 JSON, or
+    nested deeper than JSON_DEPTH_MAX (1,000 levels used to raise RecursionError: a 500)."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise BodyError(f"The body is nested too deeply (at most {JSON_DEPTH_MAX} levels)") from None
+    except (ValueError, UnicodeDecodeError):
+        raise BodyError("The body is not valid JSON") from None
+    if json_depth(value) > JSON_DEPTH_MAX:
+        raise BodyError(f"The body is nested too deeply (at most {JSON_DEPTH_MAX} levels)")
+    return value
 
 
 def date_parse(value: Any, *, end_of_day: bool) -> tuple[dt.datetime | None, str]:
@@ -57,7 +94,10 @@ def date_parse(value: Any, *, end_of_day: bool) -> tuple[dt.datetime | None, str
         raise ValueError(f"{text!r} is not a valid date (YYYY-MM-DD) or ISO 8601 datetime") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC), text
+    try:
+        return moment.astimezone(dt.UTC), text
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is in the year 10000 in UTC
+        raise ValueError(f"{text!r} is outside the years 1-9999 once converted to UTC") from None
 
 
 def window_parse(start_date: Any, end_date: Any, errors: dict[str, list[str]]) -> services.Window:
@@ -110,17 +150,32 @@ def symbols_parse(value: Any, errors: dict[str, list[str]]) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
         errors["symbols"] = ["must be a list of coin symbols"]
         return []
-    return list(dict.fromkeys(s.strip().upper() for s in value))
+    symbols = list(dict.fromkeys(s.strip().upper() for s in value))
+    malformed = [s for s in symbols if not SYMBOL_RE.fullmatch(s)]
+    if malformed:  # a NUL (PostgreSQL refuses it in any string), a slash, 500 letters: no coin has it
+        shown = ", ".join(repr(s[:24]) for s in malformed[:5])
+        errors["symbols"] = [f"not coin symbols (1-20 letters, digits, - or _): {shown}"]
+        return []
+    return symbols
+
+
+ID_MAX = 2**63 - 1  # the id column's range (bigint)
 
 
 def strategy_parse(value: Any, errors: dict[str, list[str]]) -> Strategy | None:
     if isinstance(value, bool) or value is None or value == "":
         errors["strategy_id"] = ["is required" if value in (None, "") else "must be an integer"]
         return None
-    try:
-        strategy_id = int(value)
-    except (TypeError, ValueError):
+    if isinstance(value, float) and not value.is_integer():  # 1.5 is not strategy 1; nor is NaN or inf
         errors["strategy_id"] = [f"must be an integer, got {value!r}"]
+        return None
+    try:
+        strategy_id = int(value) if isinstance(value, (int, float)) else int(str(value), 10)
+    except (TypeError, ValueError):
+        errors["strategy_id"] = [f"must be an integer, got {str(value)[:40]!r}"]
+        return None
+    if not 1 <= strategy_id <= ID_MAX:
+        errors["strategy_id"] = [f"unknown strategy {str(strategy_id)[:40]}"]
         return None
     strategy = Strategy.objects.filter(id=strategy_id).first()
     if strategy is None:
@@ -200,6 +255,9 @@ class RunRequestSerializer(serializers.Serializer):
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object"]})
         errors: dict[str, list[str]] = {}
+        for name in data:
+            if name not in self.fields:  # a misspelt field must not be silently ignored
+                errors[str(name)[:100]] = [f"unknown field; the fields are {', '.join(self.fields)}"]
         strategy = strategy_parse(data.get("strategy_id"), errors)
         parameters = parameters_parse(strategy, data.get("parameters"), errors) if strategy else {}
         window = window_parse(data.get("start_date"), data.get("end_date"), errors)

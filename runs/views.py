@@ -11,7 +11,6 @@ moment its coin is done.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from rest_framework.exceptions import ValidationError
 from . import events, selectors, services
 from .api import error_answer, run_request_create, throttle_wait
 from .models import BacktestRun
+from .serializers import BodyError, json_body_parse
 
 # A comment line every so often keeps proxies from closing a quiet stream; the documented
 # XHR reader ignores it (it only parses lines that start with "data: ").
@@ -49,10 +49,17 @@ async def backtest_stream(request: HttpRequest) -> HttpResponse:
     subscribe to its events, start it, and stream the events until `complete`."""
     if request.method != "POST":
         return JsonResponse({"detail": "Method not allowed; POST a JSON body."}, status=405, headers={"Allow": "POST"})
+    if request.content_type != "application/json":
+        # A browser cannot send application/json cross-site without a CORS preflight, which this
+        # server never grants: so no other web page can make its visitors start runs.
+        return JsonResponse(
+            {"detail": f"Unsupported media type {request.content_type!r}: send the body as application/json."},
+            status=415,
+        )
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return JsonResponse({"errors": {"non_field_errors": ["The body is not valid JSON"]}}, status=400)
+        body = json_body_parse(request.body or b"{}")
+    except BodyError as exc:
+        return JsonResponse({"errors": {"non_field_errors": [str(exc)]}}, status=400)
     created = await sync_to_async(_run_create)(request, body)
     if isinstance(created, HttpResponse):
         return created

@@ -27,7 +27,11 @@ from django.db import close_old_connections
 from django.test import RequestFactory
 from django.urls import resolve
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from market_data import services
 from market_data.models import Cryptocurrency
@@ -97,4 +101,7 @@ def fuzz_env(db, settings):
 def test_no_input_makes_the_api_fail(case, fuzz_env):
     response = case.call()
     # 2xx bodies must match their documented shape; anything else just must not be a 5xx.
-    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance, content_type_conformance])
+    case.validate_response(
+        response,
+        checks=[not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance],
+    )
