@@ -56,6 +56,9 @@ async def _lifespan(receive, send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            from runs.streams import drain_on_signals
+
+            drain_on_signals()  # SIGTERM ends the run streams, so uvicorn's graceful shutdown never waits on them
             await _startup()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

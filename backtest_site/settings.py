@@ -94,6 +94,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Addresses (or networks) of the reverse proxies in front: only their X-Forwarded-For is believed
+# (backtest_site.clients.client_address, used by every throttle and limit). Empty: none is.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 
 BACKTEST_WORKERS = env_int("BACKTEST_WORKERS", 4, minimum=1, maximum=64)
 BACKTEST_MAX_CONCURRENT_RUNS = env_int("BACKTEST_MAX_CONCURRENT_RUNS", 8, minimum=1, maximum=1000)
@@ -294,6 +297,9 @@ SPECTACULAR_SETTINGS = {
 EVENTSTREAM_STORAGE_CLASS = "runs.eventstorage.RunEventStorage"
 # Anyone may read a run's channel (run-<uuid>); only those channels are stored.
 EVENTSTREAM_CHANNELMANAGER_CLASS = "runs.events.RunChannelManager"
+# Open run event streams (runs.streams) per client address (429 beyond) and in all per process (503).
+RUN_STREAMS_PER_CLIENT = env_int("RUN_STREAMS_PER_CLIENT", 20, minimum=1, maximum=100_000)
+RUN_STREAMS_MAX = env_int("RUN_STREAMS_MAX", 2000, minimum=1, maximum=100_000)
 if REDIS_URL and env_bool("EVENTSTREAM_USE_REDIS", False):
     EVENTSTREAM_REDIS = redis_kwargs(REDIS_URL)
 

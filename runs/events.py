@@ -23,12 +23,12 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections
-from django_eventstream import send_event
+from django.db import close_old_connections, connection
 from django_eventstream.channelmanager import DefaultChannelManager
 
 from .models import INTEGER_METRICS, METRIC_FIELDS
@@ -213,45 +213,81 @@ def publish(run_id: Any, payload: dict[str, Any]) -> None:
         channel_writer.put(channel_name(key), payload)
 
 
-class ChannelWriter:
-    """The one thread of this process that writes published payloads to django-eventstream.
+FINAL = "final"  # a writer item: store the run's final `complete` if it ended without one
+WRITE_ATTEMPTS = 6  # a stored event that fails to write is retried: 0.1 + 0.2 + ... + 1.6 s
+WRITE_BACKOFF = 0.1
 
-    `send_event` with stored events costs database round trips per event (one on PostgreSQL
-    with runs.eventstorage, seven with the stock storage); made by the pool's jobs under a
-    run's lock it would queue them all behind the database. Here jobs only enqueue, and this
-    thread sends in exactly the order published (one FIFO for the process), so each channel's
-    stored ids follow the publish order.
+
+class ChannelWriter:
+    """The one thread of this process that stores published payloads (runs.eventstorage) and tells
+    the run streams (runs.streams) that they are there.
+
+    A stored append costs database round trips per event (one on PostgreSQL with
+    runs.eventstorage, seven with the stock storage); made by the pool's jobs under a run's lock
+    it would queue them all behind the database. Here jobs only enqueue, and this thread stores
+    in exactly the order published (one FIFO for the process), so each channel's stored ids
+    follow the publish order. A write that fails (the connection was lost) is retried on a fresh
+    connection, WRITE_ATTEMPTS times with backoff; then the stream of this process is woken, and
+    with EVENTSTREAM_REDIS the others through Redis (as django_eventstream.send_event does).
     The thread starts on first use and keeps its database connection while it has work.
     """
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self.failures = 0  # events given up on after every attempt (the /metrics counter)
 
     def put(self, channel: str, payload: dict[str, Any]) -> None:
+        self._ensure_thread()
+        self._queue.put((channel, payload))
+
+    def put_final(self, run_id: Any) -> None:
+        """After the events queued so far: store the run's `complete` if it ended without one."""
+        self._ensure_thread()
+        self._queue.put((FINAL, str(run_id)))
+
+    def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             with self._start_lock:
                 if self._thread is None or not self._thread.is_alive():
                     self._thread = threading.Thread(target=self._run, name="eventstream-writer", daemon=True)
                     self._thread.start()
-        self._queue.put((channel, payload))
 
     def _run(self) -> None:
-        from .db import thread_connection_prepare
-
         while True:
-            channel, payload = self._queue.get()
+            channel, item = self._queue.get()
             try:
-                thread_connection_prepare()
-                send_event(channel, payload["type"], payload)
-            except Exception:
-                logger.exception("Could not store/send the %s event of %s", payload.get("type"), channel)
-                close_old_connections()  # drop a broken connection; the next event reconnects
+                if channel == FINAL:
+                    from .services import run_complete_ensure
+
+                    self._attempt(
+                        lambda run_id: run_complete_ensure(run_id=run_id), (item,), what=f"the final of {item}"
+                    )
+                else:
+                    what = f"the {item.get('type')} event of {channel}"
+                    self._attempt(send_event, (channel, item["type"], item), what=what)
             finally:
                 self._queue.task_done()
             if self._queue.empty():
                 close_old_connections()  # keeps a healthy connection (runs.db), drops a broken one
+
+    def _attempt(self, write: Callable[..., Any], args: tuple, *, what: str) -> None:
+        from .db import thread_connection_prepare
+
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                thread_connection_prepare()
+                write(*args)
+                return
+            except Exception:
+                connection.close()  # the next attempt connects afresh
+                if attempt == WRITE_ATTEMPTS - 1:
+                    self.failures += 1
+                    logger.exception("Could not store %s after %d attempts", what, WRITE_ATTEMPTS)
+                    return
+                logger.warning("Could not store %s (attempt %d); retrying", what, attempt + 1)
+                time.sleep(WRITE_BACKOFF * 2**attempt)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until every queued payload is sent (tests; server shutdown). True if it was."""
@@ -261,6 +297,46 @@ class ChannelWriter:
                 return False
             time.sleep(0.005)
         return True
+
+
+def send_event(channel: str, event_type: str, payload: Mapping[str, Any]) -> int:
+    """Append one payload to the channel's stored events (as django_eventstream.send_event stores
+    it: the JSON text, stored as JSON), then wake the streams. Returns the event's id."""
+    from django_eventstream.utils import get_storage
+
+    data = json.dumps(payload, cls=DjangoJSONEncoder)
+    stored = get_storage().append_event(channel, event_type, data)
+    streams_notify(channel, event_type, data, stored.id)
+    return stored.id
+
+
+def streams_notify(channel: str, event_type: str, data: str, event_id: int) -> None:
+    """Wake the run streams of this process, and those of the others through Redis (best effort:
+    they look at the store again every keep-alive anyway)."""
+    from .streams import hub
+
+    hub.notify(channel)
+    redis_kwargs = getattr(settings, "EVENTSTREAM_REDIS", None)
+    if redis_kwargs:
+        try:
+            _redis_client(redis_kwargs).publish(
+                "events_channel",
+                json.dumps({"channel": channel, "event_type": event_type, "data": data, "pub_id": str(event_id)}),
+            )
+        except Exception:
+            logger.warning("Could not tell other processes about an event of %s (Redis)", channel)
+
+
+_redis: Any = None
+
+
+def _redis_client(kwargs: dict[str, Any]):
+    global _redis
+    if _redis is None:
+        import redis
+
+        _redis = redis.Redis(**{"socket_timeout": 2, "socket_connect_timeout": 1, **kwargs})
+    return _redis
 
 
 channel_writer = ChannelWriter()

@@ -14,15 +14,18 @@ placeholder event 0), go through the stock code.
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 from django_eventstream.event import Event
 from django_eventstream.models import Event as EventRow
 from django_eventstream.models import EventCounter
 from django_eventstream.storage import DjangoModelStorage
+
+logger = logging.getLogger(__name__)
 
 TRIM_INTERVAL = 60.0  # seconds between trims of events older than the library's 24 h
 
@@ -56,5 +59,8 @@ class RunEventStorage(DjangoModelStorage):
             return None
         if time.monotonic() >= self._next_trim:
             self._next_trim = time.monotonic() + TRIM_INTERVAL
-            self.trim_event_log()
+            try:  # the event is stored: a failed trim must not make the writer store it again
+                self.trim_event_log()
+            except DatabaseError:
+                logger.warning("Could not trim the stored events; next time", exc_info=True)
         return Event(channel, event_type, data, id=row[0])

@@ -7,6 +7,7 @@ Arguments are typed and already validated (runs.serializers.RunRequestSerializer
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import uuid
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -297,6 +299,64 @@ def run_cancel(*, run_id: Any) -> BacktestRun:
     return run
 
 
+def run_final_payload(run: BacktestRun) -> dict[str, Any]:
+    """The `complete` of a run that ended without publishing one (interrupted, failed): the
+    contract's {"total_cryptos","successful","failed","status"} summary (or the stored one)."""
+    summary = run.summary or {
+        "total_cryptos": run.total,
+        "successful": run.successful,
+        "failed": run.failed,
+        "status": run.status,
+    }
+    return events.complete_payload(summary=summary, elapsed_time=run.elapsed_time or 0.0)
+
+
+def run_complete_ensure(*, run_id: Any, grace_seconds: float = 0.0) -> bool:
+    """Store the final `complete` of a run that is over but whose stored events do not end with one
+    (interrupted by a shutdown or the watchdog, or its process died before storing it), so every
+    stream of it ends. Under the channel counter's row lock, so it is stored once. A run that ended
+    less than `grace_seconds` ago is left to its own process. Returns whether it stored one."""
+    from django_eventstream.models import Event as EventRow
+    from django_eventstream.models import EventCounter
+    from django_eventstream.utils import get_storage
+
+    run = BacktestRun.objects.filter(id=run_id).first()
+    if run is None or run.status in BacktestRun.IN_PROGRESS:
+        return False
+    if run.status == Status.CANCELLED and run.finished_at is None:
+        return False  # still draining: its last job publishes `complete`
+    if grace_seconds and run.finished_at and (timezone.now() - run.finished_at).total_seconds() < grace_seconds:
+        return False
+    channel = events.channel_name(run_id)
+    payload = run_final_payload(run)
+    with transaction.atomic():
+        counter = EventCounter.objects.select_for_update().filter(name=channel).first()
+        if counter is not None:
+            last = EventRow.objects.filter(channel=channel, eid=counter.value).values_list("type", flat=True).first()
+            if last == "complete":
+                return False
+        data = json.dumps(payload, cls=DjangoJSONEncoder)
+        stored = get_storage().append_event(channel, "complete", data)
+    events.streams_notify(channel, "complete", data, stored.id)
+    return True
+
+
+def _runs_interrupt(queryset) -> int:
+    """End these runs `interrupted` (what they finished stays), and queue their final `complete`
+    (stored after the events already queued), so their streams end."""
+    ids = list(queryset.values_list("id", flat=True))
+    if not ids:
+        return 0
+    count = (
+        BacktestRun.objects.in_progress()
+        .filter(id__in=ids)
+        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
+    )
+    for run_id in ids:
+        events.channel_writer.put_final(run_id)
+    return count
+
+
 def runs_recover(*, stale_before: dt.datetime) -> int:
     """Mark runs whose jobs nobody is executing any more as `interrupted`; their stored results stay.
 
@@ -305,10 +365,10 @@ def runs_recover(*, stale_before: dt.datetime) -> int:
     worker elsewhere is executing is never touched, and several web processes and workers can
     share one database. A run that was never beaten counts from its creation.
     """
-    return (
-        BacktestRun.objects.in_progress()
-        .filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before))
-        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
+    return _runs_interrupt(
+        BacktestRun.objects.in_progress().filter(
+            Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
+        )
     )
 
 
@@ -338,8 +398,4 @@ def runs_interrupt(*, run_ids: Sequence[Any]) -> int:
     """The server is stopping: its runs still in progress end `interrupted` (what they finished stays)."""
     if not run_ids:
         return 0
-    return (
-        BacktestRun.objects.in_progress()
-        .filter(id__in=list(run_ids))
-        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
-    )
+    return _runs_interrupt(BacktestRun.objects.in_progress().filter(id__in=list(run_ids)))

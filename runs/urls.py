@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, streams, views
 
 app_name = "runs"
 
@@ -12,5 +12,5 @@ urlpatterns = [
     path("api/runs/<uuid:run_id>/", api.RunDetailApi.as_view(), name="run-detail"),
     path("api/runs/<uuid:run_id>/results/<str:symbol>/", api.RunResultApi.as_view(), name="run-result"),
     path("api/runs/<uuid:run_id>/cancel/", api.RunCancelApi.as_view(), name="run-cancel"),
-    path("api/runs/<uuid:run_id>/events/", views.run_events, name="run-events"),
+    path("api/runs/<uuid:run_id>/events/", streams.run_events, name="run-events"),
 ]

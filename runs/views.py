@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django_eventstream.views import events as eventstream_events
 from rest_framework.exceptions import ValidationError
 
 from . import events, selectors, services
@@ -117,26 +116,7 @@ def _ended_without_complete(run_id: Any) -> dict[str, Any] | None:
         return None
     if run.status == BacktestRun.Status.CANCELLED and run.finished_at is None:
         return None  # still draining: its last job publishes `complete`
-    summary = run.summary or {
-        "total_cryptos": run.total,
-        "successful": run.successful,
-        "failed": run.failed,
-        "status": run.status,
-    }
-    return events.complete_payload(summary=summary, elapsed_time=run.elapsed_time or 0.0)
-
-
-def run_events(request: HttpRequest, run_id) -> HttpResponse:
-    """GET /api/runs/<id>/events/: the run's stored SSE channel through django-eventstream.
-
-    Connect with ?lastEventId=run-<id>:0 (or the Last-Event-ID header) to replay from the start.
-    """
-    if not selectors.run_exists(run_id=run_id):
-        raise Http404("No such run")
-    response = eventstream_events(request, channels=[events.channel_name(run_id)])
-    if isinstance(response, StreamingHttpResponse) and response.is_async:
-        response.streaming_content = once_each(response.streaming_content)
-    return response
+    return services.run_final_payload(run)
 
 
 async def once_each(chunks: AsyncIterator[bytes | str]) -> AsyncIterator[bytes]:
