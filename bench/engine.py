@@ -44,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from strategies.engine import STRATEGIES, backtest_arrays, resolve_parameters, warmup_bars  # noqa: E402
+from strategies.engine import STRATEGIES, backtest_arrays, parameters_resolve, warmup_bars  # noqa: E402
 from strategies.engine.metrics import compute_metrics  # noqa: E402
 from strategies.engine.signals import Prices, strategy_signals  # noqa: E402
 from strategies.engine.simulation import simulate  # noqa: E402
@@ -128,7 +128,7 @@ def time_original(key: str, times: np.ndarray, market: Market, coins: int) -> fl
 def vectorbt_inputs(key: str, market: Market) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(close, entries, exits) as bars x coins arrays: the engine's own signals, with the
     bars inside the warm-up switched off as the engine never evaluates them."""
-    params = resolve_parameters(key, {})
+    params = parameters_resolve(key, {})
     warmup = warmup_bars(key, params)
     closes, entries, exits = [], [], []
     for coin in market:
@@ -143,7 +143,7 @@ def vectorbt_inputs(key: str, market: Market) -> tuple[np.ndarray, np.ndarray, n
 def from_signals_run(key: str, market: Market) -> Callable[[], object]:
     """The engine's part that vectorbt's from_signals does: the position model and the
     metrics, on precomputed signals (the like-for-like column)."""
-    params = resolve_parameters(key, {})
+    params = parameters_resolve(key, {})
     warmup = warmup_bars(key, params)
     signals = [strategy_signals(key, Prices(c["close"], c["high"], c["low"]), params) for c in market]
 
@@ -164,7 +164,7 @@ def vectorbt_runs(key: str, market: Market) -> tuple[Callable[[], object], Calla
     import vectorbt as vbt
 
     close, entries, exits = vectorbt_inputs(key, market)
-    stop = resolve_parameters(key, {})["stop_loss_threshold"] / 100
+    stop = parameters_resolve(key, {})["stop_loss_threshold"] / 100
 
     def simulate():
         return vbt.Portfolio.from_signals(

@@ -17,7 +17,7 @@ from .registry import (
     ParamSpec,
     StrategySpec,
     min_bars,
-    resolve_parameters,
+    parameters_resolve,
     strategy_spec,
     warmup_bars,
 )
@@ -42,7 +42,7 @@ __all__ = [
     "check_interval",
     "min_bars",
     "periods_per_year",
-    "resolve_parameters",
+    "parameters_resolve",
     "strategy_spec",
     "warmup_bars",
 ]

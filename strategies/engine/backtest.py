@@ -19,7 +19,7 @@ import numpy as np
 from .errors import InsufficientData, InvalidParameters, InvalidPriceData
 from .kernels import first_bad_value_kernel
 from .metrics import INTERVAL_MINUTES, compute_metrics
-from .registry import FEE_PCT, coerce_value, min_bars, resolve_parameters, warmup_bars
+from .registry import FEE_PCT, coerce_value, min_bars, parameters_resolve, warmup_bars
 from .signals import NEEDS_HIGH_LOW, Prices, strategy_signals
 from .simulation import REASONS, Simulation, simulate
 
@@ -129,7 +129,7 @@ def backtest_arrays(
     `open` is accepted for symmetry with the price table but no strategy reads it;
     `high` and `low` are required by the strategies that read them (stochastic).
     """
-    resolved = resolve_parameters(strategy, params)
+    resolved = parameters_resolve(strategy, params)
     fee = check_fee_pct(fee_pct)
     interval = check_interval(interval)
     warmup = warmup_bars(strategy, resolved)

@@ -182,7 +182,7 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
     return value
 
 
-def resolve_parameters(key: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+def parameters_resolve(key: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Fill in defaults, check types, ranges and cross-field rules.
 
     Returns a new dict with every parameter of the strategy, in canonical types.

@@ -19,7 +19,7 @@ from strategies.engine import (
     backtest,
     backtest_arrays,
     min_bars,
-    resolve_parameters,
+    parameters_resolve,
 )
 
 from .test_engine_support import hourly_times, run
@@ -65,7 +65,7 @@ def test_result_has_every_metric_as_python_scalar(key: str) -> None:
     for name, kind in METRIC_FIELDS.items():
         assert type(result.metrics[name]) is kind, name
     assert result.equity.dtype == np.float64 and result.equity.shape == (400,)
-    assert result.params == resolve_parameters(key, {})
+    assert result.params == parameters_resolve(key, {})
     assert result.metrics["total_trades"] == len(result.trades) > 0
 
 
@@ -200,7 +200,7 @@ def test_parameters_are_checked_before_the_data() -> None:
     ],
 )
 def test_fewer_than_warmup_plus_two_bars_is_insufficient(key: str, params: dict, needed: int) -> None:
-    assert min_bars(key, resolve_parameters(key, params)) == needed
+    assert min_bars(key, parameters_resolve(key, params)) == needed
     run(key, walk(needed), params)  # exactly enough
     with pytest.raises(InsufficientData) as err:
         run(key, walk(needed - 1), params)

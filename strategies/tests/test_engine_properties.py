@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies.engine import STRATEGIES, min_bars, resolve_parameters
+from strategies.engine import STRATEGIES, min_bars, parameters_resolve
 
 from .test_engine_support import assert_matches_reference, reference_backtest, run
 
@@ -87,7 +87,7 @@ def cases(draw: st.DrawFn) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
     key = draw(st.sampled_from(list(STRATEGIES)))
     series = draw(bars(min_size=60))
     params = params_for(key, draw)
-    assert len(series["close"]) >= min_bars(key, resolve_parameters(key, params))  # warm-ups are <= 32 bars
+    assert len(series["close"]) >= min_bars(key, parameters_resolve(key, params))  # warm-ups are <= 32 bars
     return key, series, params
 
 

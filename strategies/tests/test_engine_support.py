@@ -21,8 +21,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from strategies.engine import (
     BacktestResult,
     backtest_arrays,
+    parameters_resolve,
     periods_per_year,
-    resolve_parameters,
     warmup_bars,
 )
 
@@ -173,7 +173,7 @@ def reference_backtest(
     interval: str = "1h",
 ) -> dict[str, Any]:
     """The spec, literally: returns {"trades": [(entry, exit, reason, r)], "equity", "metrics"}."""
-    p = resolve_parameters(key, params)
+    p = parameters_resolve(key, params)
     c = [float(x) for x in close]
     df = pd.DataFrame({"close": c, "high": high if high is not None else c, "low": low if low is not None else c})
     entry, exit_ = (s.fillna(False).astype(bool).tolist() for s in ref_signals(key, df, p))

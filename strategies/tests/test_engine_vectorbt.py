@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import vectorbt as vbt
 
-from strategies.engine import STRATEGIES, BacktestResult, resolve_parameters
+from strategies.engine import STRATEGIES, BacktestResult, parameters_resolve
 from strategies.engine.signals import Prices, strategy_signals
 
 from .test_engine_support import run
@@ -52,7 +52,7 @@ def portfolio() -> vbt.Portfolio:
     closes, entries, exits = {}, {}, {}
     for key, seed in CASES:
         p = series(seed)
-        resolved = resolve_parameters(key, {**PARAMS[key], "stop_loss_threshold": 100})
+        resolved = parameters_resolve(key, {**PARAMS[key], "stop_loss_threshold": 100})
         entry, exit_ = strategy_signals(key, p, resolved)
         warmup = STRATEGIES[key].warmup(resolved)
         entry[:warmup] = exit_[:warmup] = False
