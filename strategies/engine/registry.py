@@ -1,7 +1,8 @@
 """The strategies the engine knows: their keys, parameters, rules and warm-up.
 
-This is the single source of the parameter definitions of spec/ENGINE.md. The
-site seeds the admin definitions from it and checks edited definitions against it.
+This is the single source of the parameter definitions of spec/ENGINE.md, keyed by
+strategy key (the engine knows no database ids). The site's seed migration froze a
+copy of them; the site checks edited definitions against these.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class StrategySpec:
-    id: int
     key: str
     name: str
     description: str
@@ -55,7 +55,6 @@ STRATEGIES: dict[str, StrategySpec] = {
     s.key: s
     for s in (
         StrategySpec(
-            1,
             "rsi",
             "RSI Mean Reversion",
             "Buy when RSI falls below the oversold threshold, sell when it rises above the overbought one.",
@@ -70,7 +69,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             less_than=(("oversold_threshold", "overbought_threshold"),),
         ),
         StrategySpec(
-            2,
             "ma_crossover",
             "Moving Average Crossover",
             "Buy when the fast SMA crosses above the slow SMA, sell when it crosses below.",
@@ -83,7 +81,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             less_than=(("fast_ma_period", "slow_ma_period"),),
         ),
         StrategySpec(
-            3,
             "macd",
             "MACD",
             "Buy when the MACD line crosses above its signal line, sell when it crosses below.",
@@ -97,7 +94,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             less_than=(("macd_fast_period", "macd_slow_period"),),
         ),
         StrategySpec(
-            4,
             "stochastic",
             "Stochastic Oscillator",
             "Buy when %K crosses above %D in the oversold zone, sell when it crosses below in the overbought zone.",
@@ -112,7 +108,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             less_than=(("oversold_threshold", "overbought_threshold"),),
         ),
         StrategySpec(
-            5,
             "bollinger_bands",
             "Bollinger Bands",
             "Buy at or below the lower band, sell at or above the upper band.",
@@ -124,7 +119,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             warmup=lambda p: int(p["bb_period"]),
         ),
         StrategySpec(
-            6,
             "mean_reversion",
             "Mean Reversion",
             "Buy when the close is the threshold percentage below its SMA, sell when it is back at the SMA.",
