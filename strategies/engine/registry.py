@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import InvalidParameters
+from .simulation import FILL_OPTIONS, STOP_MODES
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ STOP_LOSS = ParamSpec("stop_loss_threshold", "number", 10.0, "Stop-loss (%)", 0.
 
 # A run option beside the strategy's own parameters (spec: "Input"), checked the same way.
 FEE_PCT = ParamSpec("fee_pct", "number", 0.0, "Fee per fill (%)", 0, 5)
+# The execution options (spec: "Execution options"), checked the same way; defaults are the original's fills.
+FILL = ParamSpec("fill", "select", "close", "Fills", options=FILL_OPTIONS)
+STOP_MODE = ParamSpec("stop_mode", "select", "close", "Stop-loss", options=STOP_MODES)
+SLIPPAGE_PCT = ParamSpec("slippage_pct", "number", 0.0, "Slippage per fill (%)", 0, 5)
 
 STRATEGIES: dict[str, StrategySpec] = {
     s.key: s

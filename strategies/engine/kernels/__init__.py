@@ -22,7 +22,7 @@ Every compiled entry point is re-exported here (the server's warm-up test lists 
 """
 
 from .checks import first_bad_value_kernel
-from .equity import _equity_stats
+from .equity import _equity_stats, trade_stats_kernel
 from .indicators import (
     _extremes_pass,
     ema_difference_kernel,
@@ -68,5 +68,6 @@ __all__ = [
     "stochastic_k_kernel",
     "stochastic_signals_kernel",
     "thresholds_kernel",
+    "trade_stats_kernel",
     "wilder_averages_kernel",
 ]

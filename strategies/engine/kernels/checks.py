@@ -10,10 +10,10 @@ from .common import _first_bad_price
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def first_bad_value_kernel(
-    times: np.ndarray, close: np.ndarray, high: np.ndarray, low: np.ndarray
+    times: np.ndarray, close: np.ndarray, high: np.ndarray, low: np.ndarray, open_: np.ndarray
 ) -> tuple[int, int]:  # pragma: no cover - compiled
-    """(which, index) of the first bad value: which is 0 for close, 1 high, 2 low (a price
-    NaN, infinite or not positive; high and low may be empty, unchecked) and 3 for times
+    """(which, index) of the first bad value: which is 0 for close, 1 high, 2 low, 3 open (a
+    price NaN, infinite or not positive; high, low and open may be empty, unchecked) and 4 for times
     (a timestamp not after its predecessor); (-1, -1) when all are good. Prices first,
     in that order, then times."""
     bad = _first_bad_price(close)
@@ -25,8 +25,11 @@ def first_bad_value_kernel(
     bad = _first_bad_price(low)
     if bad >= 0:
         return 2, bad
+    bad = _first_bad_price(open_)
+    if bad >= 0:
+        return 3, bad
     bad = _first_unordered_time(times)
-    return (3, bad) if bad >= 0 else (-1, -1)
+    return (4, bad) if bad >= 0 else (-1, -1)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
