@@ -20,6 +20,7 @@ from .backtest import (
     check_slippage_pct,
     check_stop_mode,
 )
+from .charts import strategy_indicators
 from .errors import EngineError, InsufficientData, InvalidParameters, InvalidPriceData
 from .metrics import INTERVAL_MINUTES, METRIC_NAMES, METRICS, Metric, periods_per_year
 from .registry import (
@@ -68,6 +69,7 @@ __all__ = [
     "min_bars",
     "periods_per_year",
     "parameters_resolve",
+    "strategy_indicators",
     "strategy_spec",
     "warmup_bars",
 ]
