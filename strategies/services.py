@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from .engine import STRATEGIES, InvalidParameters, resolve_parameters, strategy_spec
+from .engine import STRATEGIES, InvalidParameters, parameters_resolve, strategy_spec
 from .engine.registry import coerce_value
 from .models import Strategy
 from .selectors import ParameterDefinition, parse_default, parse_options, strategy_parameter_definitions
@@ -112,7 +112,7 @@ def strategy_defaults_validate(*, strategy_key: str, defaults: Mapping[str, Any]
     Raises InvalidParameters naming the parameter whose default breaks a rule.
     """
     spec = strategy_spec(strategy_key)
-    resolve_parameters(strategy_key, {k: v for k, v in defaults.items() if spec.param(k) is not None})
+    parameters_resolve(strategy_key, {k: v for k, v in defaults.items() if spec.param(k) is not None})
 
 
 def _check_narrowed(definition: ParameterDefinition, value: Any) -> None:
@@ -134,7 +134,7 @@ def strategy_parameters_resolve(*, strategy: Strategy, params: Mapping[str, Any]
        admin's narrower min..max or options.
     3. A parameter not given takes the admin's default (which overrides the engine's);
        one without an active definition takes the engine's default.
-    4. The engine's resolve_parameters checks everything again, with the cross-field rules.
+    4. The engine's parameters_resolve checks everything again, with the cross-field rules.
 
     Raises strategies.engine.InvalidParameters(parameter, rule) on any problem.
     """
@@ -161,7 +161,7 @@ def strategy_parameters_resolve(*, strategy: Strategy, params: Mapping[str, Any]
             continue
         _check_narrowed(definition, value)
         merged[name] = value
-    return resolve_parameters(strategy.key, merged)
+    return parameters_resolve(strategy.key, merged)
 
 
 def strategy_keys() -> Iterable[str]:

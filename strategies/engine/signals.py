@@ -33,11 +33,12 @@ Signals = tuple[np.ndarray, np.ndarray]
 
 @dataclass(frozen=True, slots=True)
 class Prices:
-    """The arrays a strategy may read; high and low are None when not supplied."""
+    """The arrays a backtest reads; the ones not needed (or not supplied) are None."""
 
     close: np.ndarray
     high: np.ndarray | None = None
     low: np.ndarray | None = None
+    open: np.ndarray | None = None  # read by the execution options only, never by a strategy
 
 
 def crossings(a: np.ndarray, b: np.ndarray, *, up_below: float = math.inf, down_above: float = -math.inf) -> Signals:
