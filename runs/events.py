@@ -31,7 +31,7 @@ from django.db import close_old_connections
 from django_eventstream import send_event
 from django_eventstream.channelmanager import DefaultChannelManager
 
-from .models import INTEGER_METRICS, METRIC_FIELDS
+from .models import INTEGER_METRICS, METRIC_FIELDS, ORIGINAL_METRIC_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,13 @@ def progress_payload(*, completed: int, total: int, successful: int) -> dict[str
 
 
 def summary_build(
-    *, total: int, rows: Iterable[Mapping[str, Any]], failed: int, status: str, message: str | None = None
+    *,
+    total: int,
+    rows: Iterable[Mapping[str, Any]],
+    failed: int,
+    status: str,
+    message: str | None = None,
+    skipped: int = 0,
 ) -> dict[str, Any]:
     """The `complete` event's summary, from the successful coins' full-precision metrics.
 
@@ -117,6 +123,7 @@ def summary_build(
         "best_performer": None,
         "worst_performer": None,
         "beat_buy_hold": sum(1 for r in rows if r["total_return"] > r["buy_hold_return"]),
+        "skipped": skipped,  # coins of a cancelled run that never ran
         "status": status,
     }
     if n:
@@ -128,9 +135,63 @@ def summary_build(
         summary["worst_performer"] = result_data(
             symbol=worst["crypto_symbol"], name=worst["crypto_name"], metrics=worst
         )
+    for name in SUMMARY_AVERAGES:  # over the coins that have the metric (older rows may not)
+        values = [r[name] for r in rows if r.get(name) is not None]
+        key = name if name.startswith("avg_") else f"avg_{name}"
+        summary[key] = round(sum(values) / len(values), 2) if values else 0.0
     if message:
         summary["message"] = message
     return summary
+
+
+# Averages of the summary beyond the original's (averaging makes sense for these; a profit factor
+# or a best trade does not average into anything a trader reads).
+SUMMARY_AVERAGES: tuple[str, ...] = (
+    "sharpe_ratio",
+    "sortino_ratio",
+    "max_drawdown",
+    "cagr",
+    "exposure_pct",
+    "avg_trade_return",
+    "buy_hold_return",
+)
+# The summary fields of the original system (runs/CONTRACT.md), the only ones its stream sends.
+ORIGINAL_SUMMARY_FIELDS = frozenset(
+    {
+        "total_cryptos",
+        "successful",
+        "failed",
+        "avg_return",
+        "avg_win_rate",
+        "total_trades",
+        "total_winning_trades",
+        "total_losing_trades",
+        "best_performer",
+        "worst_performer",
+        "beat_buy_hold",
+        "status",
+        "message",
+    }
+)
+
+
+def original_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload as the original endpoint sends it: result data and the summary's performers with the
+    original's ten metrics, the summary with the original's fields (runs/CONTRACT.md)."""
+    kind = payload["type"]
+    if kind == "result":
+        return {**payload, "data": _original_data(payload["data"])}
+    if kind == "complete":
+        summary = {k: v for k, v in payload["summary"].items() if k in ORIGINAL_SUMMARY_FIELDS}
+        for key in ("best_performer", "worst_performer"):
+            if summary.get(key):
+                summary[key] = _original_data(summary[key])
+        return {**payload, "summary": summary}
+    return dict(payload)
+
+
+def _original_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in METRIC_FIELDS or k in ORIGINAL_METRIC_FIELDS}
 
 
 def complete_payload(*, summary: Mapping[str, Any], elapsed_time: float) -> dict[str, Any]:

@@ -52,6 +52,9 @@ class BatchSpec:
     window_start: dt.datetime | None
     window_end: dt.datetime | None
     fee_pct: float = 0.0
+    fill: str = "close"
+    stop_mode: str = "close"
+    slippage_pct: float = 0.0
 
 
 @dataclass
@@ -94,6 +97,9 @@ def batch_compute(spec: BatchSpec, prices: Mapping[int, PriceSeries | BaseExcept
                     params=params,
                     fee_pct=spec.fee_pct,
                     interval=spec.interval,
+                    fill=spec.fill,
+                    stop_mode=spec.stop_mode,
+                    slippage_pct=spec.slippage_pct,
                 )
             except EngineError as exc:
                 outcome.error = str(exc)
@@ -133,6 +139,9 @@ _CHUNK_FIELDS = {
     "window_end": "run__window_end",
     "interval": "run__interval",
     "fee_pct": "run__fee_pct",
+    "fill": "run__fill",
+    "stop_mode": "run__stop_mode",
+    "slippage_pct": "run__slippage_pct",
 }
 
 
@@ -163,6 +172,9 @@ def run_chunk_load(run_id: str, crypto_ids: Sequence[int]) -> RunChunk | None:
         window_start=row["window_start"],
         window_end=row["window_end"],
         fee_pct=row["fee_pct"],
+        fill=row["fill"],
+        stop_mode=row["stop_mode"],
+        slippage_pct=row["slippage_pct"],
     )
     coins = {r["crypto_id"]: (r["crypto_symbol"], r["crypto_name"]) for r in rows}
     return RunChunk(str(run_id), status, spec, coins)

@@ -7,10 +7,12 @@ import uuid
 from django.db import models
 
 from market_data.models import INTERVAL_CHOICES, Cryptocurrency
+from strategies.engine import FILL_OPTIONS, METRIC_NAMES, METRICS, STOP_MODES
 from strategies.models import Strategy
 
-# The metrics of spec/ENGINE.md, in the order the API lists them. Stored at full precision.
-METRIC_FIELDS: tuple[str, ...] = (
+# The metrics of the original system's result events, in its order: the original endpoint's
+# stream carries these (runs/CONTRACT.md).
+ORIGINAL_METRIC_FIELDS: tuple[str, ...] = (
     "total_return",
     "win_rate",
     "total_trades",
@@ -22,7 +24,14 @@ METRIC_FIELDS: tuple[str, ...] = (
     "exposure_pct",
     "stop_loss_exits",
 )
-INTEGER_METRICS = frozenset({"total_trades", "profitable_trades", "losing_trades", "stop_loss_exits"})
+# Every metric of spec/ENGINE.md (both tables, from the engine's one list): the original's first,
+# then the others in the engine's order. Stored at full precision.
+METRIC_FIELDS: tuple[str, ...] = (
+    *ORIGINAL_METRIC_FIELDS,
+    *(name for name in METRIC_NAMES if name not in ORIGINAL_METRIC_FIELDS),
+)
+# Counts; a drawdown's duration in bars is one too (avg_bars_held is a mean, not a count).
+INTEGER_METRICS = frozenset(m.name for m in METRICS if m.kind == "int") | {"max_drawdown_duration"}
 
 
 class BacktestRunQuerySet(models.QuerySet):
@@ -53,6 +62,10 @@ class BacktestRun(models.Model):
     window_end = models.DateTimeField(null=True, blank=True)
     interval = models.CharField(max_length=10, choices=INTERVAL_CHOICES, default="1h")
     fee_pct = models.FloatField(default=0.0)
+    # Execution options (spec: "Execution options"); the defaults are the original's fills.
+    fill = models.CharField(max_length=10, choices=[(o, o) for o in FILL_OPTIONS], default="close")
+    stop_mode = models.CharField(max_length=10, choices=[(o, o) for o in STOP_MODES], default="close")
+    slippage_pct = models.FloatField(default=0.0)
     # The coin subset as requested; empty = every active coin with bars in the window.
     symbols = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
@@ -117,6 +130,16 @@ class RunResult(models.Model):
     max_drawdown = models.FloatField(null=True, blank=True)
     exposure_pct = models.FloatField(null=True, blank=True)
     stop_loss_exits = models.IntegerField(null=True, blank=True)
+    cagr = models.FloatField(null=True, blank=True)
+    sortino_ratio = models.FloatField(null=True, blank=True)
+    calmar_ratio = models.FloatField(null=True, blank=True)
+    profit_factor = models.FloatField(null=True, blank=True)  # null also when no trade lost but one gained
+    avg_trade_return = models.FloatField(null=True, blank=True)
+    best_trade = models.FloatField(null=True, blank=True)
+    worst_trade = models.FloatField(null=True, blank=True)
+    avg_bars_held = models.FloatField(null=True, blank=True)
+    max_consecutive_losses = models.IntegerField(null=True, blank=True)
+    max_drawdown_duration = models.IntegerField(null=True, blank=True)
 
     # [{"entry_time": ISO, "entry_price", "exit_time": ISO, "exit_price", "return_pct", "reason"}, ...]
     trades = models.JSONField(default=list, blank=True)

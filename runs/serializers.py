@@ -12,14 +12,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from market_data.models import INTERVALS, Cryptocurrency
-from strategies.engine import FEE_PCT, InvalidParameters
+from strategies.engine import FEE_PCT, FILL, SLIPPAGE_PCT, STOP_MODE, InvalidParameters, ParamSpec
 from strategies.models import Strategy
 from strategies.services import strategy_parameters_resolve
 
 from . import services
 from .equity import equity_unpack
 from .events import rounded_metrics
-from .models import BacktestRun, RunResult
+from .models import INTEGER_METRICS, METRIC_FIELDS, BacktestRun, RunResult
 
 
 def run_links(run_id: Any) -> dict[str, str]:
@@ -76,20 +76,35 @@ def window_parse(start_date: Any, end_date: Any, errors: dict[str, list[str]]) -
     return services.Window(start, end, start_text, end_text)
 
 
-def fee_parse(value: Any, errors: dict[str, list[str]]) -> float:
+def percent_parse(value: Any, errors: dict[str, list[str]], *, spec: ParamSpec) -> float:
+    """A percentage run option (fee_pct, slippage_pct): a number in the engine's range, default 0."""
     if value is None:
         return 0.0
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        errors["fee_pct"] = ["must be a number"]
+        errors[spec.name] = ["must be a number"]
         return 0.0
     try:
-        fee = float(value)
+        number = float(value)
     except ValueError:
-        errors["fee_pct"] = ["must be a number"]
+        errors[spec.name] = ["must be a number"]
         return 0.0
-    if not FEE_PCT.min <= fee <= FEE_PCT.max:  # also rejects NaN
-        errors["fee_pct"] = [f"must be between {FEE_PCT.min:g} and {FEE_PCT.max:g} (percent per fill), got {value}"]
-    return fee
+    if not spec.min <= number <= spec.max:  # also rejects NaN
+        errors[spec.name] = [f"must be between {spec.min:g} and {spec.max:g} (percent per fill), got {value}"]
+    return number
+
+
+def fee_parse(value: Any, errors: dict[str, list[str]]) -> float:
+    return percent_parse(value, errors, spec=FEE_PCT)
+
+
+def option_parse(value: Any, errors: dict[str, list[str]], *, spec: ParamSpec) -> str:
+    """A run option with a list of values (fill, stop_mode); its default when not given."""
+    if value is None or value == "":
+        return spec.default
+    if value not in spec.options:
+        errors[spec.name] = [f"must be one of {', '.join(spec.options)}, got {value!r}"]
+        return spec.default
+    return value
 
 
 def interval_parse(value: Any, errors: dict[str, list[str]]) -> str:
@@ -186,6 +201,16 @@ class RunRequestSerializer(serializers.Serializer):
     fee_pct = serializers.FloatField(
         required=False, help_text=f"fee per fill in percent, {FEE_PCT.min:g}..{FEE_PCT.max:g} (default 0)"
     )
+    fill = serializers.ChoiceField(
+        choices=FILL.options, required=False, help_text="close: at the signal bar's close (default); next_open"
+    )
+    stop_mode = serializers.ChoiceField(
+        choices=STOP_MODE.options, required=False, help_text="close: stop checked on closes (default); intrabar"
+    )
+    slippage_pct = serializers.FloatField(
+        required=False,
+        help_text=f"every fill moves against the trader, {SLIPPAGE_PCT.min:g}..{SLIPPAGE_PCT.max:g} % (default 0)",
+    )
     interval = serializers.ChoiceField(choices=INTERVALS, required=False, help_text="bar interval, default 1h")
     symbols = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="coin subset; empty = every active coin"
@@ -204,6 +229,9 @@ class RunRequestSerializer(serializers.Serializer):
         parameters = parameters_parse(strategy, data.get("parameters"), errors) if strategy else {}
         window = window_parse(data.get("start_date"), data.get("end_date"), errors)
         fee = fee_parse(data.get("fee_pct"), errors)
+        fill = option_parse(data.get("fill"), errors, spec=FILL)
+        stop_mode = option_parse(data.get("stop_mode"), errors, spec=STOP_MODE)
+        slippage = percent_parse(data.get("slippage_pct"), errors, spec=SLIPPAGE_PCT)
         interval = interval_parse(data.get("interval"), errors)
         symbols = symbols_parse(data.get("symbols"), errors)
         if "symbols" not in errors:
@@ -215,6 +243,9 @@ class RunRequestSerializer(serializers.Serializer):
             "parameters": parameters,
             "window": window,
             "fee_pct": fee,
+            "fill": fill,
+            "stop_mode": stop_mode,
+            "slippage_pct": slippage,
             "interval": interval,
             "symbols": symbols,
         }
@@ -248,17 +279,16 @@ class StrategyRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class MetricsSerializer(serializers.Serializer):
-    total_return = serializers.FloatField(allow_null=True)
-    win_rate = serializers.FloatField(allow_null=True)
-    total_trades = serializers.IntegerField(allow_null=True)
-    profitable_trades = serializers.IntegerField(allow_null=True)
-    losing_trades = serializers.IntegerField(allow_null=True)
-    buy_hold_return = serializers.FloatField(allow_null=True)
-    sharpe_ratio = serializers.FloatField(allow_null=True)
-    max_drawdown = serializers.FloatField(allow_null=True)
-    exposure_pct = serializers.FloatField(allow_null=True)
-    stop_loss_exits = serializers.IntegerField(allow_null=True)
+def _metric_field(name: str) -> serializers.Field:
+    if name in INTEGER_METRICS:
+        return serializers.IntegerField(allow_null=True)
+    return serializers.FloatField(allow_null=True)
+
+
+# Every metric, rounded to 2 decimals (runs.events.round_metric); the fields come from METRIC_FIELDS.
+MetricsSerializer = type(
+    "MetricsSerializer", (serializers.Serializer,), {name: _metric_field(name) for name in METRIC_FIELDS}
+)
 
 
 class ResultRowSerializer(MetricsSerializer):
@@ -317,6 +347,9 @@ class RunSerializer(serializers.ModelSerializer):
             "end_date",
             "interval",
             "fee_pct",
+            "fill",
+            "stop_mode",
+            "slippage_pct",
             "symbols",
             "status",
             "created_at",

@@ -83,6 +83,9 @@ def run_create(
     fee_pct: float,
     interval: str,
     symbols: Sequence[str] = (),
+    fill: str = "close",
+    stop_mode: str = "close",
+    slippage_pct: float = 0.0,
     start: bool = True,
 ) -> BacktestRun:
     """Store a validated run, with one pending result row per coin.
@@ -109,6 +112,9 @@ def run_create(
             window_end=window.end,
             interval=interval,
             fee_pct=fee_pct,
+            fill=fill,
+            stop_mode=stop_mode,
+            slippage_pct=slippage_pct,
             symbols=wanted,
             total=len(coins),
         )
@@ -258,7 +264,7 @@ def run_finish(*, run_id: Any, message: str | None = None) -> bool:
     `complete` published. Conditional, so it happens once; returns whether this call did it."""
     now = timezone.now()
     with events.run_lock(run_id):
-        run = BacktestRun.objects.values("status", "created_at", "total", "failed").get(id=run_id)
+        run = BacktestRun.objects.values("status", "created_at", "total", "failed", "skipped").get(id=run_id)
         if run["status"] == Status.CANCELLED:
             final, allowed = Status.CANCELLED, [Status.CANCELLED]
         else:
@@ -268,7 +274,7 @@ def run_finish(*, run_id: Any, message: str | None = None) -> bool:
             "crypto_symbol", "crypto_name", *METRIC_FIELDS
         )
         summary = events.summary_build(
-            total=run["total"], rows=rows, failed=run["failed"], status=final, message=message
+            total=run["total"], rows=rows, failed=run["failed"], status=final, message=message, skipped=run["skipped"]
         )
         finished = BacktestRun.objects.filter(id=run_id, status__in=allowed, finished_at__isnull=True).update(
             status=final, finished_at=now, elapsed_time=elapsed, summary=summary

@@ -86,15 +86,15 @@ async def _stream(run_id: Any, listener: events.StreamListener) -> AsyncIterator
             except TimeoutError:
                 ended = await sync_to_async(_ended_without_complete)(run_id)
                 if ended is not None:  # e.g. interrupted by a shutdown: close the stream properly
-                    yield events.sse_data(ended)
+                    yield events.sse_data(events.original_payload(ended))
                     return
                 yield ": keep-alive\n\n"
                 continue
-            chunk = [events.sse_data(payload)]
+            chunk = [events.sse_data(events.original_payload(payload))]
             done = payload["type"] == "complete"
             while not done and not listener.queue.empty():
                 payload = listener.queue.get_nowait()
-                chunk.append(events.sse_data(payload))
+                chunk.append(events.sse_data(events.original_payload(payload)))
                 done = payload["type"] == "complete"
             yield "".join(chunk)
             if done:

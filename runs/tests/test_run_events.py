@@ -7,6 +7,7 @@ import time
 
 from rest_framework.test import APIClient
 
+from runs import events
 from tests.support import post_stream, read_event_stream, run_async, wait_run
 
 BODY = {"strategy_id": 1, "start_date": "2024-01-01", "end_date": "2024-12-31"}
@@ -39,11 +40,16 @@ def test_a_late_client_replays_every_event_once_in_order(coins, short_coin, asgi
 
 
 def test_the_run_stream_carries_the_same_payloads_as_the_original_stream(coins, asgi_server):
+    """The same payloads: the run stream's with every metric and average, the original stream's
+    the original's fields of them (runs.events.original_payload), event for event."""
     read = post_stream(asgi_server, BODY)
     run_id = read.reader.events[0]["run_id"]
     wait_run(run_id)
     stored = read_event_stream(asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:0")
-    assert [e["data"] for e in stored] == read.reader.events
+    assert [events.original_payload(e["data"]) for e in stored] == read.reader.events
+    results = [e["data"]["data"] for e in stored if e["event"] == "result"]
+    assert results and all("sortino_ratio" in r and "max_drawdown_duration" in r for r in results)
+    assert all("sortino_ratio" not in e["data"] for e in read.reader.events if e["type"] == "result")
 
 
 def test_a_reconnecting_client_gets_what_it_missed_then_live_events(coins, asgi_server, job_hook):
