@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "strategies",
     "market_data",
     "runs",
+    "sweeps",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/", include("market_data.urls")),
     path("api/", include("strategies.urls")),
+    path("api/", include("sweeps.urls")),
     path("", include("runs.urls")),
     path("", include("backtest_site.pages")),
 ]

@@ -36,6 +36,8 @@ from .models import INTEGER_METRICS, METRIC_FIELDS, ORIGINAL_METRIC_FIELDS
 logger = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "run-"
+# The stored channels of every batch kind: anyone may read them, they are replayable.
+BATCH_CHANNEL_PREFIXES = (CHANNEL_PREFIX, "sweep-")
 
 
 def channel_name(run_id: Any) -> str:
@@ -256,8 +258,9 @@ def unsubscribe(run_id: Any, listener: StreamListener) -> None:
             _listeners.pop(key, None)
 
 
-def publish(run_id: Any, payload: dict[str, Any]) -> None:
-    """Send one payload to the run's in-process listeners, and queue it for the run's stored channel.
+def publish(run_id: Any, payload: dict[str, Any], *, channel: str | None = None) -> None:
+    """Send one payload to the run's in-process listeners, and queue it for the run's stored channel
+    (another batch kind's channel when given: a sweep's is `sweep-<uuid>`).
 
     Never raises: a failing listener is dropped, and the channel writer logs its own failures,
     so a stream problem cannot stop a run (its results are stored either way).
@@ -271,7 +274,7 @@ def publish(run_id: Any, payload: dict[str, Any]) -> None:
                 listener.deliver(payload)
             except RuntimeError:  # its event loop is closed: the client is gone
                 unsubscribe(key, listener)
-        channel_writer.put(channel_name(key), payload)
+        channel_writer.put(channel or channel_name(key), payload)
 
 
 class ChannelWriter:
@@ -328,12 +331,13 @@ channel_writer = ChannelWriter()
 
 
 class RunChannelManager(DefaultChannelManager):
-    """Anyone may read a run's channel (`run-<uuid>`); runs' channels are stored (reliable)."""
+    """Anyone may read a run's or a sweep's channel (`run-<uuid>`, `sweep-<uuid>`); they are stored
+    (reliable)."""
 
     def can_read_channel(self, user, channel: str) -> bool:
-        if channel.startswith(CHANNEL_PREFIX):
+        if channel.startswith(BATCH_CHANNEL_PREFIXES):
             return True
         return bool(user is not None and user.is_staff)
 
     def is_channel_reliable(self, channel: str) -> bool:
-        return channel.startswith(CHANNEL_PREFIX)
+        return channel.startswith(BATCH_CHANNEL_PREFIXES)

@@ -179,6 +179,31 @@ def symbols_check(symbols: Sequence[str], errors: dict[str, list[str]]) -> None:
         errors["symbols"] = messages
 
 
+def batch_parse(data: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """The fields every batch (a run, a sweep) takes besides its parameters, checked, errors collected:
+    strategy, window, fee_pct, fill, stop_mode, slippage_pct, interval, symbols."""
+    strategy = strategy_parse(data.get("strategy_id"), errors)
+    window = window_parse(data.get("start_date"), data.get("end_date"), errors)
+    fee = fee_parse(data.get("fee_pct"), errors)
+    fill = option_parse(data.get("fill"), errors, spec=FILL)
+    stop_mode = option_parse(data.get("stop_mode"), errors, spec=STOP_MODE)
+    slippage = percent_parse(data.get("slippage_pct"), errors, spec=SLIPPAGE_PCT)
+    interval = interval_parse(data.get("interval"), errors)
+    symbols = symbols_parse(data.get("symbols"), errors)
+    if "symbols" not in errors:
+        symbols_check(symbols, errors)
+    return {
+        "strategy": strategy,
+        "window": window,
+        "fee_pct": fee,
+        "fill": fill,
+        "stop_mode": stop_mode,
+        "slippage_pct": slippage,
+        "interval": interval,
+        "symbols": symbols,
+    }
+
+
 # --- Shapes for the schema (/api/schema/): the views build their bodies with the functions below ---
 
 
@@ -225,30 +250,12 @@ class RunRequestSerializer(serializers.Serializer):
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object"]})
         errors: dict[str, list[str]] = {}
-        strategy = strategy_parse(data.get("strategy_id"), errors)
+        batch = batch_parse(data, errors)
+        strategy = batch["strategy"]
         parameters = parameters_parse(strategy, data.get("parameters"), errors) if strategy else {}
-        window = window_parse(data.get("start_date"), data.get("end_date"), errors)
-        fee = fee_parse(data.get("fee_pct"), errors)
-        fill = option_parse(data.get("fill"), errors, spec=FILL)
-        stop_mode = option_parse(data.get("stop_mode"), errors, spec=STOP_MODE)
-        slippage = percent_parse(data.get("slippage_pct"), errors, spec=SLIPPAGE_PCT)
-        interval = interval_parse(data.get("interval"), errors)
-        symbols = symbols_parse(data.get("symbols"), errors)
-        if "symbols" not in errors:
-            symbols_check(symbols, errors)
         if errors:
             raise serializers.ValidationError(errors)
-        return {
-            "strategy": strategy,
-            "parameters": parameters,
-            "window": window,
-            "fee_pct": fee,
-            "fill": fill,
-            "stop_mode": stop_mode,
-            "slippage_pct": slippage,
-            "interval": interval,
-            "symbols": symbols,
-        }
+        return {**batch, "parameters": parameters}
 
 
 class RunCreatedSerializer(serializers.Serializer):

@@ -63,7 +63,7 @@ class Window:
 _RUN_CREATE_LOCK_KEY = 0x62745F72756E73  # "bt_runs"
 
 
-def _runs_create_lock() -> None:
+def runs_create_lock() -> None:
     """Serialise "count the runs in progress, then insert" across processes and threads.
 
     On PostgreSQL concurrent transactions would each see a count under the limit; a
@@ -98,7 +98,7 @@ def run_create(
     """
     wanted = list(symbols)
     with transaction.atomic():
-        _runs_create_lock()
+        runs_create_lock()
         limit = settings.BACKTEST_MAX_CONCURRENT_RUNS
         if BacktestRun.objects.in_progress().count() >= limit:
             raise TooManyRuns(limit)

@@ -126,7 +126,12 @@ def run_events(request: HttpRequest, run_id) -> HttpResponse:
     """
     if not selectors.run_exists(run_id=run_id):
         raise Http404("No such run")
-    response = eventstream_events(request, channels=[events.channel_name(run_id)])
+    return batch_events(request, events.channel_name(run_id))
+
+
+def batch_events(request: HttpRequest, channel: str) -> HttpResponse:
+    """A batch's stored SSE channel (a run's, a sweep's) through django-eventstream, each event once."""
+    response = eventstream_events(request, channels=[channel])
     if isinstance(response, StreamingHttpResponse) and response.is_async:
         response.streaming_content = once_each(response.streaming_content)
     return response

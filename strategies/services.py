@@ -167,3 +167,24 @@ def strategy_parameters_resolve(*, strategy: Strategy, params: Mapping[str, Any]
 def strategy_keys() -> Iterable[str]:
     """The engine keys a Strategy row may name."""
     return STRATEGIES.keys()
+
+
+def strategy_parameter_check(*, strategy: Strategy, name: str, value: Any) -> Any:
+    """One parameter's value checked alone (type, the engine's range, the admin's narrower one),
+    without the cross-field rules, which need the others: a sweep checks each value of its grid
+    so, and skips the combinations that break a cross-field rule. Returns the canonical value.
+
+    Raises InvalidParameters naming the parameter and the rule (an unknown or inactive name too).
+    """
+    spec = strategy_spec(strategy.key)
+    definitions = {d.name: d for d in strategy_parameter_definitions(strategy=strategy)}
+    if name not in definitions or spec.param(name) is None:
+        raise InvalidParameters(
+            name, f"unknown parameter for strategy {strategy.key!r}; known: {', '.join(definitions)}"
+        )
+    try:
+        checked = coerce_value(spec.param(name), value)
+    except OverflowError:
+        raise InvalidParameters(name, "must be a finite number") from None
+    _check_narrowed(definitions[name], checked)
+    return checked
