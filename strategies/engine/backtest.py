@@ -26,6 +26,8 @@ from .simulation import REASONS, Simulation, simulate
 if TYPE_CHECKING:  # pandas is only needed by `backtest`, imported there
     import pandas as pd
 
+    from .rules import RuleStrategy
+
 
 @dataclass(frozen=True, slots=True)
 class TradeLog:
@@ -107,13 +109,14 @@ def check_interval(interval: Any) -> str:
 
 
 def backtest_arrays(
-    strategy: str,
+    strategy: str | RuleStrategy,
     *,
     times: np.ndarray,
     close: np.ndarray,
     open: np.ndarray | None = None,  # noqa: A002 - named as the price column
     high: np.ndarray | None = None,
     low: np.ndarray | None = None,
+    volume: np.ndarray | None = None,
     params: Mapping[str, Any] | None = None,
     fee_pct: float = 0.0,
     interval: str = "1h",
@@ -128,13 +131,15 @@ def backtest_arrays(
 
     `open` is accepted for symmetry with the price table but no strategy reads it;
     `high` and `low` are required by the strategies that read them (stochastic).
+    `strategy` is a built-in's key or a rule strategy (strategies.engine.rules), which
+    brings its own parameters, warm-up and signals, and may read open and volume too.
     """
     resolved = resolve_parameters(strategy, params)
     fee = check_fee_pct(fee_pct)
     interval = check_interval(interval)
     warmup = warmup_bars(strategy, resolved)
     stamps = _as_times(times)
-    prices = _as_prices(strategy, stamps.shape[0], close=close, high=high, low=low)
+    prices = _as_prices(strategy, stamps.shape[0], close=close, high=high, low=low, open=open, volume=volume)
     _check_enough_bars(strategy, resolved, stamps.shape[0])
     _check_values(stamps, prices)
     entry, exit_ = strategy_signals(strategy, prices, resolved)
@@ -142,7 +147,7 @@ def backtest_arrays(
         prices.close, entry, exit_, warmup=warmup, stop_loss_pct=resolved["stop_loss_threshold"], fee_pct=fee
     )
     return BacktestResult(
-        strategy=strategy,
+        strategy=strategy if isinstance(strategy, str) else strategy.key,
         params=resolved,
         fee_pct=fee,
         interval=interval,
@@ -155,7 +160,7 @@ def backtest_arrays(
 
 
 def backtest(
-    strategy: str,
+    strategy: str | RuleStrategy,
     prices: pd.DataFrame,
     params: Mapping[str, Any] | None = None,
     *,
@@ -166,7 +171,9 @@ def backtest(
     with a `datetime` column or a DatetimeIndex, ascending). Naive times are taken as UTC."""
     if "close" not in prices.columns:
         raise InvalidPriceData("the prices have no 'close' column")
-    columns = {name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low") if name in prices}
+    columns = {
+        name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low", "volume") if name in prices
+    }
     return backtest_arrays(
         strategy,
         times=_frame_times(prices),
@@ -212,8 +219,23 @@ def _as_times(times: Any) -> np.ndarray:
     return _read_only(np.ascontiguousarray(arr, dtype=np.int64))
 
 
-def _as_prices(strategy: str, bars: int, *, close: Any, high: Any | None, low: Any | None) -> Prices:
+def _as_prices(
+    strategy: str | RuleStrategy,
+    bars: int,
+    *,
+    close: Any,
+    high: Any | None,
+    low: Any | None,
+    open: Any | None = None,  # noqa: A002 - named as the price column
+    volume: Any | None = None,
+) -> Prices:
     """The price arrays as contiguous 1-d float64, the same length as the times."""
+    if not isinstance(strategy, str):  # a rule strategy: the columns its rules read
+        given = {"open": open, "high": high, "low": low, "volume": volume}
+        if missing := sorted(c for c in strategy.columns if c != "close" and given[c] is None):
+            raise InvalidPriceData(f"strategy {strategy.key!r} needs {' and '.join(missing)} prices")
+        read = {c: _as_column(c, v, bars) if c in strategy.columns else None for c, v in given.items()}
+        return Prices(close=_as_column("close", close, bars), **read)
     needed = strategy in NEEDS_HIGH_LOW
     if needed and (high is None or low is None):
         raise InvalidPriceData(f"strategy {strategy!r} needs high and low prices")
