@@ -498,12 +498,14 @@ def _parse_safely(text: str) -> None:
     assert time.perf_counter() - started < 1.0  # a fixed bound, far above the real cost
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # Python's own, for "1and" and the like
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet=ALPHABET, max_size=1100))
 def test_fuzzed_strings_only_ever_give_refusals(text):
     _parse_safely(text)
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # Python's own, for "1and" and the like
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=120).map("".join))
 def test_fuzzed_token_soup_only_ever_gives_refusals(text):
@@ -533,6 +535,7 @@ def _trees():
     return st.recursive(leaf, extend, max_leaves=40)
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # Python's own, for "1and" and the like
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_trees())
 def test_fuzzed_trees_parse_or_refuse_and_evaluate_when_accepted(text):

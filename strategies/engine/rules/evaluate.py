@@ -191,7 +191,10 @@ class Evaluator:
         if tag == "neg":
             return _negate(self.value(tree[1]))
         if tag == "bin":
-            return _arithmetic(tree[1], self.value(tree[2]), self.value(tree[3]))
+            # the right side first: in bb_upper's sma(x, n) + m * std(x, n) the deviation's
+            # pass then leaves the mean in the memo, and the left side finds it there
+            right = self.value(tree[3])
+            return _arithmetic(tree[1], self.value(tree[2]), right)
         if tag == "cmp":
             return _compare(tree[1], self.value(tree[2]), self.value(tree[3]))
         if tag == "not":

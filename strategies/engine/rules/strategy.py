@@ -49,6 +49,9 @@ class RuleStrategy:
     used: frozenset[str]  # the parameters the rules read
     columns: frozenset[str]  # the price columns read (stoch_k, stoch_d and atr read high, low, close)
     cache: dict | None = field(default=None, repr=False)
+    # (bound entry, bound exit, expanded entry, expanded exit, W) per parameter set: a
+    # backtest asks for the warm-up and the signals of the same values more than once
+    _plans: dict = field(default_factory=dict, repr=False)
 
     @property
     def needs_high_low(self) -> bool:
@@ -81,13 +84,20 @@ class RuleStrategy:
             )
         return {p.name: coerce_value(p, params[p.name]) if p.name in params else p.default for p in self.params}
 
-    def bound(self, resolved: Mapping[str, Any]) -> tuple[tuple, tuple]:
-        return bind(self.entry_tree, resolved), bind(self.exit_tree, resolved)
+    def _plan(self, resolved: Mapping[str, Any]) -> tuple:
+        key = tuple((name, type(resolved[name]), resolved[name]) for name in sorted(self.used))
+        plan = self._plans.get(key)
+        if plan is None:
+            entry, exit_ = bind(self.entry_tree, resolved), bind(self.exit_tree, resolved)
+            plan = (expand(entry), expand(exit_), max(warmup(entry), warmup(exit_)))
+            if len(self._plans) > MEMO_LIMIT:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
 
     def warmup(self, resolved: Mapping[str, Any]) -> int:
         """W: the larger of wu(entry_rule) and wu(exit_rule)."""
-        entry, exit_ = self.bound(resolved)
-        return max(warmup(entry), warmup(exit_))
+        return self._plan(resolved)[2]
 
     def min_bars(self, resolved: Mapping[str, Any]) -> int:
         return self.warmup(resolved) + 2
@@ -96,7 +106,7 @@ class RuleStrategy:
         self, columns: Mapping[str, np.ndarray | None], resolved: Mapping[str, Any]
     ) -> tuple[np.ndarray, np.ndarray]:
         """(entry, exit) boolean arrays of the bars, for resolved parameters."""
-        entry, exit_ = (expand(t) for t in self.bound(resolved))
+        entry, exit_, _ = self._plan(resolved)
         evaluator = self._evaluator(columns)
         return evaluator.condition(entry), evaluator.condition(exit_)
 
