@@ -123,10 +123,9 @@ def _read_only(arr: np.ndarray) -> np.ndarray:
 
 def _finite_or_nan(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        bad = ~np.isfinite(value)
-        if bad.any():
-            value = value.copy()
-            value[bad] = np.nan
+        infinite = np.isinf(value)  # NaN stays NaN; only infinities need replacing
+        if infinite.any():
+            value = np.where(infinite, np.nan, value)
         return _read_only(value)
     return float(value) if math.isfinite(value) else math.nan
 
@@ -165,7 +164,8 @@ class Evaluator:
 
     def condition(self, tree: tuple) -> np.ndarray:
         """A rule's value as a boolean array of the bars."""
-        value = self.value(tree)
+        with np.errstate(all="ignore"):  # x/0 and the like: NaN by _finite_or_nan, no warning
+            value = self.value(tree)
         if isinstance(value, np.ndarray):
             return value
         return np.full(self.size, bool(value))
@@ -302,8 +302,10 @@ def _arithmetic(op: str, a: Any, b: Any) -> Any:
         except (ZeroDivisionError, OverflowError):
             return math.nan
         return _finite_or_nan(float(value))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _finite_or_nan(_OPS[op](a, b))
+    if op == "/":
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return _finite_or_nan(np.divide(a, b))
+    return _finite_or_nan(_OPS[op](a, b))
 
 
 _COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
