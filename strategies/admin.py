@@ -96,7 +96,9 @@ class StrategyForm(forms.ModelForm):
         data = super().clean()
         kind = data.get("kind")
         if kind == Strategy.Kind.BUILTIN:
-            if not data.get("key"):
+            if self.instance.pk and self.instance.is_rules:
+                self.add_error("kind", "a rule strategy cannot become a built-in; add a new one")
+            elif not data.get("key") or data["key"] not in strategy_keys():
                 self.add_error("key", "a built-in strategy names its engine implementation")
             for field in ("entry_rule", "exit_rule"):
                 if (data.get(field) or "").strip():

@@ -172,6 +172,13 @@ def test_a_builtin_keeps_its_key_and_has_no_rules(admin_client, plain_static, sa
     assert "only rule strategies have rules" in str(response.context["adminform"].form.errors["entry_rule"])
 
 
+def test_a_rule_strategy_cannot_become_a_builtin(added, save_strategy):
+    response = save_strategy(added.id, kind="builtin", entry_rule="", exit_rule="")
+    assert response.status_code == 200
+    assert "cannot become a built-in" in str(response.context["adminform"].form.errors["kind"])
+    assert Strategy.objects.get(id=added.id).is_rules
+
+
 def test_editing_the_rules_changes_what_runs(added, admin_client, save_strategy):
     response = save_strategy(added.id, entry_rule="close > sma(close, trend_period)")
     assert response.status_code == 302

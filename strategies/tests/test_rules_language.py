@@ -597,3 +597,24 @@ def test_the_package_source_calls_no_eval_exec_compile_or_dynamic_getattr():
                 assert node.func.id not in ("eval", "exec", "compile", "__import__", "setattr"), path
                 if node.func.id == "getattr":  # only fixed attribute names (of ast nodes)
                     assert isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str), path
+
+
+def test_the_indicators_a_chart_draws_are_the_rules_series_calls_by_text():
+    rules = compile_rules(
+        entry_rule="rsi(close, n) < 30 and close > sma(close, trend)",
+        exit_rule="crosses_below(macd(close, 12, 26), macd_signal(close, 12, 26, 9))"
+        " or -close < -bb_upper(close, 20, 1.5)",
+        params=[ParamSpec("n", "integer", 14, "n", 2, 100), ParamSpec("trend", "integer", 50, "t", 1, 500)],
+    )
+    series = rules.indicators(BARS, rules.resolve_parameters({"n": 21}))
+    assert list(series) == [
+        "rsi(close, 21)",
+        "sma(close, 50)",
+        "macd(close, 12, 26)",
+        "macd_signal(close, 12, 26, 9)",
+        "bb_upper(close, 20, 1.5)",
+    ]
+    assert np.array_equal(series["rsi(close, 21)"], ind.rsi_sma(BARS["close"], 21), equal_nan=True)
+    assert same(series["bb_upper(close, 20, 1.5)"], CLOSE.rolling(20).mean() + 1.5 * CLOSE.rolling(20).std(), 1e-10)
+    for text in series:  # each label is itself a series expression of the language
+        assert parse_expression(text, PARAMS)[1] == "series"

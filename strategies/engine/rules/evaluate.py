@@ -341,3 +341,41 @@ def _by_runs(x: np.ndarray, span: int, kernel) -> np.ndarray:
         if stop - start >= span:
             out[start:stop] = kernel(x[start:stop])
     return _read_only(out)
+
+
+def render(tree: tuple) -> str:
+    """A bound (or checked) tree as rule text, fully parenthesised where it nests: the label of
+    an indicator series (`sma(close, 30)`)."""
+    tag = tree[0]
+    if tag == "num":
+        value = tree[1]
+        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+    if tag == "bool":
+        return "true" if tree[1] else "false"
+    if tag in ("col", "param"):
+        return tree[1]
+    if tag == "neg":
+        return f"-{_wrapped(tree[1])}"
+    if tag == "not":
+        return f"not {_wrapped(tree[1])}"
+    if tag in ("bin", "cmp"):
+        return f"{_wrapped(tree[2])} {tree[1]} {_wrapped(tree[3])}"
+    if tag in ("and", "or"):
+        return f" {tag} ".join(_wrapped(p) for p in tree[1:])
+    return f"{tree[1]}({', '.join(render(a) for a in tree[2:])})"
+
+
+def _wrapped(tree: tuple) -> str:
+    text = render(tree)
+    return f"({text})" if tree[0] in ("bin", "cmp", "and", "or", "not", "neg") else text
+
+
+def series_calls(tree: tuple, found: dict[str, tuple]) -> None:
+    """Every call of a series function in a bound tree, by its text (outermost first)."""
+    from .language import SERIES_FUNCTIONS
+
+    if tree[0] == "call" and tree[1] in SERIES_FUNCTIONS:
+        found.setdefault(render(tree), tree)
+    for part in tree[1:]:
+        if isinstance(part, tuple):
+            series_calls(part, found)

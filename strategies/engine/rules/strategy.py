@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InvalidParameters
 from ..registry import STOP_LOSS, ParamSpec, coerce_value
-from .evaluate import Evaluator, bind, expand, warmup
+from .evaluate import Evaluator, bind, expand, series_calls, warmup
 from .language import COLUMNS, FUNCTIONS, SERIES_FUNCTIONS, ParamInfo, RuleError, parse_rule
 
 # An evaluator's memo is cleared past this many entries: a sweep of thousands of cells
@@ -109,6 +109,19 @@ class RuleStrategy:
         entry, exit_, _ = self._plan(resolved)
         evaluator = self._evaluator(columns)
         return evaluator.condition(entry), evaluator.condition(exit_)
+
+    def indicators(
+        self, columns: Mapping[str, np.ndarray | None], resolved: Mapping[str, Any]
+    ) -> dict[str, np.ndarray]:
+        """Each series function the rules call, by its text with the parameters' values
+        (`{"rsi(close, 14)": array, "sma(close, 200)": array}`): what a chart of the coin draws
+        beside the trades. Computed as the signals are (and from the same cache)."""
+        found: dict[str, tuple] = {}
+        for tree in (bind(self.entry_tree, resolved), bind(self.exit_tree, resolved)):
+            series_calls(tree, found)
+        evaluator = self._evaluator(columns)
+        with np.errstate(all="ignore"):
+            return {text: evaluator.value(expand(tree)) for text, tree in found.items()}
 
     def _evaluator(self, columns: Mapping[str, np.ndarray | None]) -> Evaluator:
         if self.cache is None:
