@@ -214,6 +214,41 @@ def strategy_engine_get(*, strategy: Strategy) -> str | RuleStrategy:
     return compile_rules(entry_rule=strategy.entry_rule, exit_rule=strategy.exit_rule, params=specs, key=strategy.key)
 
 
+def strategy_rules_snapshot(*, strategy: Strategy) -> dict[str, Any] | None:
+    """What a run stores to stay reproducible after the rules are edited: the key, both rules
+    and the active definitions (JSON-ready). None for a built-in."""
+    if not strategy.is_rules:
+        return None
+    return {
+        "key": strategy.key,
+        "entry_rule": strategy.entry_rule,
+        "exit_rule": strategy.exit_rule,
+        "parameters": [
+            {
+                "name": d.name,
+                "display_name": d.display_name,
+                "type": d.type,
+                "default": d.default,
+                "min": d.min,
+                "max": d.max,
+                "options": d.options,
+            }
+            for d in strategy_parameter_definitions(strategy=strategy)
+        ],
+    }
+
+
+def rules_from_snapshot(snapshot: Mapping[str, Any]) -> RuleStrategy:
+    """The rule strategy a stored snapshot (strategy_rules_snapshot) ran with; raises RulesInvalid."""
+    specs = [
+        ParamSpec(p["name"], p["type"], p["default"], p["display_name"], p["min"], p["max"], tuple(p["options"] or ()))
+        for p in snapshot["parameters"]
+    ]
+    return compile_rules(
+        entry_rule=snapshot["entry_rule"], exit_rule=snapshot["exit_rule"], params=specs, key=snapshot["key"]
+    )
+
+
 def rule_parameter_validate(
     *,
     parameter_name: str,

@@ -14,7 +14,13 @@ from market_data.services import demo_universe_load
 from strategies.engine import InvalidParameters, backtest_arrays
 from strategies.engine.rules import RuleStrategy
 from strategies.models import Strategy
-from strategies.services import strategy_engine_get, strategy_import, strategy_parameters_resolve
+from strategies.services import (
+    rules_from_snapshot,
+    strategy_engine_get,
+    strategy_import,
+    strategy_parameters_resolve,
+    strategy_rules_snapshot,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -225,6 +231,15 @@ def test_parameters_resolve_for_a_rule_strategy(added):
         with pytest.raises(InvalidParameters) as caught:
             strategy_parameters_resolve(strategy=added, params=bad)
         assert caught.value.parameter == name
+
+
+def test_a_snapshot_keeps_the_rules_a_run_ran_with(added, save_strategy):
+    snapshot = json.loads(json.dumps(strategy_rules_snapshot(strategy=added)))  # as stored in a JSON field
+    assert save_strategy(added.id, exit_rule="close < sma(close, trend_period)").status_code == 302
+    old, new = rules_from_snapshot(snapshot), strategy_engine_get(strategy=Strategy.objects.get(id=added.id))
+    assert old.exit_rule == EXIT and new.exit_rule == "close < sma(close, trend_period)"
+    assert old.key == new.key and old.resolve_parameters({}) == new.resolve_parameters({})
+    assert strategy_rules_snapshot(strategy=Strategy.objects.get(key="rsi")) is None
 
 
 def test_the_engine_object_of_a_row_runs(added):
