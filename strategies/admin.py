@@ -77,6 +77,10 @@ class StrategyForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "kind" not in self.fields:  # a view-only page: no inputs, nothing to set up
+            return
+        # A form posted without the kind (as before rule strategies existed) keeps the row's.
+        self.fields["kind"].required = False
         self.fields["key"].choices = [("", "---------")] + [(k, k) for k in strategy_keys()]
         if self.instance.pk and self.instance.is_rules:
             self.fields["key"].choices = [(self.instance.key, self.instance.key)]
@@ -94,7 +98,7 @@ class StrategyForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        kind = data.get("kind")
+        kind = data["kind"] = data.get("kind") or self.instance.kind
         if kind == Strategy.Kind.BUILTIN:
             if self.instance.pk and self.instance.is_rules:
                 self.add_error("kind", "a rule strategy cannot become a built-in; add a new one")

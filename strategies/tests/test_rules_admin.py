@@ -358,3 +358,15 @@ def test_export_refuses_a_builtin_and_an_unknown_id():
         call_command("strategy_export", "1")
     with pytest.raises(CommandError, match="no strategy"):
         call_command("strategy_export", "999")
+
+
+def test_a_view_only_staff_sees_a_rule_strategy_and_cannot_change_it(added, django_user_model, client):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_strategy", "view_strategyparameter"]))
+    client.force_login(staff)
+    page = client.get(f"/admin/strategies/strategy/{added.id}/change/")
+    assert page.status_code == 200 and ENTRY.replace("<", "&lt;").replace(">", "&gt;") in page.content.decode()
+    post = client.post(f"/admin/strategies/strategy/{added.id}/change/", {"name": "x", "entry_rule": "close > 1"})
+    assert post.status_code == 403 and Strategy.objects.get(id=added.id).entry_rule == ENTRY
