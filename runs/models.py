@@ -54,6 +54,10 @@ class BacktestRun(models.Model):
     strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="runs")
     # As resolved: every parameter of the strategy, defaults filled in.
     parameters = models.JSONField(default=dict)
+    # A rule strategy's rules and definitions as the run ran with them (strategies.services.
+    # strategy_rules_snapshot), so editing the strategy later leaves the run reproducible; null
+    # for a built-in.
+    rules = models.JSONField(null=True, blank=True)
     # The dates as requested ("YYYY-MM-DD" or an ISO datetime; "" = open-ended), echoed in events.
     start_date = models.CharField(max_length=40, blank=True, default="")
     end_date = models.CharField(max_length=40, blank=True, default="")

@@ -350,6 +350,7 @@ class RunSerializer(serializers.ModelSerializer):
             "id",
             "strategy",
             "parameters",
+            "rules",
             "start_date",
             "end_date",
             "interval",

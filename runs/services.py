@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from market_data.selectors import coins_with_bars
 from strategies.models import Strategy
+from strategies.services import strategy_rules_snapshot
 
 from . import events
 from .backends import backend
@@ -106,6 +107,7 @@ def run_create(
         run = BacktestRun.objects.create(
             strategy=strategy,
             parameters=dict(parameters),
+            rules=strategy_rules_snapshot(strategy=strategy),
             start_date=window.start_text,
             end_date=window.end_text,
             window_start=window.start,

@@ -30,6 +30,7 @@ from django.db import close_old_connections
 from market_data.selectors import PriceSeries, prices_get_many
 from runs.db import thread_connection_prepare
 from runs.downsample import minmax_indices
+from runs.jobs import engine_strategy
 from strategies.engine import EngineError, backtest_arrays, periods_per_year, warmup_bars
 from strategies.engine.windows import window_metrics
 
@@ -49,7 +50,7 @@ def _ns(moment: dt.datetime | None) -> int | None:
 class SweepWork:
     """What every job of a sweep shares in one process: settings, coins' series, windows."""
 
-    strategy: str
+    strategy: Any  # a built-in's key or a compiled rule strategy
     objective: str
     interval: str
     options: dict[str, Any]
@@ -105,7 +106,7 @@ def _work_build(sweep: Mapping[str, Any]) -> SweepWork:
             for w in windows
         ]
     return SweepWork(
-        strategy=sweep["strategy__key"],
+        strategy=engine_strategy(sweep["strategy__key"], sweep["rules"]),
         objective=sweep["objective"],
         interval=sweep["interval"],
         options={
@@ -126,6 +127,7 @@ _SWEEP_FIELDS = (
     "id",
     "status",
     "strategy__key",
+    "rules",
     "objective",
     "interval",
     "fee_pct",
@@ -155,6 +157,7 @@ def window_backtest(work: SweepWork, crypto_id: int, window: int, params: Mappin
         high=s.high[lo:hi],
         low=s.low[lo:hi],
         close=s.close[lo:hi],
+        volume=s.volume[lo:hi],
         params=params,
         **work.options,
     )

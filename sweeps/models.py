@@ -41,6 +41,7 @@ class Sweep(models.Model):
     strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="sweeps")
     # The request: the fixed parameters as given, the grid as given, the search, the objective.
     fixed = models.JSONField(default=dict, blank=True)
+    rules = models.JSONField(null=True, blank=True)  # a rule strategy's rules as the sweep ran with them
     grid = models.JSONField(default=dict)
     search = models.JSONField(default="grid")
     objective = models.CharField(max_length=40, default="avg_sharpe_ratio")

@@ -26,7 +26,7 @@ from runs.backends import backend
 from runs.services import TooManyRuns, Window, runs_create_lock
 from strategies.engine import InvalidParameters
 from strategies.models import Strategy
-from strategies.services import strategy_parameter_check, strategy_parameters_resolve
+from strategies.services import strategy_parameter_check, strategy_parameters_resolve, strategy_rules_snapshot
 
 from .grid import Axis, GridError, axis_values, cells_build
 from .models import Sweep, SweepCell
@@ -143,6 +143,7 @@ def sweep_create(
         sweep = Sweep.objects.create(
             strategy=strategy,
             fixed=checked_fixed,
+            rules=strategy_rules_snapshot(strategy=strategy),
             grid=dict(grid),
             search=search if search is not None else "grid",
             objective=objective,

@@ -26,6 +26,8 @@ from .simulation import REASONS, Simulation, simulate
 if TYPE_CHECKING:  # pandas is only needed by `backtest`, imported there
     import pandas as pd
 
+    from .rules import RuleStrategy
+
 
 @dataclass(frozen=True, slots=True)
 class TradeLog:
@@ -127,13 +129,14 @@ def check_interval(interval: Any) -> str:
 
 
 def backtest_arrays(
-    strategy: str,
+    strategy: str | RuleStrategy,
     *,
     times: np.ndarray,
     close: np.ndarray,
     open: np.ndarray | None = None,  # noqa: A002 - named as the price column
     high: np.ndarray | None = None,
     low: np.ndarray | None = None,
+    volume: np.ndarray | None = None,
     params: Mapping[str, Any] | None = None,
     fee_pct: float = 0.0,
     interval: str = "1h",
@@ -151,6 +154,8 @@ def backtest_arrays(
 
     `high` and `low` are required by the strategies that read them (stochastic), `open`
     by fill="next_open" and stop_mode="intrabar", `low` by "intrabar" too.
+    `strategy` is a built-in's key or a rule strategy (strategies.engine.rules), which
+    brings its own parameters, warm-up and signals, and may read open and volume too.
     """
     resolved = parameters_resolve(strategy, params)
     fee = check_fee_pct(fee_pct)
@@ -161,7 +166,15 @@ def backtest_arrays(
     warmup = warmup_bars(strategy, resolved)
     stamps = _as_times(times)
     prices = _as_prices(
-        strategy, stamps.shape[0], close=close, open_=open, high=high, low=low, fill=fill, stop_mode=stop_mode
+        strategy,
+        stamps.shape[0],
+        close=close,
+        open_=open,
+        high=high,
+        low=low,
+        volume=volume,
+        fill=fill,
+        stop_mode=stop_mode,
     )
     _check_enough_bars(strategy, resolved, stamps.shape[0])
     _check_values(stamps, prices)
@@ -180,7 +193,7 @@ def backtest_arrays(
         slippage_pct=slippage,
     )
     return BacktestResult(
-        strategy=strategy,
+        strategy=strategy if isinstance(strategy, str) else strategy.key,
         params=resolved,
         fee_pct=fee,
         interval=interval,
@@ -196,7 +209,7 @@ def backtest_arrays(
 
 
 def backtest(
-    strategy: str,
+    strategy: str | RuleStrategy,
     prices: pd.DataFrame,
     params: Mapping[str, Any] | None = None,
     *,
@@ -210,7 +223,9 @@ def backtest(
     with a `datetime` column or a DatetimeIndex, ascending). Naive times are taken as UTC."""
     if "close" not in prices.columns:
         raise InvalidPriceData("the prices have no 'close' column")
-    columns = {name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low") if name in prices}
+    columns = {
+        name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low", "volume") if name in prices
+    }
     return backtest_arrays(
         strategy,
         times=_frame_times(prices),
@@ -260,22 +275,30 @@ def _as_times(times: Any) -> np.ndarray:
 
 
 def _as_prices(
-    strategy: str,
+    strategy: str | RuleStrategy,
     bars: int,
     *,
     close: Any,
     open_: Any | None,
     high: Any | None,
     low: Any | None,
+    volume: Any | None = None,
     fill: str = "close",
     stop_mode: str = "close",
 ) -> Prices:
     """The price arrays as contiguous 1-d float64, the same length as the times: the ones
-    the strategy and the execution options read (None for the others)."""
-    needs_high = strategy in NEEDS_HIGH_LOW
-    needs_low = needs_high or stop_mode == "intrabar"
-    needs_open = fill == "next_open" or stop_mode == "intrabar"
-    if needs_high and (high is None or low is None):
+    the strategy and the execution options read (None for the others). A rule strategy
+    reads the columns its rules name."""
+    reads = set() if isinstance(strategy, str) else set(strategy.columns)
+    needs_high = strategy in NEEDS_HIGH_LOW if isinstance(strategy, str) else "high" in reads
+    needs_low = (needs_high if isinstance(strategy, str) else "low" in reads) or stop_mode == "intrabar"
+    needs_open = fill == "next_open" or stop_mode == "intrabar" or "open" in reads
+    needs_volume = "volume" in reads
+    if not isinstance(strategy, str):
+        given = {"open": open_, "high": high, "low": low, "volume": volume}
+        if missing := sorted(c for c in reads if c != "close" and given[c] is None):
+            raise InvalidPriceData(f"strategy {strategy.key!r} needs {' and '.join(missing)} prices")
+    elif needs_high and (high is None or low is None):
         raise InvalidPriceData(f"strategy {strategy!r} needs high and low prices")
     if needs_open and open_ is None:
         raise InvalidPriceData(f"fill={fill!r} with stop_mode={stop_mode!r} needs open prices")
@@ -286,6 +309,7 @@ def _as_prices(
         high=_as_column("high", high, bars) if needs_high else None,
         low=_as_column("low", low, bars) if needs_low else None,
         open=_as_column("open", open_, bars) if needs_open else None,
+        volume=_as_column("volume", volume, bars) if needs_volume else None,
     )
 
 

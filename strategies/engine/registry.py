@@ -184,8 +184,11 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
 def parameters_resolve(key: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Fill in defaults, check types, ranges and cross-field rules.
 
-    Returns a new dict with every parameter of the strategy, in canonical types.
+    Returns a new dict with every parameter of the strategy, in canonical types. `key` may
+    be a rule strategy (strategies.engine.rules), which resolves its own.
     """
+    if not isinstance(key, str):
+        return key.parameters_resolve(params)
     spec = strategy_spec(key)
     params = dict(params or {})
     unknown = sorted(set(params) - set(spec.param_names))
@@ -203,7 +206,9 @@ def parameters_resolve(key: str, params: Mapping[str, Any] | None) -> dict[str, 
 
 
 def warmup_bars(key: str, resolved: Mapping[str, Any]) -> int:
-    """W of the spec: the index of the first bar that may trade."""
+    """W of the spec: the index of the first bar that may trade (of a built-in or a rule strategy)."""
+    if not isinstance(key, str):
+        return key.warmup(resolved)
     return strategy_spec(key).warmup(resolved)
 
 
