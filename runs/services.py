@@ -25,6 +25,7 @@ from strategies.services import strategy_rules_snapshot
 
 from . import events
 from .backends import backend
+from .db import rows_update
 from .models import METRIC_FIELDS, BacktestRun, RunResult
 
 logger = logging.getLogger(__name__)
@@ -203,12 +204,21 @@ def run_results_store(
             if not pending:
                 return
             fields = sorted({name for r in results for name in r} - {"crypto_id"})
-            for row in pending:
-                values = by_coin[row.crypto_id]
-                for name in fields:  # a failed coin has no metrics: the pending row's empty values
-                    setattr(row, name, values.get(name, _EMPTY_RESULT.get(name)))
-                row.finished_at = now
-            RunResult.objects.bulk_update(pending, [*fields, "finished_at"])
+            # a failed coin has no metrics: it keeps the pending row's empty values
+            rows_update(
+                RunResult,
+                fields=[*fields, "finished_at"],
+                rows=[
+                    (
+                        row.id,
+                        {
+                            **{name: by_coin[row.crypto_id].get(name, _EMPTY_RESULT.get(name)) for name in fields},
+                            "finished_at": now,
+                        },
+                    )
+                    for row in pending
+                ],
+            )
             stored = [row.crypto_id for row in pending]
             ok = sum(1 for c in stored if by_coin[c]["state"] == State.DONE)
             counts = _run_count(run_id, completed=len(stored), successful=ok, failed=len(stored) - ok)

@@ -43,7 +43,7 @@ class Sweep(models.Model):
     fixed = models.JSONField(default=dict, blank=True)
     rules = models.JSONField(null=True, blank=True)  # a rule strategy's rules as the sweep ran with them
     grid = models.JSONField(default=dict)
-    search = models.JSONField(default="grid")
+    search = models.JSONField(default=dict)  # {} = every combination; {"random": N, "seed": S}
     objective = models.CharField(max_length=40, default="avg_sharpe_ratio")
     # The swept axes as expanded: [{"name", "values": [...]}], in grid order.
     axes = models.JSONField(default=list)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from market_data.selectors import coins_with_bars
 from runs import events
 from runs.backends import backend
+from runs.db import rows_update
 from runs.services import TooManyRuns, Window, runs_create_lock
 from strategies.engine import InvalidParameters
 from strategies.models import Strategy
@@ -255,11 +256,14 @@ def sweep_cells_store(*, sweep_id: Any, results: Sequence[Mapping[str, Any]]) ->
             )
             if not pending:
                 return
-            for row in pending:
-                for name in CELL_FIELDS:
-                    setattr(row, name, by_n[row.n][name])
-                row.state = State.DONE
-            SweepCell.objects.bulk_update(pending, [*CELL_FIELDS, "state"])
+            rows_update(
+                SweepCell,
+                fields=[*CELL_FIELDS, "state"],
+                rows=[
+                    (row.id, {**{name: by_n[row.n][name] for name in CELL_FIELDS}, "state": State.DONE})
+                    for row in pending
+                ],
+            )
             counts = _sweep_count(sweep_id, completed=len(pending))
         swept = [a["name"] for a in Sweep.objects.values_list("axes", flat=True).get(id=sweep_id)]
         for row in sorted(pending, key=lambda r: r.n):
