@@ -74,6 +74,37 @@ class SweepListCreateApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
 
+class SweepPreviewApi(APIView):
+    """The cells a sweep body would run, without running it: {cells, skipped, coins} or the 400
+    the sweep would get (the page shows the counts live while the grid is edited)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = CSRF_PROTECTED
+
+    @extend_schema(request=SweepRequestSerializer, responses={200: None, 400: None})
+    def post(self, request: Request) -> Response:
+        try:
+            checked = SweepRequestSerializer(data=request.data)
+            checked.is_valid(raise_exception=True)
+            data = checked.validated_data
+            cells, _ = services.grid_cells(
+                strategy=data["strategy"], fixed=data["fixed"], grid=data["grid"], search=data["search_parsed"]
+            )
+        except ParseError as exc:
+            return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
+        except ValidationError as exc:
+            return Response({"errors": exc.detail}, status=status.HTTP_400_BAD_REQUEST)
+        except GridError as exc:
+            return Response({"errors": {exc.field: [exc.message]}}, status=status.HTTP_400_BAD_REQUEST)
+        coins = services.coins_with_bars(
+            interval=data["interval"],
+            start=data["window"].start,
+            end=data["window"].end,
+            symbols=data["symbols"] or None,
+        )
+        return Response({"cells": len(cells.parameters), "skipped": cells.skipped, "coins": len(coins)})
+
+
 class SweepDetailApi(APIView):
     """A sweep with its finished cells, sorted by any aggregate (or robustness), a page at a time."""
 

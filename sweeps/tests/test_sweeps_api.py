@@ -100,6 +100,15 @@ def test_cells_per_coin_come_from_the_api_and_open_as_a_run(api, coins):
         assert np.float32(returns[coin["crypto_symbol"]]) == np.float32(coin["train"]["total_return"])
 
 
+def test_a_preview_counts_cells_and_skipped_without_storing_anything(api, coins):
+    grid = {"fast_ma_period": {"from": 5, "to": 25, "step": 10}, "slow_ma_period": [20, 40]}
+    response = api.post("/api/sweeps/preview/", {**MA, "grid": grid}, format="json")
+    assert response.status_code == 200 and response.json() == {"cells": 5, "skipped": 1, "coins": 3}
+    bad = api.post("/api/sweeps/preview/", {**MA, "grid": {"fast_ma_period": [0]}}, format="json")
+    assert bad.status_code == 400 and "grid.fast_ma_period" in bad.json()["errors"]
+    assert Sweep.objects.count() == 0
+
+
 def test_random_search_draws_distinct_cells_reproducibly(api, coins):
     grid = {"fast_ma_period": {"from": 2, "to": 11, "step": 1}, "slow_ma_period": {"from": 30, "to": 39, "step": 1}}
     first = _create(api, grid=grid, search={"random": 7, "seed": 3}).json()
