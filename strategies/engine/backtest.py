@@ -159,9 +159,13 @@ def backtest_arrays(
     stop_mode = check_stop_mode(stop_mode)
     slippage = check_slippage_pct(slippage_pct)
     warmup = warmup_bars(strategy, resolved)
-    stamps, prices, entry, exit_ = coin_signals(
-        strategy, resolved, times=times, open=open, high=high, low=low, close=close, fill=fill, stop_mode=stop_mode
+    stamps = _as_times(times)
+    prices = _as_prices(
+        strategy, stamps.shape[0], close=close, open_=open, high=high, low=low, fill=fill, stop_mode=stop_mode
     )
+    _check_enough_bars(strategy, resolved, stamps.shape[0])
+    _check_values(stamps, prices)
+    entry, exit_ = strategy_signals(strategy, prices, resolved)
     sim = simulate(
         prices.close,
         entry,
@@ -191,30 +195,6 @@ def backtest_arrays(
     )
 
 
-def coin_signals(
-    strategy: str,
-    resolved: Mapping[str, Any],
-    *,
-    times: Any,
-    close: Any,
-    open: Any | None = None,  # noqa: A002 - named as the price column
-    high: Any | None = None,
-    low: Any | None = None,
-    fill: str = "close",
-    stop_mode: str = "close",
-) -> tuple[np.ndarray, Prices, np.ndarray, np.ndarray]:
-    """Steps 2 to 4 of backtest_arrays up to the signals, for one coin with already resolved
-    parameters and checked options: (times, prices, entry, exit). The portfolio uses it too."""
-    stamps = _as_times(times)
-    prices = _as_prices(
-        strategy, stamps.shape[0], close=close, open_=open, high=high, low=low, fill=fill, stop_mode=stop_mode
-    )
-    _check_enough_bars(strategy, resolved, stamps.shape[0])
-    _check_values(stamps, prices)
-    entry, exit_ = strategy_signals(strategy, prices, resolved)
-    return stamps, prices, entry, exit_
-
-
 def backtest(
     strategy: str,
     prices: pd.DataFrame,
@@ -228,24 +208,21 @@ def backtest(
 ) -> BacktestResult:
     """Backtest `strategy` on a DataFrame of bars (columns open, high, low, close[, volume],
     with a `datetime` column or a DatetimeIndex, ascending). Naive times are taken as UTC."""
+    if "close" not in prices.columns:
+        raise InvalidPriceData("the prices have no 'close' column")
+    columns = {name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low") if name in prices}
     return backtest_arrays(
         strategy,
+        times=_frame_times(prices),
+        close=prices["close"].to_numpy(dtype=np.float64),
         params=params,
         fee_pct=fee_pct,
         interval=interval,
         fill=fill,
         stop_mode=stop_mode,
         slippage_pct=slippage_pct,
-        **frame_columns(prices),
+        **columns,
     )
-
-
-def frame_columns(prices: pd.DataFrame) -> dict[str, np.ndarray]:
-    """times, close and whichever of open, high and low a DataFrame of bars has, as arrays."""
-    if "close" not in prices.columns:
-        raise InvalidPriceData("the prices have no 'close' column")
-    columns = {name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low") if name in prices}
-    return {"times": _frame_times(prices), "close": prices["close"].to_numpy(dtype=np.float64), **columns}
 
 
 def _frame_times(prices: pd.DataFrame) -> np.ndarray:

@@ -5,8 +5,8 @@ account with K slots.
     result = backtest_portfolio_arrays("rsi", {"BTCUSDT": {"times": ns, "close": c, ...}}, {})
     result.metrics, result.trades, result.equity, result.times
 
-Each coin's signals come from the single-coin path (backtest.coin_signals, with the same
-checks); the account is the compiled `portfolio_kernel`.
+Each coin's signals come from the single-coin path (coin_signals: backtest_arrays' own
+checks and strategy_signals); the account is the compiled `portfolio_kernel`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .backtest import (
+    _as_prices,
+    _as_times,
+    _check_enough_bars,
+    _check_values,
+    _frame_times,
     _read_only,
     check_fee_pct,
     check_fill,
     check_interval,
     check_slippage_pct,
     check_stop_mode,
-    coin_signals,
-    frame_columns,
 )
-from .errors import EngineError, InvalidParameters
+from .errors import EngineError, InvalidParameters, InvalidPriceData
 from .kernels import _equity_stats, merge_timelines_kernel, portfolio_kernel
 from .metrics import PORTFOLIO_METRICS, result_metrics
 from .registry import ParamSpec, coerce_value, parameters_resolve, warmup_bars
+from .signals import Prices, strategy_signals
 from .simulation import REASONS
 
 if TYPE_CHECKING:
@@ -83,6 +87,39 @@ class PortfolioResult:
 def check_slots(slots: Any, coins: int) -> int:
     """K: 1..1000, None for the number of coins; InvalidParameters('portfolio_slots', ...) otherwise."""
     return coins if slots is None else coerce_value(PORTFOLIO_SLOTS, slots)
+
+
+def coin_signals(
+    strategy: str,
+    resolved: Mapping[str, Any],
+    *,
+    times: Any,
+    close: Any,
+    open: Any | None = None,  # noqa: A002 - named as the price column
+    high: Any | None = None,
+    low: Any | None = None,
+    fill: str = "close",
+    stop_mode: str = "close",
+) -> tuple[np.ndarray, Prices, np.ndarray, np.ndarray]:
+    """What backtest_arrays does for one coin up to its signals, with already resolved
+    parameters and checked options: (times, prices, entry, exit), the same checks in the
+    same order (lengths and bar count, then values)."""
+    stamps = _as_times(times)
+    prices = _as_prices(
+        strategy, stamps.shape[0], close=close, open_=open, high=high, low=low, fill=fill, stop_mode=stop_mode
+    )
+    _check_enough_bars(strategy, resolved, stamps.shape[0])
+    _check_values(stamps, prices)
+    entry, exit_ = strategy_signals(strategy, prices, resolved)
+    return stamps, prices, entry, exit_
+
+
+def frame_columns(prices: pd.DataFrame) -> dict[str, np.ndarray]:
+    """times, close and whichever of open, high and low a DataFrame of bars has, as `backtest` reads them."""
+    if "close" not in prices.columns:
+        raise InvalidPriceData("the prices have no 'close' column")
+    columns = {name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low") if name in prices}
+    return {"times": _frame_times(prices), "close": prices["close"].to_numpy(dtype=np.float64), **columns}
 
 
 def backtest_portfolio_arrays(
