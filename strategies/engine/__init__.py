@@ -22,7 +22,8 @@ from .backtest import (
 )
 from .charts import strategy_indicators
 from .errors import EngineError, InsufficientData, InvalidParameters, InvalidPriceData
-from .metrics import INTERVAL_MINUTES, METRIC_NAMES, METRICS, Metric, periods_per_year
+from .metrics import INTERVAL_MINUTES, METRIC_NAMES, METRICS, PORTFOLIO_METRICS, Metric, periods_per_year
+from .portfolio import PORTFOLIO_SLOTS, PortfolioResult, backtest_portfolio, backtest_portfolio_arrays, check_slots
 from .registry import (
     FEE_PCT,
     FILL,
@@ -37,6 +38,7 @@ from .registry import (
     warmup_bars,
 )
 from .simulation import FILL_OPTIONS, REASONS, STOP_MODES
+from .warmup import warm_up
 
 __all__ = [
     "BacktestResult",
@@ -54,16 +56,22 @@ __all__ = [
     "InsufficientData",
     "InvalidParameters",
     "InvalidPriceData",
+    "PORTFOLIO_METRICS",
+    "PORTFOLIO_SLOTS",
     "ParamSpec",
+    "PortfolioResult",
     "REASONS",
     "STRATEGIES",
     "StrategySpec",
     "TradeLog",
     "backtest",
     "backtest_arrays",
+    "backtest_portfolio",
+    "backtest_portfolio_arrays",
     "check_fee_pct",
     "check_fill",
     "check_interval",
+    "check_slots",
     "check_slippage_pct",
     "check_stop_mode",
     "min_bars",
@@ -71,5 +79,6 @@ __all__ = [
     "parameters_resolve",
     "strategy_indicators",
     "strategy_spec",
+    "warm_up",
     "warmup_bars",
 ]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import indicators as ind
+from .backtest import _read_only
 from .errors import InvalidPriceData
 from .registry import parameters_resolve
 from .signals import NEEDS_HIGH_LOW
@@ -35,7 +36,7 @@ def strategy_indicators(
     p = parameters_resolve(key, params)
     if close is None:
         raise InvalidPriceData("the prices have no 'close' column")
-    c = np.ascontiguousarray(close, dtype=np.float64)
+    c = _column(close)
     if key in NEEDS_HIGH_LOW and (high is None or low is None):
         raise InvalidPriceData(f"strategy {key!r} needs high and low prices")
     if key == "rsi":
@@ -58,9 +59,7 @@ def strategy_indicators(
         ]
     if key == "stochastic":
         k, d = p["stoch_k_period"], p["stoch_d_period"]
-        pct_k, pct_d = ind.stochastic(
-            np.ascontiguousarray(high, dtype=np.float64), np.ascontiguousarray(low, dtype=np.float64), c, k, d
-        )
+        pct_k, pct_d = ind.stochastic(_column(high), _column(low), c, k, d)
         levels = [p["oversold_threshold"], p["overbought_threshold"]]
         return [_line("stoch_k", f"%K {k}", "lower", pct_k, levels), _line("stoch_d", f"%D {d}", "lower", pct_d)]
     if key == "bollinger_bands":
@@ -80,6 +79,11 @@ def strategy_indicators(
             _line("mr_entry", f"Entry line (SMA -{threshold:g} %)", "price", mid * (1.0 - threshold / 100.0)),
         ]
     raise AssertionError(key)  # parameters_resolve knows every key
+
+
+def _column(values: Any) -> np.ndarray:
+    """Contiguous float64 and read-only, as backtest_arrays hands its kernels (one compilation)."""
+    return _read_only(np.ascontiguousarray(values, dtype=np.float64))
 
 
 def _line(name: str, label: str, pane: str, values: np.ndarray, levels: list[float] | None = None) -> dict[str, Any]:

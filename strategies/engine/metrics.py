@@ -45,20 +45,43 @@ def compute_metrics(close: np.ndarray, sim: Simulation, interval: str) -> dict[s
     """Every field of the spec's two metrics tables, as Python floats and ints (METRICS order)."""
     # b = equity[i] / equity[i-1] - 1, the drawdown, the downside deviation and the drawdown
     # duration come from the simulation's own pass over its curve (kernels.equity._equity_stats)
-    bars = close.shape[0]
+    return result_metrics(
+        final=float(sim.equity[-1]),
+        bars=close.shape[0],
+        stats=(sim.bar_return_mean, sim.bar_return_std, sim.drawdown, sim.downside, sim.drawdown_duration),
+        trades=(sim.returns, sim.reason, sim.entry_index, sim.exit_index),
+        exposed=sim.bars_in_position,
+        buy_hold_return=(float(close[-1]) / float(close[0]) - 1.0) * 100.0,
+        interval=interval,
+    )
+
+
+def result_metrics(
+    *,
+    final: float,
+    bars: int,
+    stats: tuple[float, float, float, float, int],
+    trades: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    exposed: int,
+    buy_hold_return: float,
+    interval: str,
+) -> dict[str, Any]:
+    """The metrics of any result, a coin's or a portfolio's: its final equity, its bar count N,
+    its curve's statistics (bar-return mean and std, drawdown, downside deviation, drawdown
+    duration: kernels.equity._equity_stats), its trades (returns, reasons, entry and exit
+    bars, in the order they closed), the bars with a position at the close, and buy & hold."""
+    mean_b, std_b, drawdown, downside, duration = stats
     metrics = {
-        "total_return": (float(sim.equity[-1]) - 1.0) * 100.0,
-        **trade_metrics(sim.returns, sim.reason, sim.entry_index, sim.exit_index),
-        "buy_hold_return": (float(close[-1]) / float(close[0]) - 1.0) * 100.0,
-        "sharpe_ratio": sharpe_ratio(sim.bar_return_mean, sim.bar_return_std, interval),
-        "max_drawdown": sim.drawdown * 100.0,
-        "exposure_pct": sim.bars_in_position / bars * 100.0,
+        "total_return": (final - 1.0) * 100.0,
+        **trade_metrics(*trades),
+        "buy_hold_return": buy_hold_return,
+        "sharpe_ratio": sharpe_ratio(mean_b, std_b, interval),
+        "max_drawdown": drawdown * 100.0,
+        "exposure_pct": exposed / bars * 100.0,
     }
     metrics.update(
-        curve_metrics(
-            float(sim.equity[-1]), bars, interval, sim.bar_return_mean, sim.downside, metrics["max_drawdown"]
-        ),
-        max_drawdown_duration=int(sim.drawdown_duration),
+        curve_metrics(final, bars, interval, mean_b, downside, metrics["max_drawdown"]),
+        max_drawdown_duration=int(duration),
     )
     return {name: metrics[name] for name in METRIC_NAMES}
 
@@ -161,3 +184,9 @@ METRICS: tuple[Metric, ...] = (
            "max over i of (i - the last j <= i with equity[j] = running max[i])"),
 )  # fmt: skip
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
+# A portfolio's metrics (spec: "Portfolio of a run"): the same, and the entries refused for want of a slot.
+PORTFOLIO_METRICS: tuple[Metric, ...] = (
+    *METRICS,
+    Metric("skipped_entries", "Skipped entries", "int", "Buys not taken because every slot was in use",
+           "count of refused buys (a level rule asks again, and is counted, at every bar)"),
+)  # fmt: skip

@@ -8,6 +8,7 @@ without losing digits or speed. One module per concern:
 | `indicators.py` | EMA, MACD line, Wilder's averages, SMA-smoothed RSI, Stochastic %K |
 | `signals.py` | each strategy's entry and exit signals, in one call |
 | `simulation.py` | the position model, bar by bar |
+| `portfolio.py` | the coins on one account with K slots, time by time |
 | `equity.py` | the equity curve's statistics |
 | `common.py` | small inlined helpers shared by the others |
 
@@ -31,6 +32,7 @@ from .indicators import (
     stochastic_k_kernel,
     wilder_averages_kernel,
 )
+from .portfolio import merge_timelines_kernel, portfolio_kernel
 from .rolling import rolling_mean_kernel, rolling_mean_nan_kernel, rolling_moments_kernel, sma_kernel
 from .signals import (
     bollinger_signals_kernel,
@@ -58,6 +60,8 @@ __all__ = [
     "ma_crossover_signals_kernel",
     "macd_signals_kernel",
     "mean_reversion_signals_kernel",
+    "merge_timelines_kernel",
+    "portfolio_kernel",
     "rolling_mean_kernel",
     "rolling_mean_nan_kernel",
     "rolling_moments_kernel",
