@@ -137,8 +137,8 @@ def summary_build(
         summary["worst_performer"] = result_data(
             symbol=worst["crypto_symbol"], name=worst["crypto_name"], metrics=worst
         )
-    for name in SUMMARY_AVERAGES:  # over the coins that have the metric (older rows may not)
-        values = [r[name] for r in rows if r.get(name) is not None]
+    for name in SUMMARY_AVERAGES:  # over the coins where it is a finite number (a short window's cagr is inf)
+        values = [r[name] for r in rows if r.get(name) is not None and math.isfinite(r[name])]
         key = name if name.startswith("avg_") else f"avg_{name}"
         summary[key] = round(sum(values) / len(values), 2) if values else 0.0
     if message:

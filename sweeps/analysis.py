@@ -42,17 +42,22 @@ def aggregates(matrix: np.ndarray) -> dict[str, float | int] | None:
     def col(name: str) -> np.ndarray:
         return matrix[_ROW[name]][ok].astype(np.float64)
 
+    def mean(name: str) -> float | None:  # over the coins where it is finite (a short window's cagr is inf)
+        values = col(name)
+        values = values[np.isfinite(values)]
+        return float(values.mean()) if values.size else None
+
     ret = ret[ok]
     return {
         "avg_total_return": float(ret.mean()),
         "median_total_return": float(np.median(ret)),
-        "avg_sharpe_ratio": float(col("sharpe_ratio").mean()),
-        "avg_max_drawdown": float(col("max_drawdown").mean()),
-        "avg_win_rate": float(col("win_rate").mean()),
+        "avg_sharpe_ratio": mean("sharpe_ratio"),
+        "avg_max_drawdown": mean("max_drawdown"),
+        "avg_win_rate": mean("win_rate"),
         "total_trades": int(col("total_trades").sum()),
         "positive_pct": float((ret > 0).sum() / n * 100.0),
         "beat_buy_hold_pct": float((ret > col("buy_hold_return")).sum() / n * 100.0),
-        "avg_cagr": float(col("cagr").mean()),
+        "avg_cagr": mean("cagr"),
         "coins": n,
     }
 
