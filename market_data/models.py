@@ -12,6 +12,7 @@ from django.db.models.functions import Cast
 
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w")
 INTERVAL_CHOICES = [(i, i) for i in INTERVALS]
+INTERVAL_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400, "1w": 604800}
 # What an imported symbol may be: it is part of the API's URLs (/api/cryptocurrencies/BTC/prices/),
 # so no "/", "." or spaces; at most 20 characters, the column's size.
 SYMBOL_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,19}")
