@@ -16,6 +16,9 @@ class IntervalStatsSerializer(serializers.Serializer):
     bars = serializers.IntegerField()
     first = serializers.DateTimeField()
     last = serializers.DateTimeField()
+    derived_from = serializers.CharField(
+        allow_null=True, help_text="the stored interval these bars are aggregated from; null for stored bars"
+    )
 
 
 class CryptocurrencySerializer(serializers.ModelSerializer):
