@@ -9,18 +9,21 @@ version, so no stale series is ever served.
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import io
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from . import demo
@@ -35,7 +38,11 @@ from .formats import (
 )
 from .models import INTERVAL_SECONDS, INTERVALS, SYMBOL_RE, Cryptocurrency, Price
 from .parsing import PriceBar, PriceFileError, RowError, bars_from_frame
-from .selectors import prices_version_bump
+from .quality import quality_report
+from .selectors import prices_load, prices_version_bump
+
+if TYPE_CHECKING:
+    from .exchange import PairReport
 
 # How many bad rows a refusal or a skip report lists.
 REPORTED_ERRORS = 10
@@ -501,3 +508,97 @@ def demo_universe_load(
     _statistics_refresh()
     report.seconds = time.perf_counter() - started
     return report
+
+
+# --- from an exchange ----------------------------------------------------------------------------------------------
+
+
+def prices_fetch_exchange(
+    *,
+    exchange_name: str,
+    interval: str,
+    since: dt.datetime | str,
+    until: dt.datetime | str | None = None,
+    pairs: Sequence[str] = (),
+    top: int | None = None,
+    quote: str | None = None,
+    prepend: bool = False,
+    api_base: str | None = None,
+    progress: Callable[[PairReport, int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    now_ms: Callable[[], int] | None = None,
+) -> list[PairReport]:
+    """Fetch candles of pairs (or the `top` pairs quoted in `quote`) from an exchange and store them.
+
+    1. Open the exchange (rate-limited) and load its markets; check every pair and the interval
+       first, so a typo refuses the run before anything is fetched.
+    2. Per pair: from the stored bars, what is missing after the last one (or before the first with
+       prepend); page through it, each page written in its own transaction (an interrupted run
+       resumes after the last page written); `progress(report, done_ms, total_ms)` after each page.
+    3. The gaps of the stored series afterwards, for the summary.
+    """
+    # ccxt takes half a second to import: only when fetching.
+    from .exchange import (
+        ExchangeFetchError,
+        PairReport,
+        candles_fetch,
+        coin_of,
+        exchange_open,
+        fetch_plan,
+        markets_load,
+        ms_of,
+        pair_check,
+        top_pairs,
+    )
+
+    exchange = exchange_open(exchange_name, api_base=api_base)
+    markets_load(exchange, sleep=sleep)
+    if top:
+        if not quote:
+            raise ExchangeFetchError("--top needs --quote (e.g. --top 50 --quote USDT)")
+        pairs = top_pairs(exchange, quote=quote, count=top, sleep=sleep)
+    if not pairs:
+        raise ExchangeFetchError("no pairs: give --symbols BTC/USDT,ETH/USDT or --top N --quote USDT")
+    markets = {pair: pair_check(exchange, pair=pair, interval=interval) for pair in pairs}
+    step = INTERVAL_SECONDS[interval] * 1000
+    start_ms = ms_of(since)
+    clock = now_ms or exchange.milliseconds
+    open_candle = clock() // step * step  # the start of the candle still open at the exchange's clock
+    end_ms = min(ms_of(until), open_candle) if until is not None else open_candle
+    reports = []
+    for pair, market in markets.items():
+        symbol, name = coin_of(exchange, market, quote=quote)
+        report = PairReport(pair=pair, symbol=_symbol_check(symbol), name=name)
+        bounds = Price.objects.filter(crypto__symbol=report.symbol, interval_type=interval).aggregate(
+            first=Min("datetime"), last=Max("datetime")
+        )
+        plan = fetch_plan(
+            since=start_ms,
+            until=end_ms,
+            step=step,
+            first_stored=None if bounds["first"] is None else ms_of(bounds["first"]),
+            last_stored=None if bounds["last"] is None else ms_of(bounds["last"]),
+            prepend=prepend,
+        )
+        report.skipped = plan.reason
+
+        new_coin = bounds["last"] is None
+
+        def store(page: pd.DataFrame, last_time: int, report=report, plan=plan, new_coin=new_coin) -> None:
+            written = ImportReport(symbol=report.symbol, interval=interval)
+            _coin_import(written, name=report.name if new_coin else None, frame=page)
+            report.written += written.written
+            if progress is not None:
+                progress(report, last_time + step - plan.since, plan.until - plan.since)
+
+        candles_fetch(
+            exchange, pair=pair, interval=interval, plan=plan, report=report, sleep=sleep, now_ms=now_ms, on_page=store
+        )
+        coin = Cryptocurrency.objects.filter(symbol=report.symbol).first()
+        if coin is not None:
+            series = prices_load(crypto_id=coin.id, interval=interval)
+            quality = quality_report(series.times, series.close, series.volume, interval=interval)
+            report.gaps, report.missing_bars = len(quality["gaps"]), quality["missing_bars"]
+        reports.append(report)
+    _statistics_refresh()
+    return reports
