@@ -11,7 +11,7 @@ from django.utils.html import format_html_join
 from .models import Cryptocurrency, Price
 from .quality import quality_report
 from .selectors import prices_get
-from .services import prices_versions_bump_on_commit
+from .services import coins_update_from_exchange, prices_versions_bump_on_commit
 
 # A filtered list counts at most this many rows; beyond it the page count is capped.
 COUNT_CAP = 100_000
@@ -88,6 +88,17 @@ class CryptocurrencyAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "is_demo"]
     search_fields = ["symbol", "name"]
     readonly_fields = ["created_at"]
+    actions = ["update_from_exchange"]
+
+    @admin.action(description="Update from exchange")
+    def update_from_exchange(self, request, queryset):
+        ids = list(queryset.values_list("id", flat=True))
+        coins_update_from_exchange(coin_ids=ids)
+        self.message_user(
+            request,
+            f"Updating {len(ids)} coin(s) from the exchange in the background: every stored interval, from its "
+            "last bar to the last closed candle. Reload this page to see the new bars.",
+        )
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import io
+import logging
 import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -43,6 +45,8 @@ from .selectors import prices_load, prices_version_bump
 
 if TYPE_CHECKING:
     from .exchange import PairReport
+
+logger = logging.getLogger(__name__)
 
 # How many bad rows a refusal or a skip report lists.
 REPORTED_ERRORS = 10
@@ -602,3 +606,57 @@ def prices_fetch_exchange(
         reports.append(report)
     _statistics_refresh()
     return reports
+
+
+# One background worker: updates from the admin take turns (and the exchange's rate limit is per client).
+exchange_updates = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exchange-update")
+
+
+def exchange_pair(symbol: str, *, quote: str) -> str:
+    """The exchange pair of a coin symbol: ETH-BTC is ETH/BTC, BTC is BTC/<quote>."""
+    base, _, pair_quote = symbol.partition("-")
+    return f"{base}/{pair_quote or quote}"
+
+
+def coins_update_from_exchange(*, coin_ids: Sequence[int]) -> Future:
+    """Fetch what is missing after the last stored bar of every stored interval of the coins, in the background.
+
+    The exchange, quote and API host come from the settings MARKET_EXCHANGE (binance),
+    MARKET_QUOTE (USDT) and MARKET_EXCHANGE_API (None: the exchange's own).
+    """
+    return exchange_updates.submit(_coins_update_job, list(coin_ids))
+
+
+def _coins_update_job(coin_ids: list[int]) -> list[PairReport]:
+    from django.conf import settings
+    from django.db import close_old_connections
+
+    from .exchange import ExchangeFetchError
+
+    close_old_connections()
+    reports = []
+    try:
+        exchange = getattr(settings, "MARKET_EXCHANGE", "binance")
+        quote = getattr(settings, "MARKET_QUOTE", "USDT")
+        for coin in Cryptocurrency.objects.filter(id__in=coin_ids).order_by("symbol"):
+            stats = Price.objects.filter(crypto=coin).interval_stats().get(coin.id, [])
+            for s in stats:
+                try:
+                    reports += prices_fetch_exchange(
+                        exchange_name=exchange,
+                        interval=s.interval,
+                        since=s.first,
+                        pairs=[exchange_pair(coin.symbol, quote=quote)],
+                        quote=quote,
+                        api_base=getattr(settings, "MARKET_EXCHANGE_API", None),
+                    )
+                except (ExchangeFetchError, PriceImportError) as exc:
+                    logger.warning("Update of %s %s from %s refused: %s", coin.symbol, s.interval, exchange, exc)
+        for r in reports:
+            logger.info("Updated %s from %s: %d bars added, %d gaps", r.symbol, r.pair, r.written, r.gaps)
+        return reports
+    except Exception:
+        logger.exception("Update from the exchange failed")
+        raise
+    finally:
+        close_old_connections()

@@ -295,3 +295,22 @@ def test_fetch_plan_resumes_after_the_last_bar_or_before_the_first():
     assert fetch_plan(since=0, until=100, step=10, first_stored=20, last_stored=50, prepend=False).since == 60
     assert fetch_plan(since=0, until=100, step=10, first_stored=20, last_stored=50, prepend=True).until == 20
     assert fetch_plan(since=0, until=60, step=10, first_stored=20, last_stored=50, prepend=False).since is None
+
+
+@pytest.mark.usefixtures("plain_static")
+def test_the_admin_action_updates_coins_from_the_exchange_in_the_background(
+    transactional_db, fake_binance, admin_client, settings
+):
+    settings.MARKET_EXCHANGE_API = fake_binance.url
+    settings.MARKET_QUOTE = "BTC"
+    fetch(fake_binance, pairs=["ETH/BTC"], quote="BTC", until="2018-01-20")
+    coin = Cryptocurrency.objects.get(symbol="ETH")
+    before = Price.objects.filter(crypto=coin).count()
+    response = admin_client.post(
+        "/admin/market_data/cryptocurrency/",
+        {"action": "update_from_exchange", "_selected_action": [coin.id]},
+        follow=True,
+    )
+    assert "in the background" in response.content.decode()
+    services.exchange_updates.submit(lambda: None).result(timeout=60)  # the one worker is done with the job
+    assert before < 5760 == Price.objects.filter(crypto=coin).count()
