@@ -8,7 +8,8 @@ high, low, close, volume; named as freqtrade names files, BENCH00_USDT-1h.csv), 
 database named by DATABASE_URL, then times, in one process:
 1. one `import_prices` of the folder (every coin in one command, the coins from the file names);
 2. the same again (which must change nothing);
-3. one `import_prices` per file, as the importer had to be called before (each file its own commit).
+3. one `import_prices` per file, as the importer had to be called before (each file its own commit);
+and, first, the reading and checking of the files alone (no database).
 It prints rows, seconds and rows/s of each, beside the rate of the importer before the
 vectorised one (`BEFORE`, measured with this script at commit 0a8c194 on the same machine).
 The bench coins (symbols BENCH00, BENCH01, ...) are deleted at the end unless --keep is given.
@@ -36,6 +37,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from market_data import demo  # noqa: E402
+from market_data.formats import read_price_file  # noqa: E402
 from market_data.models import Cryptocurrency, Price  # noqa: E402
 
 BARS = 8760
@@ -68,6 +70,14 @@ def import_each(files: list[tuple[str, Path]]) -> float:
     return time.perf_counter() - started
 
 
+def parse_only(files: list[tuple[str, Path]]) -> float:
+    """Reading and checking every file, no database: the importer's own share of the time."""
+    started = time.perf_counter()
+    for _, path in files:
+        read_price_file(path)
+    return time.perf_counter() - started
+
+
 def import_folder(folder: Path) -> float:
     started = time.perf_counter()
     call_command("import_prices", str(folder), quote="USDT", stdout=open(os.devnull, "w"))
@@ -88,11 +98,12 @@ def main() -> None:
     def line(label: str, seconds: float, note: str = "") -> None:
         before = BEFORE.get(label.split(" (")[0])
         beside = f"   (before: {before:,} rows/s)" if before else ""
-        print(f"{label + ':':<34}{rows:,} rows in {seconds:6.2f} s = {rows / seconds:>9,.0f} rows/s{note}{beside}")
+        print(f"{label + ':':<40}{rows:,} rows in {seconds:6.2f} s = {rows / seconds:>9,.0f} rows/s{note}{beside}")
 
     with tempfile.TemporaryDirectory() as tmp:
         files = write_csvs(Path(tmp), args.coins)
         print(f"database: {connection.vendor} ({connection.settings_dict['NAME']}), {args.coins} coins x {BARS} bars")
+        line("parse and check only (no database)", parse_only(files))
         seconds = import_folder(Path(tmp))
         stored = Price.objects.filter(crypto__in=bench).count()
         line("first import (one command)", seconds, f" ({stored:,} rows stored)")
