@@ -43,6 +43,12 @@ def runs_page(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/runs.html", {"demo_data": _demo_data(), "nav": "runs"})
 
 
+@require_GET
+def data_page(request: HttpRequest) -> HttpResponse:
+    """`/data/`: coverage timeline and data quality per coin (static/app/data.js fills it)."""
+    return render(request, "pages/data.html", {"demo_data": _demo_data(), "nav": "data"})
+
+
 urlpatterns = [
     path("", backtest_page, name="backtest-page"),
     path("runs/", runs_page, name="runs-page"),
