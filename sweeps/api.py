@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 
 from backtest_site.authentication import CSRF_PROTECTED
 from runs.api import RunCreateThrottle, error_answer
+from runs.serializers import DetailSerializer, ValidationErrorsSerializer
 from runs.services import TooManyRuns
 from runs.views import batch_events
 
@@ -26,6 +28,23 @@ from .models import Sweep, SweepCell
 from .serializers import SweepRequestSerializer, cell_row, sweep_links, sweep_row
 
 PAGE_SIZE = 100
+BAD = OpenApiResponse(ValidationErrorsSerializer, description="each bad field with its messages")
+CREATED = inline_serializer(
+    "SweepCreated",
+    {
+        "id": serializers.UUIDField(),
+        "url": serializers.CharField(),
+        "events_url": serializers.CharField(),
+        "page_url": serializers.CharField(),
+        "cells": serializers.IntegerField(),
+        "skipped": serializers.IntegerField(),
+    },
+)
+PREVIEW = inline_serializer(
+    "SweepPreview",
+    {"cells": serializers.IntegerField(), "skipped": serializers.IntegerField(), "coins": serializers.IntegerField()},
+)
+STATUS = inline_serializer("SweepStatus", {"id": serializers.UUIDField(), "status": serializers.CharField()})
 MAX_PAGE_SIZE = 1000
 SORTS = (*analysis.AGGREGATES, "robustness", "n")
 
@@ -57,11 +76,16 @@ class SweepListCreateApi(APIView):
     def get_throttles(self):
         return [RunCreateThrottle()] if self.request.method == "POST" else []
 
+    @extend_schema(operation_id="sweeps_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         sweeps = Sweep.objects.select_related("strategy").order_by("-created_at")[:200]
         return Response({"results": [sweep_row(s) for s in sweeps]})
 
-    @extend_schema(request=SweepRequestSerializer, responses={201: None, 400: None, 429: None})
+    @extend_schema(
+        operation_id="sweeps_create",
+        request=SweepRequestSerializer,
+        responses={201: CREATED, 400: BAD, 429: OpenApiResponse(DetailSerializer, description="too many in progress")},
+    )
     def post(self, request: Request) -> Response:
         try:
             sweep = sweep_request_create(request.data)
@@ -81,7 +105,7 @@ class SweepPreviewApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
 
-    @extend_schema(request=SweepRequestSerializer, responses={200: None, 400: None})
+    @extend_schema(operation_id="sweeps_preview", request=SweepRequestSerializer, responses={200: PREVIEW, 400: BAD})
     def post(self, request: Request) -> Response:
         try:
             checked = SweepRequestSerializer(data=request.data)
@@ -109,13 +133,15 @@ class SweepDetailApi(APIView):
     """A sweep with its finished cells, sorted by any aggregate (or robustness), a page at a time."""
 
     @extend_schema(
+        operation_id="sweeps_retrieve",
+        responses={200: OpenApiTypes.OBJECT, 400: BAD, 404: OpenApiResponse(description="no such sweep")},
         parameters=[
             OpenApiParameter("sort", str, enum=list(SORTS)),
             OpenApiParameter("order", str, enum=["desc", "asc"]),
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
             OpenApiParameter("test", bool, description="sort by the test window's aggregate"),
-        ]
+        ],
     )
     def get(self, request: Request, sweep_id) -> Response:
         sweep = _sweep(sweep_id)
@@ -166,6 +192,10 @@ def _int(request: Request, name: str, default: int, errors: dict) -> int | None:
 class SweepCellApi(APIView):
     """One cell: its parameters, aggregates, and every coin's metrics (train, and test with a split)."""
 
+    @extend_schema(
+        operation_id="sweeps_cell_retrieve",
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="no such sweep or cell")},
+    )
     def get(self, request: Request, sweep_id, n: int) -> Response:
         sweep = _sweep(sweep_id)
         cell = SweepCell.objects.filter(sweep=sweep, n=n).first()
@@ -194,6 +224,11 @@ class SweepCancelApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
 
+    @extend_schema(
+        operation_id="sweeps_cancel",
+        request=None,
+        responses={200: STATUS, 404: OpenApiResponse(description="no such sweep"), 409: DetailSerializer},
+    )
     def post(self, request: Request, sweep_id) -> Response:
         _sweep(sweep_id)
         try:
@@ -207,6 +242,11 @@ class SweepResumeApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
 
+    @extend_schema(
+        operation_id="sweeps_resume",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="no such sweep"), 409: DetailSerializer},
+    )
     def post(self, request: Request, sweep_id) -> Response:
         _sweep(sweep_id)
         try:
