@@ -112,6 +112,8 @@ def engine_warm_up() -> float:
     """
     from market_data.selectors import PriceSeries
     from strategies.engine import STRATEGIES, EngineError, backtest_arrays
+    from strategies.engine.warmup import warm_up
+    from strategies.engine.windows import window_metrics
 
     started = time.perf_counter()
     n = 400
@@ -123,11 +125,13 @@ def engine_warm_up() -> float:
     for series in (writable, readonly):
         for key in STRATEGIES:
             try:
-                backtest_arrays(
+                result = backtest_arrays(
                     key, times=series.times, open=series.open, high=series.high, low=series.low, close=series.close
                 )
+                window_metrics(result, series.close, min(result.warmup, 10))  # a sweep's test window
             except EngineError:
                 logger.exception("Engine warm-up of %s failed", key)
+    warm_up()  # every other entry point: execution options, the portfolio, the charts' indicators
     seconds = time.perf_counter() - started
     logger.info("Backtest engine loaded in %.2f s", seconds)
     return seconds

@@ -83,6 +83,13 @@ class PortfolioResult:
             )
         ]
 
+    def contributions(self) -> dict[str, float]:
+        """Each coin's part of the account's profit and loss, in units of the starting capital:
+        the sum of its trades' stake * r. They add up to the final equity - 1."""
+        pnl = self.trade_log["stake"] * self.trade_log["return_pct"] / 100.0
+        totals = np.bincount(self.trade_log["coin"], weights=pnl, minlength=len(self.symbols))
+        return {symbol: float(total) for symbol, total in zip(self.symbols, totals.tolist(), strict=True)}
+
 
 def check_slots(slots: Any, coins: int) -> int:
     """K: 1..1000, None for the number of coins; InvalidParameters('portfolio_slots', ...) otherwise."""
@@ -98,6 +105,7 @@ def coin_signals(
     open: Any | None = None,  # noqa: A002 - named as the price column
     high: Any | None = None,
     low: Any | None = None,
+    volume: Any | None = None,
     fill: str = "close",
     stop_mode: str = "close",
 ) -> tuple[np.ndarray, Prices, np.ndarray, np.ndarray]:
@@ -106,7 +114,15 @@ def coin_signals(
     same order (lengths and bar count, then values)."""
     stamps = _as_times(times)
     prices = _as_prices(
-        strategy, stamps.shape[0], close=close, open_=open, high=high, low=low, fill=fill, stop_mode=stop_mode
+        strategy,
+        stamps.shape[0],
+        close=close,
+        open_=open,
+        high=high,
+        low=low,
+        volume=volume,
+        fill=fill,
+        stop_mode=stop_mode,
     )
     _check_enough_bars(strategy, resolved, stamps.shape[0])
     _check_values(stamps, prices)
@@ -118,7 +134,8 @@ def frame_columns(prices: pd.DataFrame) -> dict[str, np.ndarray]:
     """times, close and whichever of open, high and low a DataFrame of bars has, as `backtest` reads them."""
     if "close" not in prices.columns:
         raise InvalidPriceData("the prices have no 'close' column")
-    columns = {name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low") if name in prices}
+    names = ("open", "high", "low", "volume")
+    columns = {name: prices[name].to_numpy(dtype=np.float64) for name in names if name in prices}
     return {"times": _frame_times(prices), "close": prices["close"].to_numpy(dtype=np.float64), **columns}
 
 
@@ -161,6 +178,7 @@ def backtest_portfolio_arrays(
                     open=columns.get("open"),
                     high=columns.get("high"),
                     low=columns.get("low"),
+                    volume=columns.get("volume"),
                     fill=fill,
                     stop_mode=stop_mode,
                 )
@@ -180,7 +198,7 @@ def backtest_portfolio_arrays(
     needs_open = fill == "next_open" or stop_mode == "intrabar"
     open_ = np.concatenate([p[1].open for p in prepared]) if needs_open else close
     low = np.concatenate([p[1].low for p in prepared]) if stop_mode == "intrabar" else close
-    equity, coin, entry_index, exit_index, entry_price, exit_price, reason, returns, exposed, skipped = (
+    equity, coin, entry_index, exit_index, entry_price, exit_price, reason, returns, stake, exposed, skipped = (
         portfolio_kernel(
             open_,
             low,
@@ -210,6 +228,7 @@ def backtest_portfolio_arrays(
         "exit_price": exit_price,
         "return_pct": returns * 100.0,
         "reason": reason,
+        "stake": stake,  # the cash the entry spent (fee included): the trade's P&L is stake * r
     }
     buy_hold = [(float(p[1].close[-1]) / float(p[1].close[0]) - 1.0) * 100.0 for p in prepared]
     metrics = result_metrics(

@@ -16,7 +16,7 @@ import numpy as np
 
 from .backtest import BacktestResult, _read_only
 from .kernels import REASON_END_OF_DATA, _equity_stats
-from .metrics import METRIC_NAMES, curve_metrics, sharpe_ratio, trade_metrics
+from .metrics import result_metrics
 
 
 def window_metrics(result: BacktestResult, close: np.ndarray, start: int) -> dict[str, Any]:
@@ -35,20 +35,13 @@ def window_metrics(result: BacktestResult, close: np.ndarray, start: int) -> dic
     # A bar is in a position after its fill: entry bar to the bar before the exit, and the last bar
     # when only the end of the data closed the position (spec: exposure_pct).
     exposed = int((exit_ - entry).sum()) + int((reason == REASON_END_OF_DATA).sum())
-    mean_b, std_b, drawdown, downside, duration = _equity_stats(equity)
-    bars = int(equity.shape[0])
-    final = float(equity[-1])
     returns = _read_only(np.ascontiguousarray(log.return_pct / 100.0))
-    metrics = {
-        "total_return": (final - 1.0) * 100.0,
-        **trade_metrics(returns, _read_only(reason), entry, exit_),
-        "buy_hold_return": (float(close[-1]) / float(close[start]) - 1.0) * 100.0,
-        "sharpe_ratio": sharpe_ratio(mean_b, std_b, result.interval),
-        "max_drawdown": drawdown * 100.0,
-        "exposure_pct": exposed / bars * 100.0,
-    }
-    metrics.update(
-        curve_metrics(final, bars, result.interval, mean_b, downside, metrics["max_drawdown"]),
-        max_drawdown_duration=int(duration),
+    return result_metrics(
+        final=float(equity[-1]),
+        bars=int(equity.shape[0]),
+        stats=_equity_stats(equity),
+        trades=(returns, _read_only(reason), entry, exit_),
+        exposed=exposed,
+        buy_hold_return=(float(close[-1]) / float(close[start]) - 1.0) * 100.0,
+        interval=result.interval,
     )
-    return {name: metrics[name] for name in METRIC_NAMES}

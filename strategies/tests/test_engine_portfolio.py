@@ -222,3 +222,30 @@ def test_warm_up_leaves_nothing_to_compile_for_any_entry_point() -> None:
             backtest_portfolio_arrays(key, {"X": data, "Y": data}, {})
             strategy_indicators(key, {}, **{k: v for k, v in data.items() if k != "times"})
     assert {d: len(d.signatures) for d in dispatchers} == before
+
+
+def test_the_coins_contributions_add_up_to_the_accounts_profit_and_loss() -> None:
+    """Each trade's stake is what its entry spent; a coin's contribution is the sum of stake * r of
+    its trades, and the contributions add up to the final equity - 1, whatever the slots."""
+    from strategies.engine.portfolio import backtest_portfolio_arrays
+
+    rng = np.random.default_rng(2)
+    coins = {}
+    for symbol in "ABCD":
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 1500)))
+        coins[symbol] = {
+            "times": np.arange(1500, dtype=np.int64) * 3_600_000_000_000,
+            "close": close,
+            "open": close * 1.001,
+            "high": close * 1.01,
+            "low": close * 0.99,
+        }
+    for slots in (1, 2, 4):
+        result = backtest_portfolio_arrays("rsi", coins, {}, fee_pct=0.1, slots=slots, fill="next_open")
+        contributions = result.contributions()
+        assert list(contributions) == ["A", "B", "C", "D"]
+        assert sum(contributions.values()) == pytest.approx(result.equity[-1] - 1.0, abs=1e-12)
+        # every trade taken spent some of the cash
+        assert (result.trade_log["stake"] > 0).all()
+    single = backtest_portfolio_arrays("rsi", {"A": coins["A"]}, {}, fee_pct=0.1, slots=1)
+    assert single.contributions()["A"] == pytest.approx(single.equity[-1] - 1.0, abs=1e-12)

@@ -54,7 +54,7 @@ def portfolio_kernel(
     each open coin's latest close.
 
     Returns (equity per time, then per trade in closing order: coin, entry bar, exit bar,
-    entry price, exit price, reason, net return r; times with a position
+    entry price, exit price, reason, net return r, stake (the cash its entry spent); times with a position
     at the close before the end_of_data sells, skipped entries)."""
     coins = offsets.shape[0] - 1
     times = timeline.shape[0]
@@ -70,6 +70,7 @@ def portfolio_kernel(
     t_got = np.empty(cap)
     t_reason = np.empty(cap, np.int8)
     t_return = np.empty(cap)
+    t_stake = np.empty(cap)  # what each trade's entry spent, fee included
     long = np.zeros(coins, np.bool_)
     units = np.zeros(coins)
     paid = np.zeros(coins)
@@ -127,6 +128,8 @@ def portfolio_kernel(
                         t_got,
                         t_reason,
                         t_return,
+                        units[c],
+                        t_stake,
                     )
                     long[c] = False
                     units[c] = 0.0
@@ -186,6 +189,8 @@ def portfolio_kernel(
                             t_got,
                             t_reason,
                             t_return,
+                            units[c],
+                            t_stake,
                         )
                         long[c] = False
                         units[c] = 0.0
@@ -236,6 +241,8 @@ def portfolio_kernel(
                         t_got,
                         t_reason,
                         t_return,
+                        units[c],
+                        t_stake,
                     )
                     long[c] = False
                     units[c] = 0.0
@@ -306,6 +313,8 @@ def portfolio_kernel(
                             t_got,
                             t_reason,
                             t_return,
+                            units[c],
+                            t_stake,
                         )
                         long[c] = False
                         units[c] = 0.0
@@ -324,6 +333,7 @@ def portfolio_kernel(
         t_got[:trades],
         t_reason[:trades],
         t_return[:trades],
+        t_stake[:trades],
         exposed,
         skipped,
     )
@@ -373,8 +383,11 @@ def _record(
     t_got: np.ndarray,
     t_reason: np.ndarray,
     t_return: np.ndarray,
+    units: float,
+    t_stake: np.ndarray,
 ) -> int:  # pragma: no cover - compiled
     """Write closed trade t; returns the trade count after it."""
+    t_stake[t] = units * paid * (1.0 + fee)
     t_coin[t] = c
     t_entry[t] = entry_bar
     t_exit[t] = exit_bar
