@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import django_filters
 from django.conf import settings
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.permissions import AllowAny
@@ -20,6 +22,7 @@ from backtest_site.authentication import CSRF_PROTECTED
 from backtest_site.cache import cache_guard
 
 from . import selectors, services
+from .compare import MAX_RUNS, runs_compare
 from .models import BacktestRun
 from .serializers import (
     DetailSerializer,
@@ -30,6 +33,7 @@ from .serializers import (
     RunSerializer,
     RunStatusSerializer,
     ValidationErrorsSerializer,
+    portfolio_detail,
     result_detail,
     run_links,
 )
@@ -173,3 +177,44 @@ class RunCancelApi(APIView):
         except services.RunNotCancellable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response({"id": str(run.id), "status": run.status})
+
+
+class RunPortfolioApi(APIView):
+    """A run's coins as one account: slots, metrics, contributions, equity and every trade (404 before it is done)."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="no such run or portfolio")})
+    def get(self, request: Request, run_id) -> Response:
+        run = selectors.run_get(run_id=run_id)
+        portfolio = None if run is None else getattr(run, "portfolio", None)
+        if portfolio is None:
+            raise Http404
+        return Response(portfolio_detail(portfolio, trades=True))
+
+
+class RunCompareApi(APIView):
+    """GET /api/runs/compare/?ids=<id>,<id>,...: two to six runs side by side (runs/compare.py)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("ids", str, required=True, description="2 to 6 run ids, comma-separated")],
+        responses={200: OpenApiTypes.OBJECT, 400: ValidationErrorsSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        raw = [part.strip() for part in request.query_params.get("ids", "").split(",") if part.strip()]
+        ids: list[uuid.UUID] = []
+        errors: list[str] = []
+        for part in raw:
+            try:
+                ids.append(uuid.UUID(part))
+            except ValueError:
+                errors.append(f"{part[:40]!r} is not a run id")
+        ids = list(dict.fromkeys(ids))
+        if not errors and not 2 <= len(ids) <= MAX_RUNS:
+            errors.append(f"name 2 to {MAX_RUNS} distinct runs, got {len(ids)}")
+        runs = (
+            {r.id: r for r in selectors.run_list().select_related("portfolio").filter(id__in=ids)} if not errors else {}
+        )
+        if not errors and (missing := [str(i) for i in ids if i not in runs]):
+            errors.append(f"unknown runs: {', '.join(missing)}")
+        if errors:
+            return Response({"errors": {"ids": errors}}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(runs_compare([runs[i] for i in ids]))

@@ -177,6 +177,22 @@ ORIGINAL_SUMMARY_FIELDS = frozenset(
 )
 
 
+def portfolio_payload(portfolio) -> dict[str, Any]:
+    """The `portfolio` event: the run's coins as one account (slots, rounded metrics, skipped entries)."""
+    metrics = {name: round_metric(name, value) for name, value in portfolio.metrics.items()}
+    return {
+        "type": "portfolio",
+        "slots": portfolio.slots,
+        "coins": portfolio.coins,
+        "metrics": metrics,
+        "error": portfolio.error or None,
+    }
+
+
+# The event types of the original system's stream (the `portfolio` event is the run stream's only).
+ORIGINAL_TYPES = frozenset({"start", "result", "error", "progress", "complete"})
+
+
 def original_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     """A payload as the original endpoint sends it: result data and the summary's performers with the
     original's ten metrics, the summary with the original's fields (runs/CONTRACT.md)."""

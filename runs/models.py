@@ -70,6 +70,9 @@ class BacktestRun(models.Model):
     fill = models.CharField(max_length=10, choices=[(o, o) for o in FILL_OPTIONS], default="close")
     stop_mode = models.CharField(max_length=10, choices=[(o, o) for o in STOP_MODES], default="close")
     slippage_pct = models.FloatField(default=0.0)
+    # The account of the run (spec: "Portfolio of a run"): at most this many positions at once;
+    # null = as many as the run has coins.
+    portfolio_slots = models.IntegerField(null=True, blank=True)
     # The coin subset as requested; empty = every active coin with bars in the window.
     symbols = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
@@ -168,3 +171,22 @@ class RunResult(models.Model):
     @property
     def metrics(self) -> dict:
         return {name: getattr(self, name) for name in METRIC_FIELDS}
+
+
+class RunPortfolio(models.Model):
+    """A run's coins traded as one account (spec: "Portfolio of a run"), computed when its coins are done."""
+
+    run = models.OneToOneField(BacktestRun, on_delete=models.CASCADE, related_name="portfolio", primary_key=True)
+    slots = models.IntegerField()
+    coins = models.IntegerField()  # the coins the account traded (the run's successful ones)
+    metrics = models.JSONField(default=dict)  # both tables and skipped_entries, full precision (inf: null)
+    # Each coin's part of the account's profit and loss (sum of stake * r of its trades), by symbol.
+    contributions = models.JSONField(default=dict)
+    # [{"symbol", "entry_time", "entry_price", "exit_time", "exit_price", "return_pct", "reason"}, ...]
+    trades = models.JSONField(default=list, blank=True)
+    # At most 2,000 points of the account's equity with the equal-weight buy-and-hold of the same coins.
+    equity = models.BinaryField(default=b"", blank=True)
+    error = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.run_id} portfolio of {self.coins} coins, {self.slots} slots"

@@ -12,13 +12,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from market_data.models import INTERVALS, Cryptocurrency
-from strategies.engine import FEE_PCT, FILL, SLIPPAGE_PCT, STOP_MODE, InvalidParameters, ParamSpec
+from strategies.engine import FEE_PCT, FILL, PORTFOLIO_SLOTS, SLIPPAGE_PCT, STOP_MODE, InvalidParameters, ParamSpec
 from strategies.models import Strategy
 from strategies.services import strategy_parameters_resolve
 
 from . import services
 from .equity import equity_unpack
-from .events import rounded_metrics
+from .events import round_metric, rounded_metrics
 from .models import INTEGER_METRICS, METRIC_FIELDS, BacktestRun, RunResult
 
 
@@ -179,6 +179,21 @@ def symbols_check(symbols: Sequence[str], errors: dict[str, list[str]]) -> None:
         errors["symbols"] = messages
 
 
+def slots_parse(value: Any, errors: dict[str, list[str]]) -> int | None:
+    """portfolio_slots: an integer 1..1000; none given means as many as the run's coins."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors["portfolio_slots"] = [f"must be an integer from {PORTFOLIO_SLOTS.min:g} to {PORTFOLIO_SLOTS.max:g}"]
+        return None
+    if not PORTFOLIO_SLOTS.min <= value <= PORTFOLIO_SLOTS.max:
+        errors["portfolio_slots"] = [
+            f"must be from {PORTFOLIO_SLOTS.min:g} to {PORTFOLIO_SLOTS.max:g} (positions at once), got {value}"
+        ]
+        return None
+    return value
+
+
 def batch_parse(data: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
     """The fields every batch (a run, a sweep) takes besides its parameters, checked, errors collected:
     strategy, window, fee_pct, fill, stop_mode, slippage_pct, interval, symbols."""
@@ -237,6 +252,9 @@ class RunRequestSerializer(serializers.Serializer):
         help_text=f"every fill moves against the trader, {SLIPPAGE_PCT.min:g}..{SLIPPAGE_PCT.max:g} % (default 0)",
     )
     interval = serializers.ChoiceField(choices=INTERVALS, required=False, help_text="bar interval, default 1h")
+    portfolio_slots = serializers.IntegerField(
+        required=False, allow_null=True, help_text="the account's positions at once, 1..1000 (default: every coin)"
+    )
     symbols = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="coin subset; empty = every active coin"
     )
@@ -253,9 +271,10 @@ class RunRequestSerializer(serializers.Serializer):
         batch = batch_parse(data, errors)
         strategy = batch["strategy"]
         parameters = parameters_parse(strategy, data.get("parameters"), errors) if strategy else {}
+        slots = slots_parse(data.get("portfolio_slots"), errors)
         if errors:
             raise serializers.ValidationError(errors)
-        return {**batch, "parameters": parameters}
+        return {**batch, "parameters": parameters, "portfolio_slots": slots}
 
 
 class RunCreatedSerializer(serializers.Serializer):
@@ -358,6 +377,7 @@ class RunSerializer(serializers.ModelSerializer):
             "fill",
             "stop_mode",
             "slippage_pct",
+            "portfolio_slots",
             "symbols",
             "status",
             "created_at",
@@ -412,13 +432,40 @@ def result_row(result: RunResult) -> dict[str, Any]:
 
 class RunDetailSerializer(RunSerializer):
     results = serializers.SerializerMethodField()
+    portfolio = serializers.SerializerMethodField()
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "results"]
+        fields = [*RunSerializer.Meta.fields, "results", "portfolio"]
 
     @extend_schema_field(ResultRowSerializer(many=True))
     def get_results(self, run: BacktestRun) -> list[dict[str, Any]]:
         return [result_row(r) for r in self.context["results"]]
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_portfolio(self, run: BacktestRun) -> dict[str, Any] | None:
+        portfolio = getattr(run, "portfolio", None)
+        return None if portfolio is None else portfolio_detail(portfolio, trades=False)
+
+
+def portfolio_detail(portfolio, *, trades: bool) -> dict[str, Any]:
+    """A run's account: slots, rounded metrics, each coin's contribution (% of the starting capital),
+    the equity with the equal-weight buy-and-hold (and, with trades=True, every trade)."""
+    curve = equity_unpack(portfolio.equity)
+    body = {
+        "slots": portfolio.slots,
+        "coins": portfolio.coins,
+        "error": portfolio.error or None,
+        "metrics": {name: round_metric(name, value) for name, value in portfolio.metrics.items()},
+        "contributions": {s: round(v * 100, 2) for s, v in sorted(portfolio.contributions.items())},
+        "equity": {
+            "times": [_iso_seconds(t) for t in curve.times.tolist()],
+            "values": curve.values.tolist(),
+            "buy_hold": curve.buy_hold.tolist(),
+        },
+    }
+    if trades:
+        body["trades"] = portfolio.trades
+    return body
 
 
 def _iso_seconds(seconds: int) -> str:

@@ -88,6 +88,7 @@ def run_create(
     fill: str = "close",
     stop_mode: str = "close",
     slippage_pct: float = 0.0,
+    portfolio_slots: int | None = None,
     start: bool = True,
 ) -> BacktestRun:
     """Store a validated run, with one pending result row per coin.
@@ -118,6 +119,7 @@ def run_create(
             fill=fill,
             stop_mode=stop_mode,
             slippage_pct=slippage_pct,
+            portfolio_slots=portfolio_slots,
             symbols=wanted,
             total=len(coins),
         )
@@ -282,6 +284,8 @@ def run_finish(*, run_id: Any, message: str | None = None) -> bool:
         else:
             final, allowed = Status.COMPLETED, [Status.PENDING, Status.RUNNING]
         elapsed = (now - run["created_at"]).total_seconds()
+        if final == Status.COMPLETED and run["status"] in allowed:
+            _portfolio_publish(run_id)
         rows = RunResult.objects.filter(run_id=run_id, state=State.DONE).values(
             "crypto_symbol", "crypto_name", *METRIC_FIELDS
         )
@@ -303,6 +307,20 @@ def _no_bars_message(run: BacktestRun) -> str:
     start = run.start_date or "the first bar"
     end = run.end_date or "the last bar"
     return f"No bars{where} at interval {run.interval} between {start} and {end}: nothing to backtest"
+
+
+def _portfolio_publish(run_id: Any) -> None:
+    """The run's account (runs.portfolio), stored and published as a `portfolio` event before
+    `complete` (the run stream's; the original endpoint's stream does not carry it)."""
+    from .portfolio import run_portfolio_store
+
+    try:
+        portfolio = run_portfolio_store(run_id=run_id)
+    except Exception:  # the account is an addition: a failure must not keep the run from completing
+        logger.exception("Portfolio of run %s failed unexpectedly", run_id)
+        return
+    if portfolio is not None:
+        events.publish(run_id, events.portfolio_payload(portfolio))
 
 
 def run_cancel(*, run_id: Any) -> BacktestRun:

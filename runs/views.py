@@ -90,17 +90,25 @@ async def _stream(run_id: Any, listener: events.StreamListener) -> AsyncIterator
                     return
                 yield ": keep-alive\n\n"
                 continue
-            chunk = [events.sse_data(events.original_payload(payload))]
+            chunk = [_original_frame(payload)]
             done = payload["type"] == "complete"
             while not done and not listener.queue.empty():
                 payload = listener.queue.get_nowait()
-                chunk.append(events.sse_data(events.original_payload(payload)))
+                chunk.append(_original_frame(payload))
                 done = payload["type"] == "complete"
-            yield "".join(chunk)
+            if any(chunk):
+                yield "".join(chunk)
             if done:
                 return
     finally:
         events.unsubscribe(run_id, listener)
+
+
+def _original_frame(payload: dict[str, Any]) -> str:
+    """One event as the original endpoint sends it; "" for an event type the original had not."""
+    if payload["type"] not in events.ORIGINAL_TYPES:
+        return ""
+    return events.sse_data(events.original_payload(payload))
 
 
 def _ended_without_complete(run_id: Any) -> dict[str, Any] | None:
