@@ -66,17 +66,27 @@ _works_lock = threading.Lock()
 _KEPT = 4  # sweeps whose work a process keeps at once
 
 
+_building: dict[str, threading.Lock] = {}
+
+
 def _work(sweep: Mapping[str, Any]) -> SweepWork:
+    """The sweep's work in this process, built once: the jobs that start together wait for the first."""
     key = str(sweep["id"])
     with _works_lock:
         if key in _works:
             _works.move_to_end(key)
             return _works[key]
-    work = _work_build(sweep)
-    with _works_lock:
-        _works[key] = work
-        while len(_works) > _KEPT:
-            _works.popitem(last=False)
+        lock = _building.setdefault(key, threading.Lock())
+    with lock:
+        with _works_lock:
+            if key in _works:
+                return _works[key]
+        work = _work_build(sweep)
+        with _works_lock:
+            _works[key] = work
+            _building.pop(key, None)
+            while len(_works) > _KEPT:
+                _works.popitem(last=False)
     return work
 
 

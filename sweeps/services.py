@@ -186,6 +186,20 @@ def chunk_size(*, cells: int, coins: int, windows: int, workers: int) -> int:
     return max(1, min(by_work, by_balance, 500))
 
 
+def chunks_ramped(numbers: Sequence[int], *, size: int, workers: int) -> list[list[int]]:
+    """The cells in chunks of `size`, the first one per worker an eighth of that: the first cells
+    reach the heatmap at once, the rest pay their round trips over many cells."""
+    first = max(1, size // 8)
+    out, i = [], 0
+    for _ in range(workers):
+        if i >= len(numbers):
+            break
+        out.append(list(numbers[i : i + first]))
+        i += first
+    out.extend(list(numbers[k : k + size]) for k in range(i, len(numbers), size))
+    return out
+
+
 def sweep_start(*, sweep_id: Any, only_pending: bool = False) -> None:
     """Publish `start` and submit the sweep's pending cells in chunks."""
     sweep = Sweep.objects.get(id=sweep_id)
@@ -210,8 +224,8 @@ def sweep_start(*, sweep_id: Any, only_pending: bool = False) -> None:
     size = chunk_size(cells=len(numbers), coins=len(sweep.coins), windows=windows, workers=settings.BACKTEST_WORKERS)
     Sweep.objects.filter(id=sweep.id).update(owner=backend().owner(), heartbeat_at=timezone.now())
     try:
-        for i in range(0, len(numbers), size):
-            backend().submit("sweep_chunk", batch_id=str(sweep.id), args=[str(sweep.id), numbers[i : i + size]])
+        for chunk in chunks_ramped(numbers, size=size, workers=settings.BACKTEST_WORKERS):
+            backend().submit("sweep_chunk", batch_id=str(sweep.id), args=[str(sweep.id), chunk])
     except RuntimeError:
         logger.exception("Could not submit sweep %s", sweep.id)
         Sweep.objects.filter(id=sweep.id, status__in=Sweep.IN_PROGRESS).update(

@@ -90,6 +90,7 @@ def test_one_job_over_every_coin_stores_and_publishes_each_in_symbol_order(coins
         ("progress", None),
         ("error", "DDD"),
         ("progress", None),
+        ("portfolio", None),
         ("complete", None),
     ]
     assert [p["completed"] for p in published if p["type"] == "progress"] == [1, 2, 3, 4]

@@ -286,3 +286,33 @@ def test_aggregates_leave_out_coins_that_could_not_run():
     assert out["coins"] == 2 and out["avg_total_return"] == 3.0 and out["median_total_return"] == 3.0
     assert out["positive_pct"] == 50.0 and out["beat_buy_hold_pct"] == 50.0 and out["total_trades"] == 3
     assert analysis.aggregates(np.full((len(COIN_METRICS), 2), np.nan, dtype=np.float32)) is None
+
+
+def test_the_sweep_command_runs_a_sweep_and_prints_its_top_cells(coins):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(
+        "sweep", "--strategy", "2", "--grid", '{"fast_ma_period": [3, 5, 8]}', "--parameters", '{"slow_ma_period": 20}',
+        "--top", "2", stdout=out,
+    )  # fmt: skip
+    text = out.getvalue()
+    sweep = Sweep.objects.get()
+    assert sweep.status == "completed" and "3 cells (0 skipped) x 3 coins" in text
+    best = SweepCell.objects.filter(sweep=sweep).order_by("-objective").first()
+    lines = text.splitlines()
+    header = next(k for k, line in enumerate(lines) if line.strip().startswith("cell"))
+    assert f"fast_ma_period={best.parameters['fast_ma_period']}" in lines[header + 1]
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="grid.fast_ma_period"):
+        call_command("sweep", "--strategy", "2", "--grid", '{"fast_ma_period": [0]}', stdout=io.StringIO())
+
+
+def test_the_first_chunks_are_small_so_the_heatmap_starts_at_once():
+    chunks = services.chunks_ramped(list(range(100)), size=40, workers=4)
+    assert [len(c) for c in chunks] == [5, 5, 5, 5, 40, 40]
+    assert [n for c in chunks for n in c] == list(range(100))
+    assert services.chunks_ramped([1, 2], size=40, workers=4) == [[1, 2]]
