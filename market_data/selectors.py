@@ -52,6 +52,10 @@ class PriceSeries:
     def __len__(self) -> int:
         return len(self.times)
 
+    def columns(self, lo: int = 0, hi: int | None = None) -> dict[str, np.ndarray]:
+        """The arrays as the engine's backtest_arrays takes them (times, open, ..., volume), bars lo:hi."""
+        return {name: getattr(self, name)[lo:hi] for name in ("times", *_COLUMNS)}
+
     def window(self, *, start: dt.datetime | None, end: dt.datetime | None) -> PriceSeries:
         """The bars with start <= datetime <= end (both inclusive; None is open-ended)."""
         lo = 0 if start is None else int(np.searchsorted(self.times, _to_ns(start), side="left"))

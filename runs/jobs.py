@@ -91,12 +91,7 @@ def batch_compute(spec: BatchSpec, prices: Mapping[int, PriceSeries | BaseExcept
             try:
                 outcome.result = backtest_arrays(
                     spec.strategy,
-                    times=series.times,
-                    open=series.open,
-                    high=series.high,
-                    low=series.low,
-                    close=series.close,
-                    volume=series.volume,
+                    **series.columns(),
                     params=params,
                     fee_pct=spec.fee_pct,
                     interval=spec.interval,

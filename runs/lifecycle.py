@@ -39,15 +39,10 @@ def leases_tick() -> int:
     """One heartbeat: renew the runs this process's backend is executing, then end `interrupted`
     the runs whose executor is gone: at once those of a dead process of this host, and any run
     whose heartbeat is older than the lease. Returns how many were interrupted."""
-    from sweeps import services as sweeps
-
-    active = backend().active_batch_ids()
-    services.runs_heartbeat(run_ids=active)
-    sweeps.sweeps_heartbeat(sweep_ids=active)
+    services.batches_heartbeat(batch_ids=backend().active_batch_ids())
     stale_before = timezone.now() - dt.timedelta(seconds=settings.BACKTEST_LEASE_SECONDS)
-    count = services.runs_orphans_recover(me=process_id(), alive=pid_alive)
-    count += services.runs_recover(stale_before=stale_before)
-    count += sweeps.sweeps_recover(stale_before=stale_before)
+    count = services.batches_orphans_recover(me=process_id(), alive=pid_alive)
+    count += services.batches_recover(stale_before=stale_before)
     if count:
         logger.warning("Marked %d run(s) that no process executes any more as interrupted", count)
     return count
@@ -141,12 +136,9 @@ def server_stopping() -> None:
     """Drop queued jobs, mark this process's runs interrupted, give queued events 2 s to be stored."""
     close_old_connections()
     try:
-        from sweeps.services import sweeps_interrupt
-
         interrupted = backend().active_batch_ids()
         backend().shutdown()
-        services.runs_interrupt(run_ids=interrupted)
-        sweeps_interrupt(sweep_ids=interrupted)
+        services.batches_interrupt(batch_ids=interrupted)
         if interrupted:
             logger.warning("Server stopping: run(s) %s interrupted", ", ".join(interrupted))
         if not events.channel_writer.wait_idle(timeout=2.0):

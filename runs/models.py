@@ -80,10 +80,10 @@ class BacktestRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Renewed by every chunk stored and by the process holding the run's queued jobs: a run
-    # whose heartbeat is older than BACKTEST_LEASE_SECONDS has no live executor (services.runs_recover).
+    # whose heartbeat is older than BACKTEST_LEASE_SECONDS has no live executor (services.batches_recover).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # The process whose backend holds the run's jobs ("host:pid:token"; "" when a shared queue
-    # holds them): on that host a new process knows at once when it is gone (services.runs_orphans_recover).
+    # holds them): on that host a new process knows at once when it is gone (services.batches_orphans_recover).
     owner = models.CharField(max_length=200, blank=True, default="")
     elapsed_time = models.FloatField(null=True, blank=True)  # seconds from creation to the last coin
     # Coin counts, kept by the jobs with F() updates: completed = successful + failed.

@@ -51,17 +51,7 @@ def run_portfolio_store(*, run_id: Any) -> RunPortfolio | None:
     if not coins:
         return None
     series = prices_get_many(crypto_ids=list(coins), interval=run.interval, start=run.window_start, end=run.window_end)
-    columns = {
-        coins[cid]: {
-            "times": s.times,
-            "open": s.open,
-            "high": s.high,
-            "low": s.low,
-            "close": s.close,
-            "volume": s.volume,
-        }
-        for cid, s in series.items()
-    }
+    columns = {coins[cid]: s.columns() for cid, s in series.items()}
     slots = run.portfolio_slots or len(columns)
     try:
         result = backtest_portfolio_arrays(

@@ -333,49 +333,58 @@ def run_cancel(*, run_id: Any) -> BacktestRun:
     return run
 
 
-def runs_recover(*, stale_before: dt.datetime) -> int:
-    """Mark runs whose jobs nobody is executing any more as `interrupted`; their stored results stay.
+# The stored batch kinds whose leases every process keeps: runs, and the kinds other apps register
+# at start-up (sweeps.apps). Each has status, created_at, heartbeat_at, owner and finished_at.
+BATCH_MODELS: list[Any] = [BacktestRun]
 
-    A run is alive while its heartbeat is fresh: every chunk stored renews it, and so does the
-    process whose backend holds the run's queued jobs (`runs_heartbeat`). So a run that a live
+
+def _in_progress(model):
+    return model.objects.filter(status__in=BacktestRun.IN_PROGRESS)
+
+
+def batches_recover(*, stale_before: dt.datetime) -> int:
+    """Mark batches whose jobs nobody is executing any more as `interrupted`; their stored results stay.
+
+    A batch is alive while its heartbeat is fresh: every chunk stored renews it, and so does the
+    process whose backend holds the batch's queued jobs (`batches_heartbeat`). So a batch that a live
     worker elsewhere is executing is never touched, and several web processes and workers can
-    share one database. A run that was never beaten counts from its creation.
+    share one database. A batch that was never beaten counts from its creation.
     """
-    return (
-        BacktestRun.objects.in_progress()
-        .filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before))
-        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
+    stale = Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
+    now = timezone.now()
+    return sum(
+        _in_progress(model).filter(stale).update(status=Status.INTERRUPTED, finished_at=now) for model in BATCH_MODELS
     )
 
 
-def runs_orphans_recover(*, me: str, alive: Callable[[int], bool]) -> int:
-    """Mark `interrupted` the runs owned by a process of this host that is gone, at once (no lease
+def batches_orphans_recover(*, me: str, alive: Callable[[int], bool]) -> int:
+    """Mark `interrupted` the batches owned by a process of this host that is gone, at once (no lease
     to wait for): its pid is not alive, or it is this process's pid with another token (a
     restarted container). `me` is this process's id, "host:pid:token"."""
     host, pid, _ = me.split(":")
     orphans = []
-    for run_id, owner in (
-        BacktestRun.objects.in_progress().filter(owner__startswith=f"{host}:").values_list("id", "owner")
-    ):
-        _, owner_pid, _ = owner.split(":")
-        if owner != me and (owner_pid == pid or not alive(int(owner_pid))):
-            orphans.append(run_id)
-    return runs_interrupt(run_ids=orphans)
+    for model in BATCH_MODELS:
+        for batch_id, owner in _in_progress(model).filter(owner__startswith=f"{host}:").values_list("id", "owner"):
+            _, owner_pid, _ = owner.split(":")
+            if owner != me and (owner_pid == pid or not alive(int(owner_pid))):
+                orphans.append(batch_id)
+    return batches_interrupt(batch_ids=orphans)
 
 
-def runs_heartbeat(*, run_ids: Sequence[Any]) -> int:
-    """Renew the heartbeat of the runs this process is executing (those still in progress)."""
-    if not run_ids:
+def batches_heartbeat(*, batch_ids: Sequence[Any]) -> int:
+    """Renew the heartbeat of the batches this process is executing (those still in progress)."""
+    if not batch_ids:
         return 0
-    return BacktestRun.objects.in_progress().filter(id__in=list(run_ids)).update(heartbeat_at=timezone.now())
+    now = timezone.now()
+    return sum(_in_progress(m).filter(id__in=list(batch_ids)).update(heartbeat_at=now) for m in BATCH_MODELS)
 
 
-def runs_interrupt(*, run_ids: Sequence[Any]) -> int:
-    """The server is stopping: its runs still in progress end `interrupted` (what they finished stays)."""
-    if not run_ids:
+def batches_interrupt(*, batch_ids: Sequence[Any]) -> int:
+    """The server is stopping: its batches still in progress end `interrupted` (what they finished stays)."""
+    if not batch_ids:
         return 0
-    return (
-        BacktestRun.objects.in_progress()
-        .filter(id__in=list(run_ids))
-        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
+    now = timezone.now()
+    return sum(
+        _in_progress(m).filter(id__in=list(batch_ids)).update(status=Status.INTERRUPTED, finished_at=now)
+        for m in BATCH_MODELS
     )

@@ -160,17 +160,7 @@ def window_backtest(work: SweepWork, crypto_id: int, window: int, params: Mappin
     if work.windows[window].warm:
         warm_lo = max(0, lo - warmup_bars(work.strategy, params))
         measure, lo = lo - warm_lo, warm_lo
-    result = backtest_arrays(
-        work.strategy,
-        times=s.times[lo:hi],
-        open=s.open[lo:hi],
-        high=s.high[lo:hi],
-        low=s.low[lo:hi],
-        close=s.close[lo:hi],
-        volume=s.volume[lo:hi],
-        params=params,
-        **work.options,
-    )
+    result = backtest_arrays(work.strategy, **s.columns(lo, hi), params=params, **work.options)
     close = s.close[lo:hi]
     metrics = window_metrics(result, close, measure) if work.windows[window].warm else result.metrics
     return result, metrics, close, measure

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from market_data.selectors import coins_with_bars
@@ -368,28 +367,3 @@ def sweep_resume(*, sweep_id: Any) -> Sweep:
             raise SweepNotResumable(f"sweep {sweep_id} is {sweep.status}; only an interrupted sweep resumes")
         transaction.on_commit(lambda: sweep_start(sweep_id=sweep_id, only_pending=True))
     return sweep
-
-
-def sweeps_recover(*, stale_before: dt.datetime) -> int:
-    """As runs_recover: sweeps whose heartbeat is older than the lease end `interrupted` (resumable)."""
-    return (
-        Sweep.objects.in_progress()
-        .filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before))
-        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
-    )
-
-
-def sweeps_heartbeat(*, sweep_ids: Sequence[Any]) -> int:
-    if not sweep_ids:
-        return 0
-    return Sweep.objects.in_progress().filter(id__in=list(sweep_ids)).update(heartbeat_at=timezone.now())
-
-
-def sweeps_interrupt(*, sweep_ids: Sequence[Any]) -> int:
-    if not sweep_ids:
-        return 0
-    return (
-        Sweep.objects.in_progress()
-        .filter(id__in=list(sweep_ids))
-        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
-    )

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
 from backtest_site.cache import cache_guard
-from market_data import selectors
 from runs.api import run_request_create
 from runs.models import BacktestRun, RunResult
 from tests.support import XhrStreamReader, add_coin, run_async, wait_run
@@ -121,22 +119,6 @@ def unreachable_redis(monkeypatch):
     cache_guard.reset()
     with override_settings(CACHES=redis_caches(free_port())):
         yield
-
-
-@pytest.fixture
-def db_loads(monkeypatch) -> list[int]:
-    """The coin ids whose series were read from the database (cache misses or an outage)."""
-    seen: list[int] = []
-    lock = threading.Lock()
-    real = selectors.prices_load_many
-
-    def spy(*, crypto_ids, interval):
-        with lock:
-            seen.extend(crypto_ids)
-        return real(crypto_ids=crypto_ids, interval=interval)
-
-    monkeypatch.setattr(selectors, "prices_load_many", spy)
-    return seen
 
 
 def _run_to_the_end(**body) -> BacktestRun:

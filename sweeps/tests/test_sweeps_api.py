@@ -10,6 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from runs import backends
+from runs import services as run_services
 from strategies.engine import backtest_arrays
 from sweeps import analysis, services
 from sweeps.models import COIN_METRICS, Sweep, SweepCell, metrics_unpack
@@ -243,7 +244,7 @@ def test_cancel_stops_a_sweep_and_resume_continues_only_missing_cells(api, coins
     done_first = Sweep.objects.get(id=body["id"]).completed
     assert 0 < done_first < 12
     # The server stops: the sweep is interrupted with its done cells kept.
-    services.sweeps_interrupt(sweep_ids=[body["id"]])
+    run_services.batches_interrupt(batch_ids=[body["id"]])
     manual_backend.queued.clear()
     response = api.post(f"{body['url']}resume/")
     assert response.status_code == 200 and response.json()["pending"] == 12 - done_first
