@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django_eventstream import send_event
 from django_eventstream.channelmanager import DefaultChannelManager
 
@@ -228,8 +228,20 @@ class ChannelWriter:
         self._queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        # A Celery worker (runs.tasks) stores each event in the calling thread, inside the
+        # transaction that stores its result: a worker killed at any point has stored both or
+        # neither, and the events of a run stay in count order across processes (the run's row
+        # is locked by the count until the commit).
+        self.synchronous = False
 
     def put(self, channel: str, payload: dict[str, Any]) -> None:
+        if self.synchronous:
+            try:
+                with transaction.atomic():  # a savepoint: a failed send leaves the outer transaction usable
+                    send_event(channel, payload["type"], payload)
+            except Exception:
+                logger.exception("Could not store/send the %s event of %s", payload.get("type"), channel)
+            return
         if self._thread is None or not self._thread.is_alive():
             with self._start_lock:
                 if self._thread is None or not self._thread.is_alive():
