@@ -10,12 +10,16 @@ payloads on the same kind of queue, in id order, each once; it stops after `comp
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
+import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
 from . import events
+
+logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
 
@@ -27,11 +31,17 @@ class ChannelFollower:
         self.channel = events.channel_name(run_id)
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._last = 0
-        self._task = asyncio.get_running_loop().create_task(self._follow())
+        # A context of its own: the request's (asgiref's executor of that request) ends before the stream does.
+        self._task = asyncio.get_running_loop().create_task(self._follow(), context=contextvars.Context())
 
     async def _follow(self) -> None:
         while True:
-            batch = await sync_to_async(self._read)()
+            try:
+                batch = await sync_to_async(self._read)()
+            except Exception:  # the database briefly away: try again (the stream sends keep-alives)
+                logger.exception("Could not read the stored events of %s", self.channel)
+                await asyncio.sleep(1.0)
+                continue
             for payload in batch:
                 self.queue.put_nowait(payload)
                 if payload.get("type") == "complete":
