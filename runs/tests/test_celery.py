@@ -218,3 +218,28 @@ def test_a_run_on_rabbitmq_equals_the_in_process_run(coins, backend_swap, tmp_pa
         with app.connection_for_write() as conn:
             conn.default_channel.queue_delete(vhost_queue)
         app.close()
+
+
+def test_a_worker_process_renews_the_lease_of_the_runs_it_is_executing(coins, manual_backend, backend_swap):
+    """A worker's backend holds no queue: its heartbeat renews only the runs whose chunks it is
+    executing; once none is, a run left with a stale heartbeat ends interrupted."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from runs import lifecycle, tasks
+
+    run_id = APIClient().post("/api/runs/", BODY, format="json").json()["id"]
+    worker = backend_swap(tasks.WorkerBackend())
+    old = timezone.now() - dt.timedelta(seconds=90)
+    BacktestRun.objects.filter(id=run_id).update(created_at=old, heartbeat_at=old)
+    worker.executing(run_id, +1)
+    assert worker.active_batch_ids() == [run_id]
+    assert lifecycle.leases_tick() == 0
+    assert BacktestRun.objects.get(id=run_id).heartbeat_at > old
+    worker.executing(run_id, -1)
+    assert worker.active_batch_ids() == []
+    BacktestRun.objects.filter(id=run_id).update(heartbeat_at=old)
+    assert lifecycle.leases_tick() == 1
+    assert BacktestRun.objects.get(id=run_id).status == "interrupted"
+    manual_backend.queued.clear()
