@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections
 from django_eventstream import send_event
 from django_eventstream.channelmanager import DefaultChannelManager
 
@@ -199,7 +199,8 @@ def publish(run_id: Any, payload: dict[str, Any]) -> None:
     """Send one payload to the run's in-process listeners, and queue it for the run's stored channel.
 
     Never raises: a failing listener is dropped, and the channel writer logs its own failures,
-    so a stream problem cannot stop a run (its results are stored either way).
+    so a stream problem cannot stop a run (its results are stored either way). In a Celery
+    worker (`channel_writer.synchronous`) a database error storing the event is raised.
     """
     key = str(run_id)
     with run_lock(key):
@@ -231,16 +232,14 @@ class ChannelWriter:
         # A Celery worker (runs.tasks) stores each event in the calling thread, inside the
         # transaction that stores its result: a worker killed at any point has stored both or
         # neither, and the events of a run stay in count order across processes (the run's row
-        # is locked by the count until the commit).
+        # is locked by the count until the commit). A failure to store one is a database error
+        # like any other of the chunk: it is raised, the chunk's transaction rolls back and the
+        # task is tried again.
         self.synchronous = False
 
     def put(self, channel: str, payload: dict[str, Any]) -> None:
         if self.synchronous:
-            try:
-                with transaction.atomic():  # a savepoint: a failed send leaves the outer transaction usable
-                    send_event(channel, payload["type"], payload)
-            except Exception:
-                logger.exception("Could not store/send the %s event of %s", payload.get("type"), channel)
+            send_event(channel, payload["type"], payload)
             return
         if self._thread is None or not self._thread.is_alive():
             with self._start_lock:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import shared_task, signals
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,10 @@ def worker_process_setup(*, heartbeat: bool) -> None:
         lifecycle.heartbeat_start()
 
 
-@shared_task(name=TASK_NAME)
+@shared_task(name=TASK_NAME, autoretry_for=(DatabaseError,), retry_backoff=1, max_retries=3)
 def job(name: str, args: list[Any]) -> None:
-    """Execute `runs.jobs.JOBS[name](*args)` (ids only)."""
+    """Execute `runs.jobs.JOBS[name](*args)` (ids only). A database error (the chunk's transaction
+    rolled back, nothing of it stored) tries the task again, up to 3 times, 1, 2, 4 s later."""
     from .backends import job_call
 
     batch = str(args[0]) if args else ""
