@@ -23,7 +23,8 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -275,6 +276,20 @@ class ChannelWriter:
 
 
 channel_writer = ChannelWriter()
+
+
+@contextmanager
+def stored_batch() -> Iterator[None]:
+    """In a Celery worker, inside its chunk's transaction: the events published in the block are
+    stored in one statement at its end (runs.eventstorage.RunEventStorage.batch)."""
+    from django_eventstream.utils import get_storage
+
+    batch = getattr(get_storage(), "batch", None) if channel_writer.synchronous else None
+    if batch is None:
+        yield
+        return
+    with batch():
+        yield
 
 
 class RunChannelManager(DefaultChannelManager):

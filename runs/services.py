@@ -220,7 +220,8 @@ def run_results_store(
             ok = sum(1 for c in stored if by_coin[c]["state"] == State.DONE)
             counts = _run_count(run_id, completed=len(stored), successful=ok, failed=len(stored) - ok)
             if inside:
-                _results_publish(run_id, stored, ok, counts, coins, by_coin)
+                with events.stored_batch():
+                    _results_publish(run_id, stored, ok, counts, coins, by_coin)
         if not inside:
             _results_publish(run_id, stored, ok, counts, coins, by_coin)
 
