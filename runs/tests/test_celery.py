@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -243,3 +244,26 @@ def test_a_worker_process_renews_the_lease_of_the_runs_it_is_executing(coins, ma
     assert lifecycle.leases_tick() == 1
     assert BacktestRun.objects.get(id=run_id).status == "interrupted"
     manual_backend.queued.clear()
+
+
+def test_compose_has_a_worker_service_that_scales_on_the_web_image_and_its_broker():
+    import re
+
+    import yaml
+
+    from backtest_site import settings as site_settings
+
+    root = Path(site_settings.BASE_DIR)
+    services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    worker, web = services["worker"], services["web"]
+    assert worker["image"] == web["image"] and "build" not in worker  # the web's image, built once
+    assert worker["command"][:4] == ["celery", "-A", "backtest_site", "worker"]
+    assert "container_name" not in worker and "ports" not in worker  # so --scale worker=N works
+    assert worker["depends_on"] == {"web": {"condition": "service_healthy"}}  # migrated by then
+    broker = web["environment"]["CELERY_BROKER_URL"]
+    assert broker == worker["environment"]["CELERY_BROKER_URL"] and "redis://redis:6379/" in broker
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
+        assert worker["environment"][name] == web["environment"][name]
+    settings_text = (root / "backtest_site" / "settings.py").read_text()
+    for name in worker["environment"]:
+        assert re.search(rf"\b{name}\b", settings_text), f"{name} is not read by settings.py"
