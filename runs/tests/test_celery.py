@@ -7,6 +7,7 @@ use the test database (tests/celery_support.py).
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import time
@@ -86,7 +87,13 @@ def test_a_run_through_celery_equals_the_in_process_run(coins, short_coin, celer
     previous = backends.backend_use(None)  # the in-process pool, for the reference run
     pooled = wait_run(APIClient().post("/api/runs/", BODY, format="json").json()["id"])
     backends.backend_use(previous)
-    celery_runs.start_worker("w1", concurrency=2)
+    worker = celery_runs.start_worker("w1", concurrency=2)
+    # The kernels are loaded in the worker's main process before it forks, then found loaded in both children.
+    deadline = time.monotonic() + 30
+    while len(loads := re.findall(r"Backtest engine loaded in ([\d.]+) s", worker.log.read_text())) < 3:
+        assert time.monotonic() < deadline, worker.log.read_text()[-2000:]
+        time.sleep(0.05)
+    assert len(loads) == 3 and loads[1:] == ["0.00", "0.00"]
     response = APIClient().post("/api/runs/", BODY, format="json")
     assert response.status_code == 201
     run = wait_run(response.json()["id"])
