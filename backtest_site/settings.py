@@ -290,7 +290,47 @@ SPECTACULAR_SETTINGS = {
 EVENTSTREAM_STORAGE_CLASS = "runs.eventstorage.RunEventStorage"
 # Anyone may read a run's channel (run-<uuid>); only those channels are stored.
 EVENTSTREAM_CHANNELMANAGER_CLASS = "runs.events.RunChannelManager"
-if REDIS_URL and env_bool("EVENTSTREAM_USE_REDIS", False):
+# --- Celery (README "Scaling out on Celery") -----------------------------------
+# With CELERY_BROKER_URL set, runs are executed by Celery workers (`celery -A backtest_site worker`)
+# instead of this process's pool (runs.backends.CeleryBackend); the broker carries ids only.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip()
+# A worker killed mid-task has its task delivered again: acknowledged after it ran, one task
+# reserved per process, and a task whose process died is requeued rather than acknowledged.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A chunk costs tens to hundreds of milliseconds; one that runs this long is killed (and counted
+# failed by Celery, not redelivered): its run then ends `interrupted` when its lease runs out.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30, minimum=1, maximum=86400)
+# Redis: a task not acknowledged this long after delivery is delivered again (its worker is
+# presumed dead). Above the time limit (a live task is never delivered twice), below the lease
+# (a lost task comes back before its run is declared interrupted). RabbitMQ redelivers at once
+# when the worker's connection drops, and ignores this.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 45, minimum=2, maximum=86400)
+# Submitting must fail fast when the broker is down (a 503, not a hung request): short socket
+# timeouts, no publish retries, and one connection attempt.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Workers look for such tasks every few seconds (kombu's default is every 100 s).
+    "unacked_restore_interval": max(1, min(5, CELERY_VISIBILITY_TIMEOUT // 3)),
+    "unacked_restore_throttle": 1,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True  # results are stored by the job itself; no result backend
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+
+# Workers publish from other processes: the live clients of every web process get their events
+# through Redis, so with Celery it is on by default.
+if REDIS_URL and env_bool("EVENTSTREAM_USE_REDIS", bool(CELERY_BROKER_URL)):
     EVENTSTREAM_REDIS = redis_kwargs(REDIS_URL)
 
 LOGGING = {

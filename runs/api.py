@@ -22,6 +22,7 @@ from backtest_site.authentication import CSRF_PROTECTED
 from backtest_site.cache import cache_guard
 
 from . import selectors, services
+from .backends import BackendUnavailable
 from .compare import MAX_RUNS, runs_compare
 from .models import BacktestRun
 from .serializers import (
@@ -82,6 +83,9 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
         return status.HTTP_400_BAD_REQUEST, {"errors": exc.detail}, {}
     if isinstance(exc, services.TooManyRuns):
         return status.HTTP_429_TOO_MANY_REQUESTS, {"detail": str(exc)}, {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, BackendUnavailable):  # the run was stored and has ended `failed`
+        detail = "Runs cannot be started now: the task queue is unreachable. Try again shortly."
+        return status.HTTP_503_SERVICE_UNAVAILABLE, {"detail": detail}, {"Retry-After": "10"}
     raise exc
 
 
@@ -131,7 +135,7 @@ class RunListCreateApi(generics.ListAPIView):
             run = run_request_create(request.data)
         except ParseError as exc:  # the same 400 shape as every other refusal
             return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
-        except (ValidationError, services.TooManyRuns) as exc:
+        except (ValidationError, services.TooManyRuns, BackendUnavailable) as exc:
             code, body, headers = error_answer(exc)
             return Response(body, status=code, headers=headers)
         body = {"id": str(run.id), "status": run.status, **run_links(run.id), "total": run.total}

@@ -23,7 +23,8 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -279,7 +280,8 @@ def publish(run_id: Any, payload: dict[str, Any], *, channel: str | None = None)
     (another batch kind's channel when given: a sweep's is `sweep-<uuid>`).
 
     Never raises: a failing listener is dropped, and the channel writer logs its own failures,
-    so a stream problem cannot stop a run (its results are stored either way).
+    so a stream problem cannot stop a run (its results are stored either way). In a Celery
+    worker (`channel_writer.synchronous`) a database error storing the event is raised.
     """
     key = str(run_id)
     with run_lock(key):
@@ -308,8 +310,18 @@ class ChannelWriter:
         self._queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        # A Celery worker (runs.tasks) stores each event in the calling thread, inside the
+        # transaction that stores its result: a worker killed at any point has stored both or
+        # neither, and the events of a run stay in count order across processes (the run's row
+        # is locked by the count until the commit). A failure to store one is a database error
+        # like any other of the chunk: it is raised, the chunk's transaction rolls back and the
+        # task is tried again.
+        self.synchronous = False
 
     def put(self, channel: str, payload: dict[str, Any]) -> None:
+        if self.synchronous:
+            send_event(channel, payload["type"], payload)
+            return
         if self._thread is None or not self._thread.is_alive():
             with self._start_lock:
                 if self._thread is None or not self._thread.is_alive():
@@ -344,6 +356,20 @@ class ChannelWriter:
 
 
 channel_writer = ChannelWriter()
+
+
+@contextmanager
+def stored_batch() -> Iterator[None]:
+    """In a Celery worker, inside its chunk's transaction: the events published in the block are
+    stored in one statement at its end (runs.eventstorage.RunEventStorage.batch)."""
+    from django_eventstream.utils import get_storage
+
+    batch = getattr(get_storage(), "batch", None) if channel_writer.synchronous else None
+    if batch is None:
+        yield
+        return
+    with batch():
+        yield
 
 
 class RunChannelManager(DefaultChannelManager):

@@ -24,7 +24,7 @@ from strategies.models import Strategy
 from strategies.services import strategy_rules_snapshot
 
 from . import events
-from .backends import backend
+from .backends import BackendUnavailable, backend
 from .db import rows_update
 from .models import METRIC_FIELDS, BacktestRun, RunResult
 
@@ -159,11 +159,20 @@ def run_start(*, run_id: Any) -> None:
         run_finish(run_id=run.id, message=_no_bars_message(run))
         return
     crypto_ids = list(RunResult.objects.filter(run=run).order_by("crypto_symbol").values_list("crypto_id", flat=True))
-    BacktestRun.objects.filter(id=run.id).update(owner=backend().owner(), heartbeat_at=timezone.now())
+    owner = backend().owner()
+    if not owner:  # workers elsewhere store their events at once: `start` must be stored before theirs
+        events.channel_writer.wait_idle(timeout=5.0)
+    BacktestRun.objects.filter(id=run.id).update(owner=owner, heartbeat_at=timezone.now())
     chunks = chunks_of(crypto_ids, workers=settings.BACKTEST_WORKERS, max_size=settings.BACKTEST_CHUNK_MAX)
     try:
         for chunk in chunks:
             backend().submit("run_chunk", batch_id=str(run.id), args=[str(run.id), chunk])
+    except BackendUnavailable:  # the broker is down: the run ends failed, the request answers 503
+        logger.exception("Could not submit run %s", run.id)
+        BacktestRun.objects.filter(id=run.id, status__in=BacktestRun.IN_PROGRESS).update(
+            status=Status.FAILED, finished_at=timezone.now()
+        )
+        raise
     except RuntimeError:  # the backend is shut down: the server is stopping
         logger.exception("Could not submit run %s", run.id)
         BacktestRun.objects.filter(id=run.id, status__in=BacktestRun.IN_PROGRESS).update(
@@ -196,6 +205,8 @@ def run_results_store(
     """
     by_coin = {int(r["crypto_id"]): r for r in results}
     now = timezone.now()
+    # In a Celery worker the events are stored in the same transaction (events.ChannelWriter).
+    inside = events.channel_writer.synchronous
     with events.run_lock(run_id):
         with transaction.atomic():
             pending = list(
@@ -224,27 +235,38 @@ def run_results_store(
             stored = [row.crypto_id for row in pending]
             ok = sum(1 for c in stored if by_coin[c]["state"] == State.DONE)
             counts = _run_count(run_id, completed=len(stored), successful=ok, failed=len(stored) - ok)
-        completed = counts["completed"] - len(stored)
-        successful = counts["successful"] - ok
-        for crypto_id in sorted(stored, key=lambda c: coins[c][0]):
-            symbol, name = coins[crypto_id]
-            fields_of = by_coin[crypto_id]
-            completed += 1
-            if fields_of["state"] == State.DONE:
-                successful += 1
-                events.publish(run_id, events.result_payload(symbol=symbol, name=name, metrics=fields_of))
-            else:
-                events.publish(run_id, events.error_payload(symbol=symbol, name=name, error=fields_of["error"]))
-            events.publish(
-                run_id, events.progress_payload(completed=completed, total=counts["total"], successful=successful)
-            )
-        if counts["completed"] + counts["skipped"] >= counts["total"]:
-            run_finish(run_id=run_id)
+            if inside:
+                with events.stored_batch():
+                    _results_publish(run_id, stored, ok, counts, coins, by_coin)
+        if not inside:
+            _results_publish(run_id, stored, ok, counts, coins, by_coin)
+
+
+def _results_publish(
+    run_id: Any, stored: Sequence[int], ok: int, counts: dict, coins: Mapping, by_coin: Mapping
+) -> None:
+    """The events of a chunk's stored coins in symbol order; finish the run if they were its last."""
+    completed = counts["completed"] - len(stored)
+    successful = counts["successful"] - ok
+    for crypto_id in sorted(stored, key=lambda c: coins[c][0]):
+        symbol, name = coins[crypto_id]
+        fields_of = by_coin[crypto_id]
+        completed += 1
+        if fields_of["state"] == State.DONE:
+            successful += 1
+            events.publish(run_id, events.result_payload(symbol=symbol, name=name, metrics=fields_of))
+        else:
+            events.publish(run_id, events.error_payload(symbol=symbol, name=name, error=fields_of["error"]))
+        events.publish(
+            run_id, events.progress_payload(completed=completed, total=counts["total"], successful=successful)
+        )
+    if counts["completed"] + counts["skipped"] >= counts["total"]:
+        run_finish(run_id=run_id)
 
 
 def run_results_skip(*, run_id: Any, crypto_ids: Sequence[int]) -> None:
     """Coins of a cancelled run that had not started: mark them skipped, count them, maybe finish."""
-    with events.run_lock(run_id):
+    with events.run_lock(run_id), transaction.atomic():  # skipped, counted (and finished) together
         skipped = RunResult.objects.filter(run_id=run_id, crypto_id__in=list(crypto_ids), state=State.PENDING).update(
             state=State.SKIPPED, finished_at=timezone.now()
         )
@@ -330,6 +352,9 @@ def run_cancel(*, run_id: Any) -> BacktestRun:
     run = BacktestRun.objects.get(id=run_id)
     if not updated:
         raise RunNotCancellable(f"run {run_id} is already {run.status}")
+    batch_cancel = getattr(backend(), "batch_cancel", None)
+    if batch_cancel is not None:  # a queue: drop the chunks not yet started (their coins are skipped)
+        batch_cancel(str(run_id))
     return run
 
 

@@ -23,6 +23,8 @@ from rest_framework.exceptions import ValidationError
 
 from . import events, selectors, services
 from .api import error_answer, run_request_create, throttle_wait
+from .backends import BackendUnavailable, backend
+from .follow import ChannelFollower
 from .models import BacktestRun
 
 # A comment line every so often keeps proxies from closing a quiet stream; the documented
@@ -57,12 +59,16 @@ async def backtest_stream(request: HttpRequest) -> HttpResponse:
     if isinstance(created, HttpResponse):
         return created
     run_id = created.id
-    # Subscribe before the first job can publish, so no event is missed.
-    listener = events.subscribe(run_id)
+    # Subscribe before the first job can publish, so no event is missed. Jobs executed by other
+    # processes (Celery workers) publish to the run's stored channel only: follow that.
+    listener = events.subscribe(run_id) if backend().owner() else ChannelFollower(run_id)
     try:
         await sync_to_async(services.run_start)(run_id=run_id)
-    except BaseException:
-        events.unsubscribe(run_id, listener)
+    except BaseException as exc:
+        _listener_close(run_id, listener)
+        if isinstance(exc, BackendUnavailable):  # the broker is down: the run ended failed
+            code, answer, headers = error_answer(exc)
+            return JsonResponse(answer, status=code, headers=headers)
         raise
     response = StreamingHttpResponse(_stream(run_id, listener), content_type="text/event-stream; charset=utf-8")
     # The original's headers. `Connection: keep-alive` is hop-by-hop: the ASGI server owns the
@@ -73,7 +79,7 @@ async def backtest_stream(request: HttpRequest) -> HttpResponse:
     return response
 
 
-async def _stream(run_id: Any, listener: events.StreamListener) -> AsyncIterator[str]:
+async def _stream(run_id: Any, listener: events.StreamListener | ChannelFollower) -> AsyncIterator[str]:
     """Yield the run's events as `data: {json}\\n\\n` until `complete`.
 
     Events that arrived together go out in one chunk. If the client disconnects, the
@@ -101,7 +107,14 @@ async def _stream(run_id: Any, listener: events.StreamListener) -> AsyncIterator
             if done:
                 return
     finally:
-        events.unsubscribe(run_id, listener)
+        _listener_close(run_id, listener)
+
+
+def _listener_close(run_id: Any, listener: Any) -> None:
+    events.unsubscribe(run_id, listener)
+    close = getattr(listener, "close", None)
+    if close is not None:
+        close()
 
 
 def _original_frame(payload: dict[str, Any]) -> str:
