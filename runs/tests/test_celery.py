@@ -275,3 +275,31 @@ def test_compose_has_a_worker_service_that_scales_on_the_web_image_and_its_broke
     settings_text = (root / "backtest_site" / "settings.py").read_text()
     for name in worker["environment"]:
         assert re.search(rf"\b{name}\b", settings_text), f"{name} is not read by settings.py"
+
+
+def test_a_sweep_through_celery_equals_the_in_process_sweep(coins, celery_runs):
+    """A sweep's chunks are jobs like a run's: through a worker, every cell's aggregates and each
+    coin's metrics are the in-process pool's to the last bit, each cell stored once."""
+    from sweeps.models import Sweep, SweepCell
+    from sweeps.tests.test_sweeps_api import wait_sweep
+
+    body = {"strategy_id": 2, "grid": {"fast_ma_period": [3, 5, 8, 13]}, "parameters": {"slow_ma_period": 20}}
+    previous = backends.backend_use(None)
+    pooled = wait_sweep(APIClient().post("/api/sweeps/", body, format="json").json()["id"])
+    backends.backend_use(previous)
+    celery_runs.start_worker("w1", concurrency=2)
+    response = APIClient().post("/api/sweeps/", body, format="json")
+    assert response.status_code == 201
+    sweep_id = response.json()["id"]
+    deadline = time.monotonic() + 60
+    while Sweep.objects.get(id=sweep_id).finished_at is None:
+        assert time.monotonic() < deadline, "the sweep did not finish on the worker"
+        time.sleep(0.1)
+    sweep = Sweep.objects.get(id=sweep_id)
+    assert sweep.status == "completed" and sweep.completed == 4 and sweep.owner == ""
+
+    def cells(s):
+        return [(c.n, c.aggregates, bytes(c.coin_metrics)) for c in SweepCell.objects.filter(sweep=s).order_by("n")]
+
+    assert cells(sweep) == cells(pooled)
+    assert sweep.summary["best"] == pooled.summary["best"]
