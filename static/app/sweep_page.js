@@ -22,6 +22,7 @@ const TABLE_REFRESH_MS = 2500;
 const PAGE_SIZE = 1000;
 const TOP_SIZE = 25;
 const COIN_FETCHES = 4;
+const HEATMAP_BOTTOM = 108; // px under the grid: x labels, axis name, the colour scale and its handles' labels
 const COLOURS = ["#d73027", "#fc8d59", "#fee08b", "#d9ef8b", "#91cf60", "#1a9850"];
 
 // A coin's value for an aggregate: its own metric (a share of coins becomes 100 or 0 for one coin).
@@ -276,7 +277,7 @@ function render() {
         trigger: "item",
         formatter: (p) => `${label(X.name)} ${axisLabels(X)[p.data[0]]} · ${label(Y.name)} ${axisLabels(Y)[p.data[1]]}<br>${metricLabel}: ${fmt(p.data[2])}<br>cell #${p.data[3]}`,
       },
-      grid: { left: 64, right: 16, top: 16, bottom: 88, containLabel: false },
+      grid: { left: 64, right: 16, top: 16, bottom: HEATMAP_BOTTOM, containLabel: false },
       xAxis: { type: "category", data: axisLabels(X), name: label(X.name), nameLocation: "middle", nameGap: 26, splitArea: { show: true } },
       yAxis: { type: "category", data: axisLabels(Y), name: label(Y.name), nameLocation: "middle", nameGap: 46, splitArea: { show: true } },
       visualMap: {

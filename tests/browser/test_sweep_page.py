@@ -50,9 +50,9 @@ def create(body: dict) -> dict:
 
 def heatmap_click(page: Page, x_index: int, y_index: int, x_count: int, y_count: int) -> None:
     """Click the centre of heatmap cell (x, y): the page's grid leaves 64 px left, 16 right, 16 top
-    and 88 below (the colour scale); ECharts puts the first y category at the bottom."""
+    and 108 below (the colour scale); ECharts puts the first y category at the bottom."""
     box = page.locator("#heatmap").bounding_box()
-    width, height = box["width"] - 64 - 16, box["height"] - 16 - 88
+    width, height = box["width"] - 64 - 16, box["height"] - 16 - 108
     x = box["x"] + 64 + (x_index + 0.5) * width / x_count
     y = box["y"] + 16 + (y_count - y_index - 0.5) * height / y_count
     page.mouse.click(x, y)
@@ -98,6 +98,12 @@ def test_a_sweep_from_the_form_fills_the_heatmap_opens_a_cell_and_a_run_and_reop
     page.get_by_label("Fills").select_option("next_open")
     expect(page.get_by_role("button", name="Start sweep")).to_be_enabled()
     page.screenshot(path=str(SHOTS / "sweep-new-1440.png"), full_page=True)
+    for width, height in ((1024, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(200)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+        page.screenshot(path=str(SHOTS / f"sweep-new-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 1000})
     page.get_by_role("button", name="Start sweep").click()
 
     # The sweep page: the heatmap fills as the cells arrive, then the summary and the top cells.
@@ -184,6 +190,7 @@ def test_a_sweep_from_the_form_fills_the_heatmap_opens_a_cell_and_a_run_and_reop
     expect(listed).to_contain_text("completed")
     expect(listed).to_contain_text("7 / 7 (+1 skipped)")
     expect(listed.locator(".best-objective")).to_have_text(f"{best['objective']:,.2f}")
+    page.screenshot(path=str(SHOTS / "sweeps-list-1440.png"), full_page=True)
     listed.get_by_role("link").click()
     expect(page.locator("#sweep-page")).to_have_attribute("data-ready", "true")
     expect(page.locator("#heatmap")).to_have_attribute("data-count", "7")
@@ -260,3 +267,53 @@ def strategies(market):
     from strategies.models import Strategy
 
     return dict(Strategy.objects.values_list("key", "id"))
+
+
+@pytest.fixture
+def chunk_gate(asgi_server, job_hook):
+    """Sweep chunks other than the one holding cell 0 wait until the test opens the gate."""
+    import threading
+
+    gate = threading.Event()
+    job_hook(lambda cell_numbers: None if 0 in cell_numbers else gate.wait(30))
+    yield gate
+    gate.set()
+
+
+def test_a_running_sweep_fills_live_and_an_interrupted_one_resumes(asgi_server, market, page, strategies, chunk_gate):
+    from sweeps import services
+
+    body = {
+        **MA,
+        "strategy_id": strategies["ma_crossover"],
+        "grid": {"fast_ma_period": {"from": 2, "to": 13, "step": 1}},
+    }
+    created = create(body)
+    deadline = time.monotonic() + 30
+    while not (first := Sweep.objects.get(id=created["id"]).completed):  # the chunk holding cell 0
+        assert time.monotonic() < deadline, "the first chunk did not finish"
+        time.sleep(0.05)
+    page.goto(f"{asgi_server.url}{created['page_url']}")
+    heatmap = page.locator("#heatmap")
+    expect(heatmap).to_have_attribute("data-kind", "line")
+    expect(heatmap).to_have_attribute("data-count", str(first))  # the first chunk only: the others wait
+    expect(page.locator("#sweep-status")).to_have_text("running")
+    expect(page.get_by_role("button", name="Cancel sweep")).to_be_visible()
+    expect(page.locator("#progress-text")).to_contain_text(f"{first} / 12 cells")
+
+    # The server stops: the sweep is interrupted; reopened, it offers to resume.
+    services.sweeps_interrupt(sweep_ids=[created["id"]])
+    page.reload()
+    expect(page.locator("#sweep-status")).to_have_text("interrupted")
+    expect(page.locator("#sweep-message")).to_contain_text("Resume runs only its missing cells")
+    expect(heatmap).to_have_attribute("data-count", str(first))
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#sweep-status")).to_have_text("running")
+    chunk_gate.set()
+    # The rest arrives through the event stream (the page's own poll of the sweep is 15 s away).
+    expect(heatmap).to_have_attribute("data-count", "12", timeout=10_000)
+    expect(page.locator("#sweep-status")).to_have_text("completed", timeout=10_000)
+    expect(page.get_by_role("button", name="Resume")).to_be_hidden()
+    sweep = Sweep.objects.get(id=created["id"])
+    assert sweep.status == "completed" and sweep.completed == 12
+    expect(page.locator("#cells-body tr").first).to_have_attribute("data-n", str(sweep.summary["best"]["n"]))
