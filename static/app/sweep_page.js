@@ -537,7 +537,7 @@ function renderSummary(summary) {
   if (dsr) {
     parts.push(el("div", { class: "border-top pt-2", id: "dsr", dataset: { probability: String(dsr.probability) } },
       el("div", { class: "fw-semibold", text: `Deflated Sharpe ratio: ${fmtNum(dsr.probability * 100, 1)}%` }),
-      el("div", { class: "text-body-secondary", text: `The probability that the best cell's true Sharpe is above zero, given ${fmtInt(dsr.trials)} cells tried. Its Sharpe ${fmtNum(dsr.sharpe_annualised)} annualised over ${fmtInt(dsr.observations)} bar returns of its equal-weight basket (skewness ${fmtNum(dsr.skewness)}, kurtosis ${fmtNum(dsr.kurtosis)}).` })));
+      el("div", { class: "text-body-secondary", text: `The probability that the best cell's Sharpe beats the best that ${fmtInt(dsr.trials)} cells tried would reach by luck alone. Its Sharpe: ${fmtNum(dsr.sharpe_annualised)} annualised, over ${fmtInt(dsr.observations)} bar returns of its equal-weight basket of coins (skewness ${fmtNum(dsr.skewness)}, kurtosis ${fmtNum(dsr.kurtosis)}).` })));
   }
   body.replaceChildren(...parts);
   renderWalkForward(summary.walk_forward);

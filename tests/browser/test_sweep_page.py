@@ -125,7 +125,7 @@ def test_a_sweep_from_the_form_fills_the_heatmap_opens_a_cell_and_a_run_and_reop
     expect(first_row).to_have_attribute("data-n", str(best["n"]))  # sorted by the objective, best first
     dsr = sweep.summary["deflated_sharpe"]
     expect(page.locator("#dsr")).to_contain_text(f"{dsr['probability'] * 100:,.1f}%")
-    expect(page.locator("#dsr")).to_contain_text("given 7 cells tried")
+    expect(page.locator("#dsr")).to_contain_text("the best that 7 cells tried would reach by luck")
 
     # A click on the best cell of the heatmap shows its coins, train and test side by side.
     cell = SweepCell.objects.get(sweep=sweep, n=best["n"])
