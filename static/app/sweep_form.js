@@ -36,10 +36,11 @@ function defaultRange(def) {
   return { from: lo, to: hi, step };
 }
 
-function numberInput(def, id, label, value) {
+// A range's from, to or step: "from" on screen, "Fast MA period from" for a screen reader.
+function numberInput(def, id, label, part, value) {
   const integer = def.type === "integer";
   return el("div", { class: "col-4" },
-    el("label", { class: "form-label small mb-0", for: id, text: label }),
+    el("label", { class: "form-label small mb-0", for: id }, el("span", { class: "visually-hidden", text: `${label} ` }), part),
     el("input", {
       class: "form-control form-control-sm", type: "number", id, value: value ?? "",
       min: def.min ?? undefined, max: def.max ?? undefined, step: integer ? "1" : "any",
@@ -61,9 +62,9 @@ function sweepRow(def, swept) {
 
   const range = defaultRange(def);
   const rangePart = el("div", { class: "row g-2 sweep-range" },
-    numberInput(def, `range-${name}-from`, `${label} from`, range.from),
-    numberInput(def, `range-${name}-to`, "to", range.to),
-    numberInput(def, `range-${name}-step`, "step", range.step));
+    numberInput(def, `range-${name}-from`, label, "from", range.from),
+    numberInput(def, `range-${name}-to`, label, "to", range.to),
+    numberInput(def, `range-${name}-step`, label, "step", range.step));
 
   let listPart;
   if (def.type === "select" || def.type === "boolean") {

@@ -74,9 +74,8 @@ def test_a_sweep_from_the_form_fills_the_heatmap_opens_a_cell_and_a_run_and_reop
     page.get_by_label("Strategy", exact=True).select_option(label="Moving Average Crossover")
     expect(page.get_by_label("How Fast MA period is set")).to_have_value("range")
     page.get_by_label("Fast MA period from").fill("5")
-    fast = page.locator('.sweep-param[data-param="fast_ma_period"]')
-    fast.get_by_label("to", exact=True).fill("20")
-    fast.get_by_label("step", exact=True).fill("5")
+    page.get_by_label("Fast MA period to").fill("20")
+    page.get_by_label("Fast MA period step").fill("5")
     page.get_by_label("How Slow MA period is set").select_option("list")
     page.get_by_label("Slow MA period: values, comma separated").fill("20, 40")
     expect(page.get_by_label("How Stop-loss (%) is set")).to_have_value("fixed")
@@ -317,3 +316,22 @@ def test_a_running_sweep_fills_live_and_an_interrupted_one_resumes(asgi_server, 
     sweep = Sweep.objects.get(id=created["id"])
     assert sweep.status == "completed" and sweep.completed == 12
     expect(page.locator("#cells-body tr").first).to_have_attribute("data-n", str(sweep.summary["best"]["n"]))
+
+
+def test_cancel_stops_a_running_sweep_from_its_page(asgi_server, market, page, strategies, chunk_gate):
+    body = {
+        **MA,
+        "strategy_id": strategies["ma_crossover"],
+        "grid": {"fast_ma_period": {"from": 2, "to": 13, "step": 1}},
+    }
+    created = create(body)
+    page.goto(f"{asgi_server.url}{created['page_url']}")
+    expect(page.locator("#sweep-status")).to_have_text("running")
+    page.get_by_role("button", name="Cancel sweep").click()
+    expect(page.locator("#sweep-status")).to_have_text("cancelled")
+    chunk_gate.set()  # the waiting chunks find the sweep cancelled and count their cells as such
+    sweep = wait_finished(created["id"])
+    assert sweep.status == "cancelled" and sweep.cancelled_cells > 0
+    assert sweep.completed + sweep.cancelled_cells == 12
+    expect(page.get_by_role("button", name="Cancel sweep")).to_be_hidden()
+    expect(page.locator("#heatmap")).to_have_attribute("data-count", str(sweep.completed), timeout=10_000)
