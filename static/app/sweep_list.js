@@ -1,18 +1,19 @@
 // The past sweeps page (`/sweeps/`): GET /api/sweeps/, newest first, each row opening /sweeps/<id>/.
 // While a sweep on the page is still going, the list refreshes itself every few seconds.
-import { getJSON } from "./api.js";
+import { getAll, getJSON } from "./api.js";
 import { $, el, fmtDateTime, fmtInt, show } from "./dom.js";
 import { IN_PROGRESS, STATUS_STYLE, aggregateLabel, fmtAggregate } from "./sweep_common.js";
 
 const REFRESH_MS = 3000;
 const root = $("#sweeps-page");
 let timer = null;
+const labels = {}; // parameter name -> display name, from the strategies
 
 function gridText(sweep) {
   return (sweep.axes || []).map((a) => {
     const v = a.values || [];
     const span = v.length > 3 ? `${v[0]} … ${v.at(-1)}` : v.join(", ");
-    return `${a.name} ${span} (${v.length})`;
+    return `${labels[a.name] || a.name} ${span} (${v.length})`;
   }).join(" × ");
 }
 
@@ -53,4 +54,15 @@ async function load() {
   if (sweeps.some((s) => IN_PROGRESS.has(s.status))) timer = setTimeout(load, REFRESH_MS);
 }
 
-load();
+async function init() {
+  try {
+    for (const strategy of await getAll(root.dataset.apiStrategies)) {
+      for (const p of strategy.parameters || []) labels[p.name] = labels[p.name] || p.display_name || p.name;
+    }
+  } catch {
+    /* the parameters' own names do */
+  }
+  await load();
+}
+
+init();

@@ -188,6 +188,7 @@ def test_a_sweep_from_the_form_fills_the_heatmap_opens_a_cell_and_a_run_and_reop
     expect(listed).to_contain_text("Moving Average Crossover")
     expect(listed).to_contain_text("completed")
     expect(listed).to_contain_text("7 / 7 (+1 skipped)")
+    expect(listed).to_contain_text("Fast MA period 5 … 20 (4) × Slow MA period 20, 40 (2)")
     expect(listed.locator(".best-objective")).to_have_text(f"{best['objective']:,.2f}")
     page.screenshot(path=str(SHOTS / "sweeps-list-1440.png"), full_page=True)
     listed.get_by_role("link").click()
