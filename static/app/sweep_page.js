@@ -66,6 +66,8 @@ let wfChart = null;
 new ResizeObserver(() => { chart.resize(); wfChart?.resize(); }).observe(root);
 
 const label = (name) => state.labels[name] || name;
+// ECharts sets a tooltip formatter's string as HTML: every line (names, symbols, values) is escaped first.
+const tip = (lines) => lines.map((line) => echarts.format.encodeHTML(String(line))).join("<br>");
 const axes = () => state.sweep?.axes || [];
 const hasTest = () => Boolean(state.sweep?.test_start);
 
@@ -244,7 +246,7 @@ function render() {
     const data = [...points.values()].sort((a, b) => a[0] - b[0]);
     chart.setOption({
       aria: describe("Line chart"),
-      tooltip: { trigger: "item", formatter: (p) => `${label(axis.name)} ${axisLabels(axis)[p.data[0]]}<br>${metricLabel}: ${fmt(p.data[1])}<br>cell #${p.data[2]}` },
+      tooltip: { trigger: "item", formatter: (p) => tip([`${label(axis.name)} ${axisLabels(axis)[p.data[0]]}`, `${metricLabel}: ${fmt(p.data[1])}`, `cell #${p.data[2]}`]) },
       grid: { left: 56, right: 16, top: 24, bottom: 48 },
       xAxis: { type: "category", data: axisLabels(axis), name: label(axis.name), nameLocation: "middle", nameGap: 28 },
       yAxis: { type: "value", name: metricLabel, scale: true },
@@ -275,7 +277,11 @@ function render() {
       aria: describe("Heatmap"),
       tooltip: {
         trigger: "item",
-        formatter: (p) => `${label(X.name)} ${axisLabels(X)[p.data[0]]} · ${label(Y.name)} ${axisLabels(Y)[p.data[1]]}<br>${metricLabel}: ${fmt(p.data[2])}<br>cell #${p.data[3]}`,
+        formatter: (p) => tip([
+          `${label(X.name)} ${axisLabels(X)[p.data[0]]} · ${label(Y.name)} ${axisLabels(Y)[p.data[1]]}`,
+          `${metricLabel}: ${fmt(p.data[2])}`,
+          `cell #${p.data[3]}`,
+        ]),
       },
       grid: { left: 64, right: 16, top: 16, bottom: HEATMAP_BOTTOM, containLabel: false },
       xAxis: { type: "category", data: axisLabels(X), name: label(X.name), nameLocation: "middle", nameGap: 26, splitArea: { show: true } },

@@ -15,7 +15,10 @@ from playwright.sync_api import Page, expect
 from rest_framework.test import APIClient
 
 from runs.models import BacktestRun
+from strategies.models import StrategyParameter
 from sweeps.models import Sweep, SweepCell
+
+from .conftest import XSS_NAME
 
 pytestmark = [
     pytest.mark.browser,
@@ -248,6 +251,17 @@ def test_three_swept_parameters_pick_axes_fix_the_third_and_walk_forward(asgi_se
     expect(heatmap).to_have_attribute("data-shown", shown(pair=("stop_loss_threshold", "fast_ma_period")))
     wf = sweep.summary["walk_forward"]
     expect(page.locator("#wf-panel")).to_be_visible()
+    # The tooltip is HTML to ECharts: a parameter's display name (from the admin) is shown as text.
+    StrategyParameter.objects.filter(strategy_id=strategies["ma_crossover"], parameter_name="fast_ma_period").update(
+        display_name=XSS_NAME
+    )
+    page.reload()
+    expect(heatmap).to_have_attribute("data-count", "5")
+    box = heatmap.bounding_box()
+    page.mouse.move(box["x"] + 64 + (box["width"] - 80) / 6, box["y"] + 16 + (box["height"] - 124) * 3 / 4)
+    tooltip = heatmap.locator("div").filter(has_text="cell #").last
+    expect(tooltip).to_contain_text(f"{XSS_NAME} 5")
+    assert heatmap.locator("img").count() == 0
     expect(page.locator("#folds-body tr")).to_have_count(2)
     expect(page.locator("#wf-chart")).to_have_attribute("data-points", str(len(wf["average"]["times"])))
 
