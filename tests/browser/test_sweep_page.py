@@ -159,6 +159,14 @@ def test_a_sweep_from_the_form_fills_the_heatmap_opens_a_cell_and_a_run_and_reop
         page.screenshot(path=str(SHOTS / f"sweep-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1440, "height": 1000})
 
+    # The top cells sorted on the test window: the best out-of-sample cell first.
+    objective = sweep.objective
+    by_test = sorted(SweepCell.objects.filter(sweep=sweep), key=lambda c: (-c.test_aggregates[objective], c.n))
+    page.get_by_label("on", exact=True).select_option("test")
+    expect(page.locator("#cells-body tr").first).to_have_attribute("data-n", str(by_test[0].n))
+    page.get_by_label("on", exact=True).select_option("train")
+    expect(page.locator("#cells-body tr").first).to_have_attribute("data-n", str(best["n"]))
+
     # From the keyboard: the table's button opens a cell as well.
     other = page.locator("#cells-body tr").nth(1)
     other.get_by_role("button").focus()
