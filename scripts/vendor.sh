@@ -16,7 +16,7 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --ignore-scripts; 
 NM=node_modules
 OUT=static/vendor
 rm -rf "$OUT"
-mkdir -p "$OUT/bootstrap" "$OUT/lightweight-charts"
+mkdir -p "$OUT/bootstrap" "$OUT/lightweight-charts" "$OUT/echarts"
 
 for f in bootstrap.min.css bootstrap.min.css.map; do cp "$NM/bootstrap/dist/css/$f" "$OUT/bootstrap/$f"; done
 for f in bootstrap.bundle.min.js bootstrap.bundle.min.js.map; do cp "$NM/bootstrap/dist/js/$f" "$OUT/bootstrap/$f"; done
@@ -26,12 +26,18 @@ cp "$NM/bootstrap/LICENSE" "$OUT/bootstrap/LICENSE"
 cp "$NM/lightweight-charts/dist/lightweight-charts.standalone.production.mjs" "$OUT/lightweight-charts/"
 cp "$NM/lightweight-charts/LICENSE" "$OUT/lightweight-charts/LICENSE"
 
+# The minified ES module of the full build (zrender included, no source map named): imported by static/app/sweep*.js.
+cp "$NM/echarts/dist/echarts.esm.min.mjs" "$OUT/echarts/"
+cp "$NM/echarts/LICENSE" "$NM/echarts/NOTICE" "$OUT/echarts/"
+
 bs=$(node -p "require('./$NM/bootstrap/package.json').version")
 lw=$(node -p "require('./$NM/lightweight-charts/package.json').version")
+ec=$(node -p "require('./$NM/echarts/package.json').version")
 cat > "$OUT/VERSIONS.txt" <<TXT
 Vendored by scripts/vendor.sh from the npm registry; do not edit these files by hand.
 bootstrap $bs (MIT): dist/css/bootstrap.min.css, dist/js/bootstrap.bundle.min.js (Popper included), their source maps
 lightweight-charts $lw (Apache-2.0, TradingView): dist/lightweight-charts.standalone.production.mjs (fancy-canvas included)
+echarts $ec (Apache-2.0, Apache ECharts): dist/echarts.esm.min.mjs (zrender included)
 TXT
 cat "$OUT/VERSIONS.txt"
 ls -l "$OUT"/*/
