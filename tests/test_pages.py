@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -141,3 +144,57 @@ def test_collectstatic_then_the_app_serves_hashed_files_itself(db, settings, tmp
     module = client.get("/static/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs")
     assert module.status_code == 200 and module["Content-Type"].startswith("text/javascript")
     b"".join(module.streaming_content)
+
+
+SITE_STORAGE = "backtest_site.staticstorage.StaticStorage"
+
+
+def test_static_collected_with_debug_on_serves_a_server_with_debug_off(db, settings, tmp_path):
+    """`make run` collects with DEBUG=1; the README's production server then runs with DEBUG=0.
+    The storage is the manifest one either way, so the pages link hashed files instead of a 500."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": SITE_STORAGE}}
+    settings.DEBUG = True
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert (tmp_path / "staticfiles.json").exists()
+    settings.DEBUG = False
+    response = Client().get("/")
+    assert response.status_code == 200
+    assert re.search(r'src="/static/app/main\.[0-9a-f]{12}\.js"', response.content.decode())
+
+
+def test_a_server_with_debug_off_and_nothing_collected_links_plain_names(db, settings, tmp_path):
+    settings.STATIC_ROOT = tmp_path  # collectstatic never ran
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": SITE_STORAGE}}
+    response = Client().get("/")
+    assert response.status_code == 200
+    assert '<script type="module" src="/static/app/main.js">' in response.content.decode()
+    assert Client().get("/static/app/main.js").status_code == 200  # whitenoise finds it in static/
+
+
+def test_settings_pick_the_manifest_storage_whatever_debug_is():
+    for debug in ("0", "1"):
+        env = {**os.environ, "DEBUG": debug, "SECRET_KEY": "x" * 50, "DJANGO_SETTINGS_MODULE": "backtest_site.settings"}
+        env.pop("STATIC_MANIFEST", None)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from django.conf import settings; print(settings.STORAGES['staticfiles']['BACKEND'])",
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == SITE_STORAGE, debug
+
+
+def test_a_request_line_is_logged_once_by_the_development_server():
+    """daphne's runserver logs each request on `django.channels.server`; Django's default config
+    also gave the "django" logger a console handler of its own, so each line came out twice."""
+    env = {**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "backtest_site.settings"}
+    code = "import django, logging; django.setup(); logging.getLogger('django.channels.server').info('HTTP GET /x 200')"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert (out.stdout + out.stderr).count("HTTP GET /x 200") == 1
