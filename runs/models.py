@@ -23,6 +23,40 @@ METRIC_FIELDS: tuple[str, ...] = (
     "stop_loss_exits",
 )
 INTEGER_METRICS = frozenset({"total_trades", "profitable_trades", "losing_trades", "stop_loss_exits"})
+# How the page shows each metric (it reads these from the template, never a copy of its own):
+# label, a tooltip, unit ("%" percent, "" plain number, "int"), whether gains are green and losses
+# red, and whether the value means nothing for a coin without trades (shown as "–").
+METRIC_DISPLAY: dict[str, dict[str, object]] = {
+    "total_return": {
+        "label": "Return %",
+        "title": "Return of the strategy over the period",
+        "unit": "%",
+        "colour": True,
+    },
+    "win_rate": {"label": "Win rate", "title": "Share of closed trades that gained", "unit": "%", "needs_trades": True},
+    "total_trades": {"label": "Trades", "title": "Closed trades", "unit": "int"},
+    "profitable_trades": {"label": "Winning trades", "title": "Trades that gained", "unit": "int"},
+    "losing_trades": {"label": "Losing trades", "title": "Trades that lost", "unit": "int"},
+    "buy_hold_return": {
+        "label": "Buy&Hold %",
+        "title": "Return of holding the coin over the period",
+        "unit": "%",
+        "colour": True,
+    },
+    "sharpe_ratio": {
+        "label": "Sharpe",
+        "title": "Annualised Sharpe ratio of the equity curve",
+        "unit": "",
+        "colour": True,
+        "needs_trades": True,
+    },
+    "max_drawdown": {"label": "Max DD", "title": "Largest fall of equity from a peak", "unit": "%", "colour": True},
+    "exposure_pct": {"label": "Exposure", "title": "Share of bars spent in a position", "unit": "%"},
+    "stop_loss_exits": {"label": "Stop-losses", "title": "Trades closed by the stop-loss", "unit": "int"},
+}
+# Fewer closed trades (or bars) than this and a coin's metrics are flagged as resting on too few.
+FEW_TRADES = 5
+FEW_BARS = 100
 
 
 class BacktestRunQuerySet(models.QuerySet):
@@ -40,6 +74,15 @@ class BacktestRun(models.Model):
         INTERRUPTED = "interrupted", "Interrupted"
 
     IN_PROGRESS = (Status.PENDING, Status.RUNNING)
+    # Bootstrap colour of each status's badge (text-bg-<style>), read by the pages.
+    STATUS_STYLES = {
+        Status.PENDING: "secondary",
+        Status.RUNNING: "primary",
+        Status.COMPLETED: "success",
+        Status.FAILED: "danger",
+        Status.CANCELLED: "warning",
+        Status.INTERRUPTED: "danger",
+    }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="runs")
