@@ -198,3 +198,67 @@ def test_a_request_line_is_logged_once_by_the_development_server():
     code = "import django, logging; django.setup(); logging.getLogger('django.channels.server').info('HTTP GET /x 200')"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     assert (out.stdout + out.stderr).count("HTTP GET /x 200") == 1
+
+
+def page_facts_of(html: str) -> dict:
+    match = re.search(r'<script id="page-facts" type="application/json">(.*?)</script>', html, re.S)
+    assert match, "the page carries its facts as json_script"
+    return json.loads(match.group(1))
+
+
+def test_pages_carry_the_facts_from_where_they_are_defined(client, plain_static, db):
+    from market_data.models import INTERVALS
+    from runs.models import FEW_TRADES, METRIC_DISPLAY, METRIC_FIELDS
+    from strategies.engine import FEE_PCT
+
+    for url in ("/", "/runs/"):
+        facts = page_facts_of(client.get(url).content.decode())
+        assert facts["fee"] == {
+            "min": FEE_PCT.min,
+            "max": FEE_PCT.max,
+            "default": FEE_PCT.default,
+            "label": FEE_PCT.display_name,
+        }
+        assert facts["intervals"] == list(INTERVALS)
+        assert [m["key"] for m in facts["metrics"]] == list(METRIC_FIELDS)
+        assert all(m["label"] == METRIC_DISPLAY[m["key"]]["label"] for m in facts["metrics"])
+        assert facts["few_trades"] == FEW_TRADES
+        assert [s["value"] for s in facts["statuses"]] == list(BacktestRun.Status.values)
+        assert {s["value"]: s["style"] for s in facts["statuses"]} == BacktestRun.STATUS_STYLES
+    html = client.get("/").content.decode()
+    assert f'min="{FEE_PCT.min}" max="{FEE_PCT.max}"' in html
+    assert all(f'<option value="{i}">' in html for i in INTERVALS)
+    runs_html = client.get("/runs/").content.decode()
+    assert all(f'<option value="{s}">{label}</option>' in runs_html for s, label in BacktestRun.Status.choices)
+
+
+def test_scripts_keep_no_copy_of_the_facts():
+    """Fee range, intervals, metric labels, statuses and their styles come from page-facts only."""
+    from runs.models import METRIC_DISPLAY
+
+    source = "\n".join(p.read_text() for p in APP.glob("*.js"))
+    for copy in ('"4h"', "'4h'", '"1w"', "text-bg-success", "text-bg-danger", '"interrupted"'):
+        assert copy not in source, copy
+    for metric in METRIC_DISPLAY.values():
+        assert f'"{metric["label"]}"' not in source, metric["label"]
+    assert not re.search(r"FEE_(MIN|MAX)\s*=", source)
+
+
+def test_favicon_is_served(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/x-icon"
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_a_run_page_shows_the_demo_badge_only_for_a_run_of_demo_coins(client, plain_static, run):
+    from runs.models import RunResult
+
+    real = Cryptocurrency.objects.create(symbol="REAL", name="Real coin")
+    Cryptocurrency.objects.create(symbol="DEMO", name="Demo (demo)", is_demo=True)  # in the catalogue, not the run
+    RunResult.objects.create(run=run, crypto=real, crypto_symbol="REAL", crypto_name="Real coin", is_demo=False)
+    assert 'id="demo-badge"' in client.get("/").content.decode()
+    assert 'id="demo-badge"' not in client.get(f"/runs/{run.id}/").content.decode()
+    demo = Cryptocurrency.objects.get(symbol="DEMO")
+    RunResult.objects.create(run=run, crypto=demo, crypto_symbol="DEMO", crypto_name=demo.name, is_demo=True)
+    assert 'id="demo-badge"' in client.get(f"/runs/{run.id}/").content.decode()

@@ -2,12 +2,9 @@
 // While a run on the page is still going, the list refreshes itself every few seconds.
 import { getAll, getJSON, withQuery } from "./api.js";
 import { $, el, fmtDateTime, fmtInt, fmtPct, fmtSeconds, show, signClass } from "./dom.js";
+import { IN_PROGRESS, statusClass, statusLabel } from "./facts.js";
 
 const REFRESH_MS = 3000;
-const STATUS_STYLE = {
-  pending: "text-bg-secondary", running: "text-bg-primary", completed: "text-bg-success",
-  cancelled: "text-bg-warning", failed: "text-bg-danger", interrupted: "text-bg-danger",
-};
 
 const root = $("#runs-page");
 const params = new URLSearchParams(window.location.search);
@@ -38,7 +35,7 @@ function row(run) {
     el("td", { class: "small text-body-secondary run-params", text: paramsText(run) }),
     el("td", { class: "small text-nowrap", text: period(run) }),
     el("td", { class: "text-end text-nowrap", text: `${fmtInt(run.completed)} / ${fmtInt(run.total)}${run.failed ? ` (${run.failed} failed)` : ""}` }),
-    el("td", {}, el("span", { class: `badge ${STATUS_STYLE[run.status] || "text-bg-secondary"}`, text: run.status })),
+    el("td", {}, el("span", { class: statusClass(run.status), dataset: { status: run.status }, text: statusLabel(run.status) })),
     el("td", { class: `text-end ${signClass(avg)}`, text: fmtPct(avg) }),
     el("td", { class: "text-end text-nowrap", text: fmtSeconds(run.elapsed_time) }));
   tr.addEventListener("click", (event) => {
@@ -73,7 +70,7 @@ async function load() {
   $("#runs-next").disabled = !data.next;
   $("#runs-page-label").textContent = data.next || data.previous ? `Page ${state.page}` : "";
   root.dataset.ready = "true";
-  if (runs.some((r) => r.status === "pending" || r.status === "running")) state.timer = setTimeout(load, REFRESH_MS);
+  if (runs.some((r) => IN_PROGRESS.has(r.status))) state.timer = setTimeout(load, REFRESH_MS);
 }
 
 async function init() {
