@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -25,6 +27,11 @@ class StrategyForm(forms.ModelForm):
 
 
 class ParameterFormSet(BaseInlineFormSet):
+    def add_fields(self, form, index) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:  # a checkbox in a table cell, with no <label> of its own
+            form.fields["DELETE"].widget.attrs["aria-label"] = "Delete this definition"
+
     def clean(self) -> None:
         """Check each kept definition against the strategy's engine, then the active defaults together."""
         super().clean()
@@ -58,6 +65,15 @@ class ParameterFormSet(BaseInlineFormSet):
             form_of[exc.parameter].add_error("default_value", f"with the other defaults: {exc.rule}")
 
 
+class PlainNumberInput(forms.NumberInput):
+    """A decimal column's value as typed: 2 and 0.5, not 2.0000000000 and 0E-10."""
+
+    def format_value(self, value):
+        if isinstance(value, Decimal) and value.is_finite():
+            return format(value.normalize(), "f")
+        return super().format_value(value)
+
+
 class StrategyParameterInline(admin.TabularInline):
     model = StrategyParameter
     formset = ParameterFormSet
@@ -79,7 +95,13 @@ class StrategyParameterInline(admin.TabularInline):
         # One-line inputs: the tabular inline stays readable.
         if db_field.name in ("default_value", "options"):
             kwargs["widget"] = forms.TextInput(attrs={"size": 18})
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in ("min_value", "max_value"):
+            kwargs["widget"] = PlainNumberInput(attrs={"step": "any"})
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        # A table row's inputs have no <label> of their own: each names its column.
+        if field is not None:
+            field.widget.attrs.setdefault("aria-label", str(db_field.verbose_name).capitalize())
+        return field
 
 
 @admin.register(Strategy)

@@ -121,6 +121,8 @@ def test_vendored_files_are_the_pinned_versions():
     assert f"Bootstrap  v{pins['bootstrap']}" in css and f"Bootstrap v{pins['bootstrap']}" in js
     assert f"Lightweight Charts™ v{pins['lightweight-charts']}" in charts
     assert "export{" in charts and "createSeriesMarkers" in charts
+    axe = (ROOT / "tests" / "browser" / "vendor" / "axe.min.js").read_text()
+    assert axe.startswith(f"/*! axe v{pins['axe-core']}")
     for static_path in ("vendor/bootstrap/bootstrap.min.css", "app/main.js", "app/runs.js", "app/app.css"):
         assert finders.find(static_path), static_path
 

@@ -67,6 +67,8 @@ function keyboardControls(box, chart) {
     if (!next) return;
     event.preventDefault();
     scale.setVisibleLogicalRange(next);
+    box.dataset.visibleFrom = next.from.toFixed(1);
+    box.dataset.visibleTo = next.to.toFixed(1);
   };
   box.addEventListener("keydown", onKey);
   return () => box.removeEventListener("keydown", onKey);

@@ -503,6 +503,25 @@ function modal() {
   return window.bootstrap ? window.bootstrap.Modal.getOrCreateInstance($("#detail-modal")) : null;
 }
 
+// Tab and Shift+Tab cycle inside the open dialog. Bootstrap's trap only pulls the focus back once
+// it has landed outside, so the Tab after the last control left it on <body> for one step.
+function trapFocus(event) {
+  if (event.key !== "Tab") return;
+  const dialog = $("#detail-modal");
+  const stops = [...dialog.querySelectorAll('a[href], button:not([disabled]), input, select, [tabindex]:not([tabindex="-1"])')]
+    .filter((e) => e.offsetParent !== null && !e.closest("[hidden]"));
+  if (!stops.length) return;
+  const first = stops[0];
+  const last = stops.at(-1);
+  if (event.shiftKey && (document.activeElement === first || document.activeElement === dialog)) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && document.activeElement === last) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
 function openDetail(row) {
   if (!state.run) return;
   lastOpener = table.trs.get(row.symbol)?.querySelector("button") || null;
@@ -561,6 +580,7 @@ async function init() {
   $("#export-csv").addEventListener("click", exportCsv);
   $("#cancel-button").addEventListener("click", cancelRun);
   const modalEl = $("#detail-modal");
+  modalEl.addEventListener("keydown", trapFocus);
   modalEl.addEventListener("hidden.bs.modal", () => {
     detail.dispose();
     lastOpener?.focus();
