@@ -571,7 +571,7 @@ async function init() {
       rememberForm();
     });
   }
-  new Presets({
+  const presets = new Presets({
     root: $("#presets"),
     snapshot,
     apply: (snap) => { clearErrors(form); applySnapshot(snap); markStale(); rememberForm(); },
@@ -603,6 +603,7 @@ async function init() {
   select.disabled = state.strategies.length === 0;
   if (!state.strategies.length) showFormAlert(form, "No strategy is active; switch one on in the admin.");
   fillIntervals();
+  presets.render(); // now with the strategies' names
   selectStrategy(state.strategies[0]?.id);
   applyInterval();
   $("#run-button").disabled = state.strategies.length === 0;

@@ -57,8 +57,8 @@ export function rowFrom(source) {
   if (source.state === "skipped") row.status = "skipped";
   else if (source.success === false || (source.success === undefined && source.error)) row.status = "failed";
   else row.status = "ok";
+  for (const key of METRICS.keys()) row[key] = row.status === "ok" ? num(source[key]) : null;
   for (const [key, metric] of METRICS) {
-    row[key] = row.status === "ok" ? num(source[key]) : null;
     if (metric.needs_trades && row.status === "ok" && !(row.total_trades > 0)) row[key] = null;
   }
   row.few_trades = row.status === "ok" && isNum(row.total_trades) && row.total_trades < facts.few_trades;
