@@ -450,7 +450,9 @@ async function finish(summary, elapsed, { settle, status } = {}) {
   state.finished = true;
   setStreamStatus("Finished");
   setStatus(status || summary?.status || "completed");
-  sortAtEnd();
+  table.flush();
+  // The sort waits for the next frame: the summary is on screen first, and neither makes a long task.
+  requestAnimationFrame(() => { if (token === state.loadToken) sortAtEnd(); });
   if (summary) {
     renderSummary($("#summary-cards"), summary, elapsed ?? state.run?.elapsed_time, { skipped: skippedCount() });
     show($("#summary"), true);
@@ -461,7 +463,7 @@ async function finish(summary, elapsed, { settle, status } = {}) {
     showRunMessage(`The run ended as “${statusLabel(status)}”.`);
   }
   updateProgress();
-  keepFocus();
+  requestAnimationFrame(keepFocus); // after the frame: its check of what is visible forces no extra layout
   if (!settle) return;
   // The stored run is the final word (skipped coins of a cancelled run, anything the stream missed).
   try {

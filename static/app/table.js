@@ -9,8 +9,8 @@ import { facts, METRICS } from "./facts.js";
 import { el, fmtInt, fmtNum, fmtPct, isNum, signClass } from "./dom.js";
 
 const STATUS_ORDER = { ok: 0, skipped: 1, failed: 2 };
-const VIRTUAL_FROM = 150; // fewer rows than this are all rendered
-const OVERSCAN = 20; // rows rendered above and below the viewport
+const VIRTUAL_FROM = 60; // fewer rows than this are all rendered
+const OVERSCAN = 8; // rows rendered above and below the viewport
 
 function metricFormat(metric) {
   if (metric.unit === "int") return fmtInt;
@@ -65,6 +65,11 @@ export function rowFrom(source) {
   row.vs_bh = isNum(row.total_return) && isNum(row.buy_hold_return)
     ? Math.round((row.total_return - row.buy_hold_return) * 100) / 100 : null;
   return row;
+}
+
+function sameRow(a, b) {
+  for (const key of Object.keys(b)) if (a[key] !== b[key]) return false;
+  return true;
 }
 
 function statusText(row) {
@@ -124,7 +129,9 @@ export class ResultsTable {
   }
 
   upsert(row) {
-    const known = this.rows.has(row.symbol);
+    const old = this.rows.get(row.symbol);
+    const known = old !== undefined;
+    if (known && sameRow(old, row)) return; // a replayed event or the stored copy of a streamed row
     this.rows.set(row.symbol, row);
     if (!known) this.order.push(row.symbol);
     this.stale.add(row.symbol);
