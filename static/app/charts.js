@@ -36,6 +36,7 @@ export function priceDecimals(prices) {
 
 export function fmtFixed(value, decimals) {
   if (!Number.isFinite(value)) return "–";
+  if (Math.abs(value) < 0.5 * 10 ** -decimals) value = 0; // never "-0.00"
   return value.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
 }
 
@@ -253,7 +254,7 @@ export class CoinDetail {
     const series = chart.addSeries(CandlestickSeries, {
       upColor: COLOURS.up, downColor: COLOURS.down, borderVisible: false,
       wickUpColor: COLOURS.up, wickDownColor: COLOURS.down,
-      priceFormat: { type: "price", precision: decimals, minMove: 10 ** -decimals },
+      priceFormat: { type: "custom", formatter: (v) => fmtFixed(v, decimals), minMove: 10 ** -decimals },
       lastValueVisible: false, priceLineVisible: false,
       autoscaleInfoProvider: nonNegative,
     });

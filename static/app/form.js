@@ -62,7 +62,8 @@ function parameterField(def) {
     ...[
       el("label", { class: "form-label small mb-1", for: id, text: label }),
       input,
-      def.type === "select" ? null : el("div", { class: "form-text small mt-0", id: helpId, text: rangeText(def) }),
+      // Every field has its line under the input (blank for a select), so inputs in a row stay level.
+      el("div", { class: "form-text small mt-0", id: helpId, text: rangeText(def) || "\u00a0" }),
       el("div", { class: "invalid-feedback", id: errorId }),
     ].filter(Boolean),
   );

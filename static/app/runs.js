@@ -7,6 +7,7 @@ import { IN_PROGRESS, statusClass, statusLabel } from "./facts.js";
 const REFRESH_MS = 3000;
 
 const root = $("#runs-page");
+const headers = [...root.querySelectorAll("#runs-table thead th")].map((th) => th.textContent.trim());
 const params = new URLSearchParams(window.location.search);
 const state = {
   page: Math.max(1, Number(params.get("page")) || 1),
@@ -38,6 +39,8 @@ function row(run) {
     el("td", {}, el("span", { class: statusClass(run.status), dataset: { status: run.status }, text: statusLabel(run.status) })),
     el("td", { class: `text-end ${signClass(avg)}`, text: fmtPct(avg) }),
     el("td", { class: "text-end text-nowrap", text: fmtSeconds(run.elapsed_time) }));
+  // On a phone each row is a card: every cell carries its column's name, read from the header.
+  tr.querySelectorAll("td").forEach((td, i) => { td.dataset.label = headers[i] || ""; });
   tr.addEventListener("click", (event) => {
     if (!event.target.closest("a")) window.location.assign(link.href);
   });

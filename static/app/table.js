@@ -219,7 +219,9 @@ export class ResultsTable {
       }
       if (col.key === "status") {
         const cls = row.status === "ok" ? "text-success" : row.status === "failed" ? "text-danger error-cell" : "text-body-secondary";
-        tr.append(el("td", { class: `small ${cls}`, text: statusText(row), title: row.status === "failed" ? row.error : undefined }));
+        const failed = row.status === "failed";
+        tr.append(el("td", { class: `small ${cls}`, title: failed ? row.error : undefined },
+          el("span", { class: failed ? "error-text" : "", text: statusText(row) })));
         continue;
       }
       const value = row[col.key];

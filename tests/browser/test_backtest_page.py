@@ -287,6 +287,7 @@ def test_run_in_progress_joins_its_stream_and_catches_up_after_the_connection_dr
     phone.goto(f"{base}/runs/")
     listed = phone.locator(f'#runs-body tr[data-run-id="{run.id}"]')
     expect(listed).to_contain_text(re.compile("Pending|Running"))
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # a card per run, no wide table
     listed.get_by_role("link").click()
     expect(phone.locator("#stream-status")).to_have_text("Live")
     expect(phone.locator("#cancel-button")).to_be_visible()

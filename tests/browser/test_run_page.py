@@ -133,6 +133,8 @@ def test_sort_in_the_address_widths_at_1024_the_parameter_grid_copy_and_presets(
     page = open_page(viewport={"width": 1024, "height": 800})
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     ready(page, f"{base}/")
+    over, smoothing = page.get_by_label("Overbought threshold"), page.get_by_label("RSI smoothing")
+    assert over.bounding_box()["y"] == pytest.approx(smoothing.bounding_box()["y"], abs=1)  # an input beside a select
     page.get_by_label("Strategy").select_option(label="Moving Average Crossover")
     # A label wrapped to two lines keeps its input level with the neighbour's.
     fast = page.get_by_label("Fast moving-average period in bars")
