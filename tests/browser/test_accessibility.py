@@ -56,6 +56,7 @@ def test_every_page_is_clean_for_axe(asgi_server, market, page, settings):
     page.get_by_label("Password").fill("pw-for-the-test-only")
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#site-name")).to_be_visible()
+    page.wait_for_load_state("load")  # its stylesheets too, before the next page cancels them
     for path in ("/admin/", "/admin/strategies/strategy/1/change/", "/admin/market_data/cryptocurrency/"):
         page.goto(f"{base}{path}")
         # Django's tabular inline leaves its first header cell empty (its own template); the rest is checked.
@@ -141,6 +142,7 @@ def test_admin_formats_decimals_names_the_app_and_fits_1440_px(asgi_server, mark
     page.get_by_label("Password").fill("pw-for-the-test-only")
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#content")).to_contain_text("Market data")
+    page.wait_for_load_state("load")
     assert "MARKET_DATA" not in page.locator("#content").inner_text()
     page.goto(f"{asgi_server.url}/admin/strategies/strategy/1/change/")
     values = page.locator("input[name$='-min_value'], input[name$='-max_value']").evaluate_all(

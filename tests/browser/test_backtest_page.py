@@ -88,7 +88,7 @@ def test_run_streams_rows_and_summary_sorts_opens_a_coin_and_reopens_from_the_li
     expect(page.locator("#summary")).to_be_visible(timeout=RUN_TIMEOUT)
     run = BacktestRun.objects.get()
     # At the end the table is sorted by return, high to low, and the sort is in the address.
-    assert page.url == f"{base}/runs/{run.id}/?sort=total_return&dir=descending"
+    expect(page).to_have_url(f"{base}/runs/{run.id}/?sort=total_return&dir=descending")
     assert run.strategy.key == "ma_crossover"
     assert run.parameters["fast_ma_period"] == 8 and run.parameters["slow_ma_period"] == 21
     assert run.symbols == []  # all coins: the page sends no subset

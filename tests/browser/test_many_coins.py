@@ -73,7 +73,8 @@ def test_500_coins_stream_in_without_long_tasks_and_sort_fast(asgi_server, marke
     assert run.completed == COINS + 4
 
     long_tasks = page.evaluate("window.__longTasks")
-    assert max((d for _, d in long_tasks), default=0) < 100, long_tasks
+    # [start, duration] of each; wall-clock, so a machine far busier than its cores stretches them too.
+    assert max((d for _, d in long_tasks), default=0) < 100, f"long tasks [start ms, duration ms]: {long_tasks}"
     # The summary on screen within 0.5 s of the run's end (the server's clock is this machine's).
     shown_ms = page.evaluate("performance.timeOrigin + performance.getEntriesByName('bt:summary-shown')[0].startTime")
     assert shown_ms / 1000 - run.finished_at.timestamp() < 0.5
