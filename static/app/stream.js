@@ -55,6 +55,8 @@ export class RunStream {
       source.addEventListener(type, (event) => {
         if (this.closed) return;
         if (event.lastEventId) this.lastId = event.lastEventId;
+        // User Timing marks: the end of a run as the page received it (tests measure from there).
+        if (type === "complete") performance.mark("bt:complete-received");
         this.enqueue(type, event.data);
       });
     }
