@@ -29,12 +29,17 @@ from strategies.engine import FEE_PCT
 FAVICON = Path(settings.BASE_DIR) / "static" / "app" / "favicon.ico"
 
 
+def _metric_display(name: str) -> dict[str, object]:
+    # A metric without display metadata yet still reaches the page, under its field name.
+    return METRIC_DISPLAY.get(name) or {"label": name.replace("_", " ").capitalize(), "title": "", "unit": ""}
+
+
 def page_facts() -> dict[str, Any]:
     """What the scripts display, from where it is defined (the engine, the models)."""
     return {
         "fee": {"min": FEE_PCT.min, "max": FEE_PCT.max, "default": FEE_PCT.default, "label": FEE_PCT.display_name},
         "intervals": list(INTERVALS),
-        "metrics": [{"key": name, **METRIC_DISPLAY[name]} for name in METRIC_FIELDS],
+        "metrics": [{"key": name, **_metric_display(name)} for name in METRIC_FIELDS],
         "few_trades": FEW_TRADES,
         "few_bars": FEW_BARS,
         "statuses": [

@@ -178,12 +178,15 @@ export class ResultsTable {
     if (from > 0) wanted.push(this.topSpacer);
     for (let i = from; i < to; i += 1) wanted.push(this.rowElement(this.order[i]));
     if (to < n) wanted.push(this.bottomSpacer);
-    // Move only what is out of place, so focus and listeners survive; drop what is left over.
+    // Move only what is out of place, and give the focus back to a moved row's control (moving a
+    // node blurs it); drop what is left over.
+    const focused = this.body.contains(document.activeElement) ? document.activeElement : null;
     const kids = this.body.children;
     for (let i = 0; i < wanted.length; i += 1) {
       if (kids[i] !== wanted[i]) this.body.insertBefore(wanted[i], kids[i] || null);
     }
     while (kids.length > wanted.length) kids[kids.length - 1].remove();
+    if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
     if (n >= VIRTUAL_FROM) {
       const sample = this.body.querySelector("tr.result-row");
       if (sample && !this.rowHeight) this.rowHeight = sample.getBoundingClientRect().height || 40;

@@ -108,7 +108,11 @@ def test_keyboard_paths_skip_link_coin_list_dialog_charts_trades_and_focus_at_th
     assert page.evaluate("document.activeElement !== document.body")
 
     # The coin dialog keeps the focus inside, however many Tabs; the charts and the trade list are stops in it.
-    page.locator('#results-body tr[data-symbol="BTC"] .coin-open').focus()
+    expect(page.locator('#results-head th[data-key="total_return"]')).to_have_attribute("aria-sort", "descending")
+    opener = page.locator('#results-body tr[data-symbol="BTC"] .coin-open')
+    opener.focus()
+    page.locator('#results-head th[data-key="symbol"] button').evaluate("b => b.click()")  # a re-sort moves the row
+    expect(opener).to_be_focused()  # the focus moved with it
     page.keyboard.press("Enter")
     chart = page.locator("#price-chart")
     expect(chart).to_have_attribute("data-drawn", "true")
