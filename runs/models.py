@@ -32,6 +32,33 @@ METRIC_FIELDS: tuple[str, ...] = (
 )
 # Counts; a drawdown's duration in bars is one too (avg_bars_held is a mean, not a count).
 INTEGER_METRICS = frozenset(m.name for m in METRICS if m.kind == "int") | {"max_drawdown_duration"}
+# How the page shows each metric (it reads these from the template, never a copy of its own): the
+# engine's label and description (strategies.engine.METRICS), a unit from its kind ("%" percent,
+# "" plain number, "int" a count), and the page's own flags: whether gains are green and losses red
+# (colour), and whether the value means nothing for a coin without trades (needs_trades, shown "–").
+_UNITS = {"pct": "%", "ratio": "", "int": "int", "bars": ""}
+_FLAGS: dict[str, dict[str, bool]] = {
+    "total_return": {"colour": True},
+    "win_rate": {"needs_trades": True},
+    "buy_hold_return": {"colour": True},
+    "sharpe_ratio": {"colour": True, "needs_trades": True},
+    "max_drawdown": {"colour": True},
+    "cagr": {"colour": True},
+    "sortino_ratio": {"colour": True, "needs_trades": True},
+    "calmar_ratio": {"needs_trades": True},
+    "profit_factor": {"needs_trades": True},
+    "avg_trade_return": {"colour": True, "needs_trades": True},
+    "best_trade": {"needs_trades": True},
+    "worst_trade": {"needs_trades": True},
+    "avg_bars_held": {"needs_trades": True},
+}
+METRIC_DISPLAY: dict[str, dict[str, object]] = {
+    m.name: {"label": m.label, "title": m.description, "unit": _UNITS[m.kind], **_FLAGS.get(m.name, {})}
+    for m in METRICS
+}
+# Fewer closed trades (or bars) than this and a coin's metrics are flagged as resting on too few.
+FEW_TRADES = 5
+FEW_BARS = 100
 
 
 class BacktestRunQuerySet(models.QuerySet):
@@ -49,6 +76,15 @@ class BacktestRun(models.Model):
         INTERRUPTED = "interrupted", "Interrupted"
 
     IN_PROGRESS = (Status.PENDING, Status.RUNNING)
+    # Bootstrap colour of each status's badge (text-bg-<style>), read by the pages.
+    STATUS_STYLES = {
+        Status.PENDING: "secondary",
+        Status.RUNNING: "primary",
+        Status.COMPLETED: "success",
+        Status.FAILED: "danger",
+        Status.CANCELLED: "warning",
+        Status.INTERRUPTED: "danger",
+    }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="runs")

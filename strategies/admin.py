@@ -9,6 +9,7 @@ the column, and the change form shows what the rules were understood to be.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -118,6 +119,11 @@ class StrategyForm(forms.ModelForm):
 
 
 class ParameterFormSet(BaseInlineFormSet):
+    def add_fields(self, form, index) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:  # a checkbox in a table cell, with no <label> of its own
+            form.fields["DELETE"].widget.attrs["aria-label"] = "Delete this definition"
+
     def clean(self) -> None:
         """Check each kept definition (against the engine for a built-in), then the defaults
         together (a built-in) or the rules against the definitions (a rule strategy)."""
@@ -211,6 +217,15 @@ class ParameterFormSet(BaseInlineFormSet):
             raise ValidationError("The rules do not check: see the errors under the rules above.") from None
 
 
+class PlainNumberInput(forms.NumberInput):
+    """A decimal column's value as typed: 2 and 0.5, not 2.0000000000 and 0E-10."""
+
+    def format_value(self, value):
+        if isinstance(value, Decimal) and value.is_finite():
+            return format(value.normalize(), "f")
+        return super().format_value(value)
+
+
 class StrategyParameterInline(admin.TabularInline):
     model = StrategyParameter
     formset = ParameterFormSet
@@ -232,7 +247,13 @@ class StrategyParameterInline(admin.TabularInline):
         # One-line inputs: the tabular inline stays readable.
         if db_field.name in ("default_value", "options"):
             kwargs["widget"] = forms.TextInput(attrs={"size": 18})
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in ("min_value", "max_value"):
+            kwargs["widget"] = PlainNumberInput(attrs={"step": "any"})
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        # A table row's inputs have no <label> of their own: each names its column.
+        if field is not None:
+            field.widget.attrs.setdefault("aria-label", str(db_field.verbose_name).capitalize())
+        return field
 
     def get_extra(self, request, obj=None, **kwargs):
         return 1 if obj is None else 0  # a new rule strategy starts with one empty definition

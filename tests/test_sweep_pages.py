@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from market_data.models import INTERVALS
 from strategies.engine import FILL_OPTIONS, STOP_MODES
 from strategies.models import Strategy
 from sweeps.analysis import AGGREGATES, DEFAULT_OBJECTIVE
@@ -63,6 +64,7 @@ def test_the_form_offers_what_the_server_checks(client, plain_static, db):
         "objective": DEFAULT_OBJECTIVE,
         "fill": list(FILL_OPTIONS),
         "stop_mode": list(STOP_MODES),
+        "intervals": list(INTERVALS),
     }
 
 

@@ -12,12 +12,8 @@ export const AGGREGATE_LABELS = {
   beat_buy_hold_pct: "Coins beating buy & hold",
 };
 
-export const STATUS_STYLE = {
-  pending: "text-bg-secondary", running: "text-bg-primary", completed: "text-bg-success",
-  cancelled: "text-bg-warning", failed: "text-bg-danger", interrupted: "text-bg-danger",
-};
-
-export const IN_PROGRESS = new Set(["pending", "running"]);
+// The statuses and their badge styles are the runs' (runs.models, through the page-facts block).
+export { IN_PROGRESS, METRICS, RESUMABLE, statusClass } from "./facts.js";
 
 export const aggregateLabel = (name) => AGGREGATE_LABELS[name] || name;
 

@@ -10,11 +10,11 @@ import {
 } from "./form.js";
 import { aggregateLabel, dateOnly, sweepOptions } from "./sweep_common.js";
 
-const INTERVAL_ORDER = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
 const PREVIEW_DELAY_MS = 300;
 
 const form = $("#sweep-form");
 const options = sweepOptions();
+const INTERVAL_ORDER = options.intervals; // market_data.models.INTERVALS, through the sweep-options block
 const urls = {
   strategies: form.dataset.apiStrategies, coins: form.dataset.apiCoins,
   sweeps: form.dataset.apiSweeps, preview: form.dataset.apiPreview,

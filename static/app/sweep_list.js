@@ -2,7 +2,7 @@
 // While a sweep on the page is still going, the list refreshes itself every few seconds.
 import { getAll, getJSON } from "./api.js";
 import { $, el, fmtDateTime, fmtInt, show } from "./dom.js";
-import { IN_PROGRESS, STATUS_STYLE, aggregateLabel, fmtAggregate } from "./sweep_common.js";
+import { IN_PROGRESS, aggregateLabel, fmtAggregate, statusClass } from "./sweep_common.js";
 
 const REFRESH_MS = 3000;
 const root = $("#sweeps-page");
@@ -26,7 +26,7 @@ function row(sweep) {
     el("td", { class: "text-nowrap", text: sweep.strategy?.name || "?" }),
     el("td", { class: "small text-body-secondary", text: gridText(sweep) }),
     el("td", { class: "text-end text-nowrap", text: `${fmtInt(sweep.completed)} / ${fmtInt(sweep.total)}${sweep.skipped ? ` (+${fmtInt(sweep.skipped)} skipped)` : ""}` }),
-    el("td", {}, el("span", { class: `badge ${STATUS_STYLE[sweep.status] || "text-bg-secondary"}`, text: sweep.status })),
+    el("td", {}, el("span", { class: statusClass(sweep.status), text: sweep.status })),
     el("td", { class: "small", text: aggregateLabel(sweep.objective) }),
     el("td", { class: "text-end text-nowrap best-objective", text: best ? fmtAggregate(sweep.objective, best.objective) : "–" }));
   tr.addEventListener("click", (event) => {

@@ -13,7 +13,7 @@
 import * as echarts from "../vendor/echarts/echarts.esm.min.mjs";
 import { ApiError, getAll, getJSON, postJSON, withQuery } from "./api.js";
 import { $, $$, el, fmtDateTime, fmtInt, fmtNum, fmtPct, fmtSeconds, isNum, show, signClass } from "./dom.js";
-import { IN_PROGRESS, STATUS_STYLE, aggregateLabel, dateOnly, fmtAggregate, paramsText, sweepOptions } from "./sweep_common.js";
+import { IN_PROGRESS, METRICS, RESUMABLE, aggregateLabel, dateOnly, fmtAggregate, paramsText, statusClass, sweepOptions } from "./sweep_common.js";
 
 const POLL_MS = 2000;
 const WATCHDOG_MS = 15000;
@@ -76,13 +76,13 @@ const hasTest = () => Boolean(state.sweep?.test_start);
 function setStatus(status) {
   const badge = $("#sweep-status");
   badge.textContent = status;
-  badge.className = `badge ${STATUS_STYLE[status] || "text-bg-secondary"}`;
+  badge.className = statusClass(status);
   root.dataset.status = status;
   show($("#cancel-button"), IN_PROGRESS.has(status));
-  show($("#resume-button"), status === "interrupted");
+  show($("#resume-button"), RESUMABLE.has(status));
   if (state.sweep) state.sweep.status = status;
   const message = $("#sweep-message");
-  if (status === "interrupted") {
+  if (RESUMABLE.has(status)) {
     message.textContent = "The server stopped while this sweep ran. Resume runs only its missing cells.";
     show(message, true);
   } else show(message, false);
@@ -369,14 +369,15 @@ function renderSliders() {
 
 // --- One cell: its coins, and "Open as run" -------------------------------------------------------------
 
+// The labels are the engine's (strategies.engine.METRICS, through the page-facts block).
 const COIN_COLUMNS = [
-  ["total_return", "Return", (v) => fmtPct(v), true],
-  ["sharpe_ratio", "Sharpe", (v) => fmtNum(v), false],
-  ["max_drawdown", "Max DD", (v) => fmtPct(v), false],
-  ["win_rate", "Win rate", (v) => fmtPct(v, { sign: false, digits: 1 }), false],
-  ["total_trades", "Trades", (v) => fmtInt(v), false],
-  ["buy_hold_return", "Buy & hold", (v) => fmtPct(v), true],
-];
+  ["total_return", (v) => fmtPct(v), true],
+  ["sharpe_ratio", (v) => fmtNum(v), false],
+  ["max_drawdown", (v) => fmtPct(v), false],
+  ["win_rate", (v) => fmtPct(v, { sign: false, digits: 1 }), false],
+  ["total_trades", (v) => fmtInt(v), false],
+  ["buy_hold_return", (v) => fmtPct(v), true],
+].map(([key, format, signed]) => [key, METRICS.get(key)?.label || key, format, signed]);
 
 async function openCell(n) {
   state.selected = n;
@@ -472,7 +473,7 @@ function setupTable() {
   head.push(el("th", { scope: "col", class: "text-end", text: "Robustness" }),
     el("th", { scope: "col", class: "text-end", text: "Avg return" }));
   if (hasTest()) head.push(el("th", { scope: "col", class: "text-end", text: "Avg return (test)" }));
-  head.push(el("th", { scope: "col", class: "text-end", text: "Coins positive" }), el("th", { scope: "col", class: "text-end", text: "Trades" }));
+  head.push(el("th", { scope: "col", class: "text-end", text: "Coins positive" }), el("th", { scope: "col", class: "text-end", text: METRICS.get("total_trades")?.label || "total_trades" }));
   $("#cells-head").replaceChildren(...head);
 }
 
