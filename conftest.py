@@ -152,3 +152,21 @@ def asgi_server(tdb):
     yield SimpleNamespace(host="127.0.0.1", port=port, url=f"http://127.0.0.1:{port}")
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def db_loads(monkeypatch) -> list[int]:
+    """The coin ids whose series were read from the database (cache misses or an outage), from any thread."""
+    from market_data import selectors
+
+    seen: list[int] = []
+    lock = threading.Lock()
+    real = selectors.prices_load_many
+
+    def spy(*, crypto_ids, interval):
+        with lock:
+            seen.extend(crypto_ids)
+        return real(crypto_ids=crypto_ids, interval=interval)
+
+    monkeypatch.setattr(selectors, "prices_load_many", spy)
+    return seen

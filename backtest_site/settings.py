@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "strategies",
     "market_data",
     "runs",
+    "sweeps",
 ]
 
 MIDDLEWARE = [
@@ -229,13 +230,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", "").strip() or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
+        # The manifest storage whatever DEBUG is, so files collected with DEBUG=1 serve DEBUG=0
+        # (backtest_site/staticstorage.py); the tests link plain names unless they collect first.
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if env_bool("STATIC_MANIFEST", not DEBUG)
+            "backtest_site.staticstorage.StaticStorage"
+            if env_bool("STATIC_MANIFEST", True)
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
@@ -300,7 +303,47 @@ EVENTSTREAM_CHANNELMANAGER_CLASS = "runs.events.RunChannelManager"
 # Open run event streams (runs.streams) per client address (429 beyond) and in all per process (503).
 RUN_STREAMS_PER_CLIENT = env_int("RUN_STREAMS_PER_CLIENT", 20, minimum=1, maximum=100_000)
 RUN_STREAMS_MAX = env_int("RUN_STREAMS_MAX", 2000, minimum=1, maximum=100_000)
-if REDIS_URL and env_bool("EVENTSTREAM_USE_REDIS", False):
+# --- Celery (README "Scaling out on Celery") -----------------------------------
+# With CELERY_BROKER_URL set, runs are executed by Celery workers (`celery -A backtest_site worker`)
+# instead of this process's pool (runs.backends.CeleryBackend); the broker carries ids only.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip()
+# A worker killed mid-task has its task delivered again: acknowledged after it ran, one task
+# reserved per process, and a task whose process died is requeued rather than acknowledged.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A chunk costs tens to hundreds of milliseconds; one that runs this long is killed (and counted
+# failed by Celery, not redelivered): its run then ends `interrupted` when its lease runs out.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30, minimum=1, maximum=86400)
+# Redis: a task not acknowledged this long after delivery is delivered again (its worker is
+# presumed dead). Above the time limit (a live task is never delivered twice), below the lease
+# (a lost task comes back before its run is declared interrupted). RabbitMQ redelivers at once
+# when the worker's connection drops, and ignores this.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 45, minimum=2, maximum=86400)
+# Submitting must fail fast when the broker is down (a 503, not a hung request): short socket
+# timeouts, no publish retries, and one connection attempt.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Workers look for such tasks every few seconds (kombu's default is every 100 s).
+    "unacked_restore_interval": max(1, min(5, CELERY_VISIBILITY_TIMEOUT // 3)),
+    "unacked_restore_throttle": 1,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True  # results are stored by the job itself; no result backend
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+
+# Workers publish from other processes: the live clients of every web process get their events
+# through Redis, so with Celery it is on by default.
+if REDIS_URL and env_bool("EVENTSTREAM_USE_REDIS", bool(CELERY_BROKER_URL)):
     EVENTSTREAM_REDIS = redis_kwargs(REDIS_URL)
 
 LOGGING = {
@@ -310,6 +353,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own default config gives "django" a console handler of its own (DEBUG only) that
+        # also propagates here: every request line of `runserver` came out twice. Root's handler only.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
     },
 }

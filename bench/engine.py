@@ -16,7 +16,11 @@ Prints, for each of the six strategies with its default parameters (stop-loss 10
 - sim ms: the engine's own share of that work, simulation and metrics on the same
   precomputed signals (like for like with from_signals), and sim/vbt;
 - vbt+metrics: from_signals plus the metrics the engine reports (total return, max
-  drawdown, trade count, Sharpe).
+  drawdown, trade count, Sharpe);
+- options ms: the engine ms with fill="next_open", stop_mode="intrabar",
+  slippage_pct=0.05, and opt/def its ratio to the default options (target: at most 1.5);
+- portfolio ms: the 48 coins as one account (backtest_portfolio_arrays, one slot per
+  coin, default options), and pf/engine its ratio to the 48 single backtests (target: at most 3).
 Engine and vectorbt are timed in turns, so load from elsewhere falls on both alike.
 Then the peak memory of a fresh process running all six 48-coin batches, and the cost of
 the first backtest after a fresh process start beside a warm one (numba's on-disk cache
@@ -44,7 +48,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from strategies.engine import STRATEGIES, backtest_arrays, resolve_parameters, warmup_bars  # noqa: E402
+from strategies.engine import (  # noqa: E402
+    STRATEGIES,
+    backtest_arrays,
+    backtest_portfolio_arrays,
+    parameters_resolve,
+    warmup_bars,
+)
 from strategies.engine.metrics import compute_metrics  # noqa: E402
 from strategies.engine.signals import Prices, strategy_signals  # noqa: E402
 from strategies.engine.simulation import simulate  # noqa: E402
@@ -75,13 +85,24 @@ def make_market(coins: int = COINS, bars: int = BARS, seed: int = SEED) -> tuple
     return times, market
 
 
-def run_engine(key: str, times: np.ndarray, market: Market, with_trades: bool = False) -> list:
+# The execution options a trader closest to a real market picks (spec: "Execution options").
+MARKET_OPTIONS = {"fill": "next_open", "stop_mode": "intrabar", "slippage_pct": 0.05}
+
+
+def run_engine(
+    key: str, times: np.ndarray, market: Market, with_trades: bool = False, options: dict | None = None
+) -> list:
     """Backtest every coin; with_trades also builds each result's list of trade dicts."""
-    results = [backtest_arrays(key, times=times, params={}, **coin) for coin in market]
+    results = [backtest_arrays(key, times=times, params={}, **coin, **(options or {})) for coin in market]
     if with_trades:
         for result in results:
             result.trades  # noqa: B018 - built on first access
     return results
+
+
+def run_portfolio(key: str, times: np.ndarray, market: Market) -> object:
+    """The 48 coins as one account (one slot per coin), default options."""
+    return backtest_portfolio_arrays(key, {f"C{i:02d}": {"times": times, **c} for i, c in enumerate(market)}, {})
 
 
 def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -128,7 +149,7 @@ def time_original(key: str, times: np.ndarray, market: Market, coins: int) -> fl
 def vectorbt_inputs(key: str, market: Market) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(close, entries, exits) as bars x coins arrays: the engine's own signals, with the
     bars inside the warm-up switched off as the engine never evaluates them."""
-    params = resolve_parameters(key, {})
+    params = parameters_resolve(key, {})
     warmup = warmup_bars(key, params)
     closes, entries, exits = [], [], []
     for coin in market:
@@ -143,7 +164,7 @@ def vectorbt_inputs(key: str, market: Market) -> tuple[np.ndarray, np.ndarray, n
 def from_signals_run(key: str, market: Market) -> Callable[[], object]:
     """The engine's part that vectorbt's from_signals does: the position model and the
     metrics, on precomputed signals (the like-for-like column)."""
-    params = resolve_parameters(key, {})
+    params = parameters_resolve(key, {})
     warmup = warmup_bars(key, params)
     signals = [strategy_signals(key, Prices(c["close"], c["high"], c["low"]), params) for c in market]
 
@@ -164,7 +185,7 @@ def vectorbt_runs(key: str, market: Market) -> tuple[Callable[[], object], Calla
     import vectorbt as vbt
 
     close, entries, exits = vectorbt_inputs(key, market)
-    stop = resolve_parameters(key, {})["stop_loss_threshold"] / 100
+    stop = parameters_resolve(key, {})["stop_loss_threshold"] / 100
 
     def simulate():
         return vbt.Portfolio.from_signals(
@@ -257,7 +278,8 @@ def main() -> None:
     )
     header = (
         f"{'strategy':<16} {'engine ms':>9} {'+trades':>8} {'original ms':>12} {'speed-up':>9} {'vbt ms':>7} "
-        f"{'engine/vbt':>10} {'sim ms':>7} {'sim/vbt':>8} {'vbt+metrics':>11}"
+        f"{'engine/vbt':>10} {'sim ms':>7} {'sim/vbt':>8} {'vbt+metrics':>11} {'options ms':>10} {'opt/def':>7} "
+        f"{'portfolio ms':>12} {'pf/engine':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -266,6 +288,8 @@ def main() -> None:
             "engine": lambda key=key: run_engine(key, times, market),
             "trades": lambda key=key: run_engine(key, times, market, with_trades=True),
             "sim": from_signals_run(key, market),
+            "options": lambda key=key: run_engine(key, times, market, options=MARKET_OPTIONS),
+            "portfolio": lambda key=key: run_portfolio(key, times, market),
         }
         if not args.no_vectorbt:
             runs["vbt"], runs["vbt_metrics"] = vectorbt_runs(key, market)
@@ -275,7 +299,8 @@ def main() -> None:
         print(
             f"{key:<16} {ms['engine']:9.2f} {ms['trades']:8.2f} {original:12.0f} {original / ms['engine']:8.0f}x "
             f"{vbt:7.1f} {ms['engine'] / vbt:10.3f} {ms['sim']:7.2f} {ms['sim'] / vbt:8.3f} "
-            f"{ms.get('vbt_metrics', math.nan):11.1f}"
+            f"{ms.get('vbt_metrics', math.nan):11.1f} {ms['options']:10.2f} {ms['options'] / ms['engine']:7.2f} "
+            f"{ms['portfolio']:12.2f} {ms['portfolio'] / ms['engine']:9.2f}"
         )
 
     memory = {key: in_fresh_process(MEMORY_CHILD, key=key) for key in STRATEGIES}

@@ -1,14 +1,18 @@
 """Time `import_prices` on 48 coins x 8,760 hourly bars (420,480 rows).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bt_bench .venv/bin/python bench/import.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bt_data_bench .venv/bin/python bench/import.py
 
 `--coins 50` gives the 438,000 rows of the issue's figure. Writes one CSV per coin into a
-temporary directory (the format pandas writes:
-unnamed index column of ISO times, then open, high, low, close, volume), migrates the
-database named by DATABASE_URL, imports every file with `import_prices` in one process,
-then imports them all again (which must change nothing), and prints rows, seconds and
-rows/s for both passes. The bench coins (symbols BENCH00, BENCH01, ...) are deleted at the
-end unless --keep is given.
+temporary directory (the format pandas writes: unnamed index column of ISO times, then open,
+high, low, close, volume; named as freqtrade names files, BENCH00_USDT-1h.csv), migrates the
+database named by DATABASE_URL, then times, in one process:
+1. one `import_prices` of the folder (every coin in one command, the coins from the file names);
+2. the same again (which must change nothing);
+3. one `import_prices` per file, as the importer had to be called before (each file its own commit);
+and, first, the reading and checking of the files alone (no database).
+It prints rows, seconds and rows/s of each, beside the rate of the importer before the
+vectorised one (`BEFORE`, measured with this script at commit 0a8c194 on the same machine).
+The bench coins (symbols BENCH00, BENCH01, ...) are deleted at the end unless --keep is given.
 """
 
 from __future__ import annotations
@@ -33,9 +37,12 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from market_data import demo  # noqa: E402
+from market_data.formats import read_price_file  # noqa: E402
 from market_data.models import Cryptocurrency, Price  # noqa: E402
 
 BARS = 8760
+# bench/import.py at 0a8c194 (one import_prices per file, the per-row parser and text COPY), PostgreSQL 2026-12-02.
+BEFORE = {"first import": 13_269, "re-import": 20_964}
 
 
 def write_csvs(folder: Path, coins: int) -> list[tuple[str, Path]]:
@@ -45,7 +52,7 @@ def write_csvs(folder: Path, coins: int) -> list[tuple[str, Path]]:
         # Beyond the 48 demo coins, reuse their parameters under a new seed.
         spec = dataclasses.replace(demo.DEMO_COINS[k % len(demo.DEMO_COINS)], symbol=f"BENCH{k:02d}")
         bars = demo.demo_ohlcv(spec, BARS)
-        path = folder / f"bench{k:02d}.csv"
+        path = folder / f"BENCH{k:02d}_USDT-1h.csv"
         with open(path, "w") as out:
             out.write(",open,high,low,close,volume\n")
             out.writelines(
@@ -56,10 +63,24 @@ def write_csvs(folder: Path, coins: int) -> list[tuple[str, Path]]:
     return files
 
 
-def import_all(files: list[tuple[str, Path]]) -> float:
+def import_each(files: list[tuple[str, Path]]) -> float:
     started = time.perf_counter()
     for symbol, path in files:
         call_command("import_prices", str(path), symbol=symbol, stdout=open(os.devnull, "w"))
+    return time.perf_counter() - started
+
+
+def parse_only(files: list[tuple[str, Path]]) -> float:
+    """Reading and checking every file, no database: the importer's own share of the time."""
+    started = time.perf_counter()
+    for _, path in files:
+        read_price_file(path)
+    return time.perf_counter() - started
+
+
+def import_folder(folder: Path) -> float:
+    started = time.perf_counter()
+    call_command("import_prices", str(folder), quote="USDT", stdout=open(os.devnull, "w"))
     return time.perf_counter() - started
 
 
@@ -72,15 +93,24 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     bench = Cryptocurrency.objects.filter(symbol__startswith="BENCH")
     bench.delete()
+    rows = args.coins * BARS
+
+    def line(label: str, seconds: float, note: str = "") -> None:
+        before = BEFORE.get(label.split(" (")[0])
+        beside = f"   (before: {before:,} rows/s)" if before else ""
+        print(f"{label + ':':<40}{rows:,} rows in {seconds:6.2f} s = {rows / seconds:>9,.0f} rows/s{note}{beside}")
+
     with tempfile.TemporaryDirectory() as tmp:
         files = write_csvs(Path(tmp), args.coins)
-        rows = args.coins * BARS
         print(f"database: {connection.vendor} ({connection.settings_dict['NAME']}), {args.coins} coins x {BARS} bars")
-        first = import_all(files)
+        line("parse and check only (no database)", parse_only(files))
+        seconds = import_folder(Path(tmp))
         stored = Price.objects.filter(crypto__in=bench).count()
-        print(f"first import:  {rows:,} rows in {first:.2f} s = {rows / first:,.0f} rows/s ({stored:,} rows stored)")
-        again = import_all(files)
-        print(f"re-import:     {rows:,} rows in {again:.2f} s = {rows / again:,.0f} rows/s (changes nothing)")
+        line("first import (one command)", seconds, f" ({stored:,} rows stored)")
+        line("re-import (one command)", import_folder(Path(tmp)), " (changes nothing)")
+        bench.delete()
+        line("first import (one command per file)", import_each(files))
+        line("re-import (one command per file)", import_each(files), " (changes nothing)")
     if not args.keep:
         bench.delete()
 

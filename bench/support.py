@@ -56,7 +56,7 @@ from market_data import demo
 from market_data.models import Cryptocurrency
 from market_data.parsing import PriceBar
 from market_data.services import prices_bulk_upsert
-wanted = int(sys.argv[1])
+wanted = int(sys.argv[-1])
 times = demo.demo_times()
 templates = demo.DEMO_COINS
 for i in range(wanted):

@@ -9,7 +9,9 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html_join
 
 from .models import Cryptocurrency, Price
-from .services import prices_versions_bump_on_commit
+from .quality import quality_report
+from .selectors import prices_get
+from .services import coins_update_from_exchange, prices_versions_bump_on_commit
 
 # A filtered list counts at most this many rows; beyond it the page count is capped.
 COUNT_CAP = 100_000
@@ -82,10 +84,21 @@ class PriceAdmin(admin.ModelAdmin):
 
 @admin.register(Cryptocurrency)
 class CryptocurrencyAdmin(admin.ModelAdmin):
-    list_display = ["symbol", "name", "is_active", "is_demo", "bars_per_interval", "created_at"]
+    list_display = ["symbol", "name", "is_active", "is_demo", "bars_per_interval", "data_quality", "created_at"]
     list_filter = ["is_active", "is_demo"]
     search_fields = ["symbol", "name"]
     readonly_fields = ["created_at"]
+    actions = ["update_from_exchange"]
+
+    @admin.action(description="Update from exchange")
+    def update_from_exchange(self, request, queryset):
+        ids = list(queryset.values_list("id", flat=True))
+        coins_update_from_exchange(coin_ids=ids)
+        self.message_user(
+            request,
+            f"Updating {len(ids)} coin(s) from the exchange in the background: every stored interval, from its "
+            "last bar to the last closed candle. Reload this page to see the new bars.",
+        )
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
@@ -107,3 +120,25 @@ class CryptocurrencyAdmin(admin.ModelAdmin):
             "<div>{}: {} bars, {} → {}</div>",
             ((s.interval, f"{s.bars:,}", f"{s.first:%Y-%m-%d %H:%M}", f"{s.last:%Y-%m-%d %H:%M}") for s in stats),
         )
+
+    @admin.display(description="data quality")
+    def data_quality(self, coin: Cryptocurrency) -> str:
+        """Per stored interval, the summary of GET /api/cryptocurrencies/{symbol}/quality/ (series from the cache)."""
+        stats = getattr(coin, "interval_stats", None)
+        if stats is None:
+            stats = Price.objects.filter(crypto=coin).interval_stats().get(coin.id, [])
+        rows = []
+        for s in stats:
+            series = prices_get(crypto_id=coin.id, interval=s.interval)
+            report = quality_report(series.times, series.close, series.volume, interval=s.interval)
+            rows.append(
+                (
+                    s.interval,
+                    f"{len(report['gaps']):,} gaps ({report['missing_bars']:,} missing bars)",
+                    f"{report['zero_volume_bars']:,} zero-volume, {len(report['flat_runs']):,} flat runs, "
+                    f"{len(report['jumps']):,} jumps",
+                )
+            )
+        if not rows:
+            return "no bars"
+        return format_html_join("", "<div>{}: {}, {}</div>", rows)

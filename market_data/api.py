@@ -1,4 +1,4 @@
-"""Read-only coin catalogue: GET /api/cryptocurrencies/[{symbol}/[prices/]]."""
+"""Read-only coin catalogue: GET /api/cryptocurrencies/[{symbol}/[prices/|quality/]]."""
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
@@ -9,8 +9,15 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from .models import Cryptocurrency, Price
-from .selectors import coin_get
-from .serializers import CryptocurrencySerializer, PriceBarSerializer, PriceQuerySerializer
+from .quality import quality_report
+from .selectors import coin_get, prices_get
+from .serializers import (
+    CryptocurrencySerializer,
+    PriceBarSerializer,
+    PriceQuerySerializer,
+    QualityQuerySerializer,
+    QualitySerializer,
+)
 
 SYMBOL_PARAMETER = OpenApiParameter(
     "symbol", str, OpenApiParameter.PATH, description="coin symbol, any case", examples=[OpenApiExample("BTC", "BTC")]
@@ -91,3 +98,22 @@ class CryptocurrencyViewSet(viewsets.ReadOnlyModelViewSet):
         bars = Price.objects.bars(crypto_id=coin.id, **query.validated_data)
         page = self.paginate_queryset(bars)
         return self.get_paginated_response(PriceBarSerializer(page, many=True).data)
+
+    @extend_schema(parameters=[SYMBOL_PARAMETER, QualityQuerySerializer], responses=QualitySerializer)
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def quality(self, request, *args, **kwargs):
+        """Coverage, gaps, zero-volume bars, flat runs and jumps of the coin's bars (stored or derived) in a window."""
+        query = QualityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        options = query.validated_data
+        coin = self.get_object()
+        series = prices_get(crypto_id=coin.id, interval=options["interval"], start=options["start"], end=options["end"])
+        report = quality_report(
+            series.times,
+            series.close,
+            series.volume,
+            interval=options["interval"],
+            flat_run_bars=options["flat_run_bars"],
+            jump_threshold=options["jump_threshold"],
+        )
+        return Response({"symbol": coin.symbol, **report})

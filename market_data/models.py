@@ -12,6 +12,7 @@ from django.db.models.functions import Cast
 
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w")
 INTERVAL_CHOICES = [(i, i) for i in INTERVALS]
+INTERVAL_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400, "1w": 604800}
 # What an imported symbol may be: it is part of the API's URLs (/api/cryptocurrencies/BTC/prices/),
 # so no "/", "." or spaces; at most 20 characters, the column's size.
 SYMBOL_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,19}")
@@ -19,12 +20,17 @@ SYMBOL_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,19}")
 
 @dataclass(frozen=True)
 class IntervalStats:
-    """What a coin holds in one interval: how many bars, and the first and last bar's time."""
+    """What a coin holds in one interval: how many bars, and the first and last bar's time.
+
+    A derived interval (made from finer stored bars, see aggregate.py) names its source; its bar
+    count is the buckets between its first and last bar.
+    """
 
     interval: str
     bars: int
     first: dt.datetime
     last: dt.datetime
+    derived_from: str | None = None
 
 
 class CryptocurrencyQuerySet(models.QuerySet):
@@ -32,11 +38,14 @@ class CryptocurrencyQuerySet(models.QuerySet):
         return self.filter(is_active=True)
 
     def with_interval_stats(self) -> list[Cryptocurrency]:
-        """The coins, each with `interval_stats` (a list of IntervalStats): two queries in all."""
+        """The coins, each with `interval_stats` (IntervalStats, stored then derived intervals): two queries."""
+        from .aggregate import interval_stats_derived  # aggregate.py builds on this module's constants
+
         coins = list(self)
         stats = Price.objects.filter(crypto_id__in=[c.id for c in coins]).interval_stats()
         for coin in coins:
-            coin.interval_stats = stats.get(coin.id, [])
+            stored = stats.get(coin.id, [])
+            coin.interval_stats = stored + interval_stats_derived(stored)
         return coins
 
 

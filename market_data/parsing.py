@@ -1,4 +1,4 @@
-"""Parsing price CSV files: pure functions, no Django, no database.
+"""Parsing price CSV files: the bar and error types, and the generic CSV's rules. No Django, no database.
 
 A file has a header row. The time column is the one headed `datetime`, `date`,
 `timestamp`, `time` or `open_time` (any case), or an unnamed first column, as pandas
@@ -12,7 +12,6 @@ importer can refuse the file whole, or skip the bad rows when asked to.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from collections.abc import Iterable
@@ -42,11 +41,12 @@ class PriceBar(NamedTuple):
 
 @dataclass(frozen=True)
 class RowError:
-    line: int
+    line: int  # the physical line of a text file (the header is line 1), or the row of a json/feather file
     message: str
+    kind: str = "line"  # "line" or "row"
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        return f"{self.kind} {self.line}: {self.message}"
 
 
 @dataclass
@@ -84,88 +84,22 @@ def parse_time(raw: str) -> dt.datetime:
     return value
 
 
-def _find_columns(header: list[str]) -> tuple[int, dict[str, int]]:
-    names = [h.strip().lower() for h in header]
-    time_index = next((names.index(n) for n in TIME_COLUMNS if n in names), None)
-    if time_index is None:
-        if names and names[0] == "":
-            time_index = 0
-        else:
-            raise PriceFileError(
-                "no time column: expected a column headed datetime, date, timestamp, time or open_time, "
-                "or an unnamed first column"
-            )
-    missing = [c for c in PRICE_COLUMNS if c not in names]
-    if missing:
-        raise PriceFileError(f"missing column(s): {', '.join(missing)} (found: {', '.join(header)})")
-    columns = {c: names.index(c) for c in (*PRICE_COLUMNS, "volume") if c in names}
-    return time_index, columns
-
-
-def _number(raw: str, name: str) -> float:
-    try:
-        value = float(raw)  # float() ignores surrounding spaces
-    except ValueError:
-        raise ValueError(f"missing {name}" if raw.strip() == "" else f"unparsable {name} {raw!r}") from None
-    # One comparison on the hot path; NaN fails it too.
-    if not -MAX_VALUE < value < MAX_VALUE:
-        if math.isfinite(value):
-            raise ValueError(f"{name} {raw!r} is out of range (must be below 10^12)")
-        raise ValueError(f"unparsable {name} {raw!r}")
-    return value
-
-
-def parse_row(cells: list[str], time_index: int, columns: dict[str, int]) -> PriceBar:
-    """One data row to a bar; raises ValueError saying what is wrong with it."""
-    needed = max(time_index, *columns.values()) + 1
-    if len(cells) < needed:
-        raise ValueError(f"missing value(s): {len(cells)} cells, expected {needed}")
-    raw_time = cells[time_index]
-    if raw_time.strip() == "":
-        raise ValueError("missing time")
-    when = parse_time(raw_time)
-    o, h, lo, c = (_number(cells[columns[n]], n) for n in PRICE_COLUMNS)
-    volume = _number(cells[columns["volume"]], "volume") if "volume" in columns else None
-    if min(o, h, lo, c) <= 0:
-        raise ValueError("non-positive price")
-    if h < max(o, c):
-        raise ValueError(f"high {h:g} below open/close")
-    if lo > min(o, c):
-        raise ValueError(f"low {lo:g} above open/close")
-    if volume is not None and volume < 0:
-        raise ValueError("negative volume")
-    return PriceBar(when, o, h, lo, c, volume)
+def bars_from_frame(frame) -> list[PriceBar]:
+    """PriceBar tuples from a checked frame (formats.FRAME_COLUMNS); NaN volume is None."""
+    times = [_EARLIEST + dt.timedelta(microseconds=t // 1000) for t in frame["time"].tolist()]
+    rows = zip(times, *(frame[c].tolist() for c in PRICE_COLUMNS), frame["volume"].tolist(), strict=True)
+    return [PriceBar(t, o, h, lo, c, None if math.isnan(v) else v) for t, o, h, lo, c, v in rows]
 
 
 def parse_price_csv(lines: Iterable[str]) -> ParsedFile:
-    """Parse a whole file. Bad rows go to `errors`; a later row repeating a time is a bad row.
+    """Parse a whole generic CSV file (see formats.read_generic_csv). Bad rows go to `errors`.
 
     Raises PriceFileError when the header itself is unusable.
     """
-    reader = csv.reader(lines)
-    header = next((row for row in reader if any(cell.strip() for cell in row)), None)
-    if header is None:
-        raise PriceFileError("the file is empty (a header row is required)")
-    time_index, columns = _find_columns(header)
-    parsed = ParsedFile()
-    first_line: dict[dt.datetime, int] = {}
-    for cells in reader:
-        if not cells:
-            continue  # blank line
-        line = reader.line_num
-        try:
-            bar = parse_row(cells, time_index, columns)
-        except ValueError as exc:
-            parsed.errors.append(RowError(line, str(exc)))
-            continue
-        seen = first_line.setdefault(bar.datetime, line)
-        if seen != line:
-            parsed.errors.append(
-                RowError(line, f"duplicate timestamp {bar.datetime:%Y-%m-%dT%H:%M:%SZ} (first on line {seen})")
-            )
-            continue
-        parsed.bars.append(bar)
-    return parsed
+    from .formats import read_generic_csv  # formats builds on this module's types
+
+    read = read_generic_csv("\n".join(line.rstrip("\r\n") for line in lines))
+    return ParsedFile(bars=bars_from_frame(read.frame), errors=read.errors)
 
 
 def parse_price_file(path: Path | str) -> ParsedFile:

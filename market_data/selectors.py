@@ -24,10 +24,11 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from backtest_site.cache import cache_guard
 
+from .aggregate import coarser_intervals, derivable_from, ohlcv_aggregate
 from .models import Cryptocurrency, Price
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ class PriceSeries:
 
     def __len__(self) -> int:
         return len(self.times)
+
+    def columns(self, lo: int = 0, hi: int | None = None) -> dict[str, np.ndarray]:
+        """The arrays as the engine's backtest_arrays takes them (times, open, ..., volume), bars lo:hi."""
+        return {name: getattr(self, name)[lo:hi] for name in ("times", *_COLUMNS)}
 
     def window(self, *, start: dt.datetime | None, end: dt.datetime | None) -> PriceSeries:
         """The bars with start <= datetime <= end (both inclusive; None is open-ended)."""
@@ -83,8 +88,12 @@ def _series_key(crypto_id: int, interval: str, version: str) -> str:
 
 
 def prices_version_bump(*, crypto_id: int, interval: str) -> None:
-    """Give the coin's series a new version: what was cached before is never served again."""
-    cache_guard.call(cache.set, _version_key(crypto_id, interval), uuid.uuid4().hex, None)
+    """Give the coin's series a new version: what was cached before is never served again.
+
+    The coarser intervals derivable from this one get one too: their series may be made of these bars.
+    """
+    keys = [_version_key(crypto_id, i) for i in (interval, *coarser_intervals(interval))]
+    cache_guard.call(cache.set_many, {key: uuid.uuid4().hex for key in keys}, None)
 
 
 def _to_ns(value: dt.datetime) -> int:
@@ -171,11 +180,8 @@ def _prices_load_sqlite(*, crypto_ids: Sequence[int], interval: str) -> dict[int
     return _split_by_coin(crypto_ids, ids, times, [values[:, k] for k in range(5)])
 
 
-def prices_load_many(*, crypto_ids: Sequence[int], interval: str) -> dict[int, PriceSeries]:
-    """Every bar of several coins at one interval, from the database in one statement, as float64 arrays.
-
-    Raw SQL casting to float: Decimal conversion through the ORM is several times slower.
-    """
+def _prices_load_stored_many(*, crypto_ids: Sequence[int], interval: str) -> dict[int, PriceSeries]:
+    """The stored bars of several coins at one interval, in one statement."""
     if not crypto_ids:
         return {}
     if connection.vendor == "postgresql":
@@ -183,8 +189,44 @@ def prices_load_many(*, crypto_ids: Sequence[int], interval: str) -> dict[int, P
     return _prices_load_sqlite(crypto_ids=crypto_ids, interval=interval)
 
 
+def prices_derived_load(*, crypto_id: int, interval: str) -> PriceSeries | None:
+    """The coin's `interval` bars aggregated from its finest stored finer interval; None if it has none.
+
+    (aggregate.py: UTC-aligned buckets, incomplete buckets at either end left out.)
+    """
+    sources = derivable_from(interval)
+    if not sources:
+        return None
+    stored = set(
+        Price.objects.filter(crypto_id=crypto_id, interval_type__in=sources)
+        .order_by()
+        .values_list("interval_type", flat=True)
+        .distinct()
+    )
+    source = next((s for s in sources if s in stored), None)
+    if source is None:
+        return None
+    fine = _prices_load_stored_many(crypto_ids=[crypto_id], interval=source)[int(crypto_id)]
+    columns = ohlcv_aggregate(
+        fine.times, fine.open, fine.high, fine.low, fine.close, fine.volume, source=source, target=interval
+    )
+    return PriceSeries(*columns)
+
+
+def prices_load_many(*, crypto_ids: Sequence[int], interval: str) -> dict[int, PriceSeries]:
+    """Every bar of several coins at one interval from the database, as float64 arrays: the stored
+    ones of all the coins in one statement (raw SQL casting to float: Decimal conversion through
+    the ORM is several times slower). A coin without stored bars of `interval` gets them derived
+    from a finer stored interval: stored bars win."""
+    loaded = _prices_load_stored_many(crypto_ids=crypto_ids, interval=interval)
+    for crypto_id, series in loaded.items():
+        if not len(series) and derivable_from(interval):
+            loaded[crypto_id] = prices_derived_load(crypto_id=crypto_id, interval=interval) or series
+    return loaded
+
+
 def prices_load(*, crypto_id: int, interval: str) -> PriceSeries:
-    """Every bar of one coin and interval from the database."""
+    """Every bar of one coin and interval from the database (derived when none is stored)."""
     return prices_load_many(crypto_ids=[crypto_id], interval=interval)[int(crypto_id)]
 
 
@@ -266,13 +308,31 @@ def coins_with_bars(
     end: dt.datetime | None = None,
     symbols: Sequence[str] | None = None,
 ) -> list[CoinRef]:
-    """Active coins that have at least one bar of `interval` in [start, end], by symbol."""
-    bars = Price.objects.filter(crypto=OuterRef("pk"), interval_type=interval)
-    if start is not None:
-        bars = bars.filter(datetime__gte=start)
-    if end is not None:
-        bars = bars.filter(datetime__lte=end)
-    qs = Cryptocurrency.objects.active().filter(Exists(bars))
+    """Active coins that have at least one bar of `interval` in [start, end], stored or derived, by symbol.
+
+    A coin with stored bars of `interval` is judged by those (stored bars win); one without, by its
+    derived series (aggregate.py), which is loaded (and cached) to see whether a complete bucket
+    falls in the window.
+    """
+
+    def bars(intervals: list[str], *, window: bool = True):
+        qs = Price.objects.filter(crypto=OuterRef("pk"), interval_type__in=intervals)
+        if window and start is not None:
+            qs = qs.filter(datetime__gte=start)
+        if window and end is not None:
+            qs = qs.filter(datetime__lte=end)
+        return Exists(qs)
+
+    sources = list(derivable_from(interval))
+    qs = Cryptocurrency.objects.active().annotate(stored=bars([interval]), stored_any=bars([interval], window=False))
+    if sources:
+        qs = qs.annotate(fine=bars(sources)).filter(Q(stored=True) | Q(stored_any=False, fine=True))
+    else:
+        qs = qs.filter(stored=True)
     if symbols:
         qs = qs.filter(symbol__in=list(symbols))
-    return [CoinRef(c.id, c.symbol, c.name, c.is_demo) for c in qs.order_by("symbol")]
+    return [
+        CoinRef(c.id, c.symbol, c.name, c.is_demo)
+        for c in qs.order_by("symbol")
+        if c.stored or len(prices_get(crypto_id=c.id, interval=interval, start=start, end=end))
+    ]

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import INTERVALS, Cryptocurrency
+from .quality import FLAT_RUN_BARS, JUMP_THRESHOLD
 
 
 class IntervalStatsSerializer(serializers.Serializer):
@@ -16,6 +17,9 @@ class IntervalStatsSerializer(serializers.Serializer):
     bars = serializers.IntegerField()
     first = serializers.DateTimeField()
     last = serializers.DateTimeField()
+    derived_from = serializers.CharField(
+        allow_null=True, help_text="the stored interval these bars are aggregated from; null for stored bars"
+    )
 
 
 class CryptocurrencySerializer(serializers.ModelSerializer):
@@ -86,3 +90,52 @@ class PriceQuerySerializer(serializers.Serializer):
         if start is not None and end is not None and start > end:
             raise serializers.ValidationError({"end": "end is before start."})
         return {"interval": attrs["interval"], "start": start, "end": end}
+
+
+class QualityQuerySerializer(PriceQuerySerializer):
+    """?interval=1h[&start&end][&flat_run_bars=10][&jump_threshold=0.2]: the report of that window."""
+
+    flat_run_bars = serializers.IntegerField(min_value=2, max_value=100_000, default=FLAT_RUN_BARS)
+    jump_threshold = serializers.FloatField(min_value=0.0001, max_value=1000, default=JUMP_THRESHOLD)
+
+    def validate(self, attrs):
+        window = super().validate(attrs)
+        return {**window, "flat_run_bars": attrs["flat_run_bars"], "jump_threshold": attrs["jump_threshold"]}
+
+
+class GapSerializer(serializers.Serializer):
+    after = serializers.DateTimeField()
+    before = serializers.DateTimeField()
+    missing = serializers.IntegerField()
+
+
+class FlatRunSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    bars = serializers.IntegerField()
+
+
+class JumpSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    to = serializers.FloatField()
+    change = serializers.FloatField(help_text="relative close-to-close change, 0.25 is +25 %")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.FloatField()  # a keyword in Python
+        return fields
+
+
+class QualitySerializer(serializers.Serializer):
+    """The data-quality report of one coin and interval (see market_data/quality.py)."""
+
+    symbol = serializers.CharField()
+    interval = serializers.CharField()
+    first = serializers.DateTimeField(allow_null=True)
+    last = serializers.DateTimeField(allow_null=True)
+    bars = serializers.IntegerField()
+    missing_bars = serializers.IntegerField()
+    gaps = GapSerializer(many=True)
+    zero_volume_bars = serializers.IntegerField()
+    flat_runs = FlatRunSerializer(many=True)
+    jumps = JumpSerializer(many=True)

@@ -1,7 +1,7 @@
-"""Writes of market data: the bulk price upsert, the CSV importer and the demo universe.
+"""Writes of market data: the bulk price upsert, the file importer and the demo universe.
 
-All three share `prices_bulk_upsert`, the one fast write path: COPY into a temporary
-table and one INSERT ... ON CONFLICT DO UPDATE on PostgreSQL, executemany of the same
+All three share `prices_bulk_upsert`, the one fast write path: binary COPY (built by numpy)
+into a temporary table and one INSERT ... ON CONFLICT DO UPDATE on PostgreSQL, executemany of the same
 upsert on SQLite. An unchanged bar is not rewritten, so re-importing a file changes
 nothing. After the transaction commits, each written (coin, interval) gets a new cache
 version, so no stale series is ever served.
@@ -10,20 +10,43 @@ version, so no stale series is ever served.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import io
+import logging
+import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from . import demo
-from .models import INTERVALS, SYMBOL_RE, Cryptocurrency, Price
-from .parsing import PriceBar, PriceFileError, RowError, parse_price_file
-from .selectors import prices_version_bump
+from .formats import (
+    PRICE_SUFFIXES,
+    FileBars,
+    duration_text,
+    empty_frame,
+    read_price_file,
+    spacing_seconds,
+    symbol_from_pair,
+)
+from .models import INTERVAL_SECONDS, INTERVALS, SYMBOL_RE, Cryptocurrency, Price
+from .parsing import PriceBar, PriceFileError, RowError, bars_from_frame
+from .quality import quality_report
+from .selectors import prices_load, prices_version_bump
+
+if TYPE_CHECKING:
+    from .exchange import PairReport
+
+logger = logging.getLogger(__name__)
 
 # How many bad rows a refusal or a skip report lists.
 REPORTED_ERRORS = 10
@@ -49,6 +72,8 @@ class ImportReport:
     created: bool = False
     replaced_demo: bool = False
     seconds: float = 0.0
+    files: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -68,54 +93,87 @@ class DemoReport:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
-def _upsert_postgresql(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) -> int:
-    buffer = io.StringIO()
-    write = buffer.write
-    for b in bars:
-        volume = "\\N" if b.volume is None else repr(b.volume)
-        write(
-            f"{crypto_id}\t{b.datetime.isoformat()}\t{b.open!r}\t{b.high!r}\t{b.low!r}\t{b.close!r}\t{volume}\t{interval}\n"
-        )
-    buffer.seek(0)
+def bars_frame(bars: Sequence[PriceBar] | pd.DataFrame) -> pd.DataFrame:
+    """Bars as a frame of formats.FRAME_COLUMNS (time int64 ns UTC, floats, NaN volume for none)."""
+    if isinstance(bars, pd.DataFrame):
+        return bars
+    if not bars:
+        return empty_frame()
+    frame = pd.DataFrame(list(bars), columns=["time", "open", "high", "low", "close", "volume"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True).astype("datetime64[ns, UTC]").array.asi8
+    frame["volume"] = frame["volume"].astype(np.float64)
+    return frame
+
+
+# PostgreSQL's binary COPY: a header, then per row a field count and (length, value) per field.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_ROW = np.dtype(
+    [("n", ">i2"), ("l0", ">i4"), ("t", ">i8")] + [f for k in range(1, 6) for f in ((f"l{k}", ">i4"), (f"c{k}", ">f8"))]
+)
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's timestamp zero
+
+
+def _copy_binary(frame: pd.DataFrame) -> bytes:
+    """The frame as binary COPY rows (timestamptz, five float8), built by numpy without a loop."""
+    rows = np.empty(len(frame), dtype=_COPY_ROW)
+    rows["n"] = 6
+    rows["l0"] = 8
+    rows["t"] = frame["time"].to_numpy() // 1000 - _PG_EPOCH_US
+    for k, column in enumerate(("open", "high", "low", "close", "volume"), start=1):
+        rows[f"l{k}"] = 8
+        rows[f"c{k}"] = frame[column].to_numpy()
+    return _COPY_HEADER + rows.tobytes() + b"\xff\xff"
+
+
+def _upsert_postgresql(*, crypto_id: int, interval: str, frame: pd.DataFrame) -> int:
+    """Binary COPY into a temporary table, then one INSERT ... ON CONFLICT DO UPDATE of changed bars.
+
+    Floats go to numeric through text, as the shortest text that reads back as the same float
+    (what Python's repr gives): a direct float8 -> numeric cast keeps only 15 digits.
+    """
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS _price_upsert")
         cursor.execute(
-            "CREATE TEMPORARY TABLE _price_upsert (crypto_id bigint, datetime timestamptz, open_price numeric(20, 8), "
-            "high_price numeric(20, 8), low_price numeric(20, 8), close_price numeric(20, 8), volume numeric(20, 8), "
-            "interval_type varchar(10)) ON COMMIT DROP"
+            "CREATE TEMPORARY TABLE _price_upsert (datetime timestamptz, open float8, high float8, low float8, "
+            "close float8, volume float8) ON COMMIT DROP"
         )
-        cursor.copy_expert(f"COPY _price_upsert ({_COLUMNS}) FROM STDIN", buffer)
+        cursor.copy_expert("COPY _price_upsert FROM STDIN WITH (FORMAT binary)", io.BytesIO(_copy_binary(frame)))
+        numeric = "::text::numeric(20, 8)"
         # ORDER BY: every writer locks the bars of a coin in the same order, so two never deadlock.
         cursor.execute(
-            f"INSERT INTO crypto_prices ({_COLUMNS}, created_at) SELECT {_COLUMNS}, now() FROM _price_upsert "
+            f"INSERT INTO crypto_prices ({_COLUMNS}, created_at) SELECT %s, datetime, open{numeric}, high{numeric}, "
+            f"low{numeric}, close{numeric}, NULLIF(volume, 'NaN'::float8){numeric}, %s, now() FROM _price_upsert "
             "ORDER BY datetime "
             f"ON CONFLICT (crypto_id, datetime, interval_type) DO UPDATE SET {_UPDATE} "
             "WHERE (crypto_prices.open_price, crypto_prices.high_price, crypto_prices.low_price, "
             "crypto_prices.close_price, crypto_prices.volume) IS DISTINCT FROM "
-            "(excluded.open_price, excluded.high_price, excluded.low_price, excluded.close_price, excluded.volume)"
+            "(excluded.open_price, excluded.high_price, excluded.low_price, excluded.close_price, excluded.volume)",
+            [crypto_id, interval],
         )
         written = cursor.rowcount
         cursor.execute("DROP TABLE _price_upsert")
     return written
 
 
-def _upsert_sqlite(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) -> int:
+def _sqlite_times(ns: np.ndarray) -> list[str]:
+    """Times as Django stores them on SQLite: naive UTC text, microseconds only when there are some."""
+    whole = ns % 1_000_000_000 == 0
+    unit = "s" if whole.all() else "us"
+    text = np.datetime_as_string(ns.astype("datetime64[ns]").astype(f"datetime64[{unit}]"), unit=unit)
+    text = np.char.replace(text, "T", " ")
+    if unit == "us":
+        text = np.where(whole, np.char.replace(text, ".000000", ""), text)
+    return text.tolist()
+
+
+def _upsert_sqlite(*, crypto_id: int, interval: str, frame: pd.DataFrame) -> int:
     # Stored exactly as the ORM stores them: naive UTC text for times, 8-decimal numbers.
-    as_text = connection.ops.adapt_datetimefield_value
-    now = as_text(timezone.now())
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    columns = [[round(x, 8) for x in frame[c].tolist()] for c in ("open", "high", "low", "close")]
+    volumes = [None if v != v else round(v, 8) for v in frame["volume"].tolist()]  # v != v: NaN
     params = [
-        (
-            crypto_id,
-            as_text(b.datetime),
-            round(b.open, 8),
-            round(b.high, 8),
-            round(b.low, 8),
-            round(b.close, 8),
-            None if b.volume is None else round(b.volume, 8),
-            interval,
-            now,
-        )
-        for b in bars
+        (crypto_id, t, o, h, lo, c, v, interval, now)
+        for t, o, h, lo, c, v in zip(_sqlite_times(frame["time"].to_numpy()), *columns, volumes, strict=True)
     ]
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -131,7 +189,7 @@ def _upsert_sqlite(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) -
         return cursor.rowcount
 
 
-def _upsert_generic(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) -> int:
+def _upsert_generic(*, crypto_id: int, interval: str, frame: pd.DataFrame) -> int:
     objs = [
         Price(
             crypto_id=crypto_id,
@@ -143,7 +201,7 @@ def _upsert_generic(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) 
             close=b.close,
             volume=b.volume,
         )
-        for b in bars
+        for b in bars_from_frame(frame)
     ]
     Price.objects.bulk_create(
         objs,
@@ -165,19 +223,21 @@ def prices_versions_bump_on_commit(*, series: Iterable[tuple[int, str]]) -> None
         transaction.on_commit(partial(prices_version_bump, crypto_id=crypto_id, interval=interval))
 
 
-def prices_bulk_upsert(*, crypto_id: int, interval: str, bars: Sequence[PriceBar]) -> int:
+def prices_bulk_upsert(*, crypto_id: int, interval: str, bars: Sequence[PriceBar] | pd.DataFrame) -> int:
     """Insert or update the bars of one coin and interval; return how many were inserted or changed.
 
-    Bars must have distinct times (the parser guarantees it). Runs inside a transaction
+    Bars (PriceBar tuples, or a frame of formats.FRAME_COLUMNS) must have distinct times (the parser
+    guarantees it). Runs inside a transaction
     (joining the caller's); the cache version is bumped when the outermost one commits.
     """
     if interval not in INTERVALS:
         raise ValueError(f"unknown interval {interval!r}; known: {', '.join(INTERVALS)}")
-    if not bars:
+    frame = bars_frame(bars)
+    if not len(frame):
         return 0
     upsert = {"postgresql": _upsert_postgresql, "sqlite": _upsert_sqlite}.get(connection.vendor, _upsert_generic)
     with transaction.atomic():
-        written = upsert(crypto_id=crypto_id, interval=interval, bars=bars)
+        written = upsert(crypto_id=crypto_id, interval=interval, frame=frame)
         if written:
             prices_versions_bump_on_commit(series=[(crypto_id, interval)])
     return written
@@ -190,25 +250,107 @@ def row_errors_format(errors: Sequence[tuple[str, RowError]], total: int) -> str
     return "\n".join(lines)
 
 
-def _read_files(paths: Sequence[Path], *, skip_invalid: bool) -> tuple[list[PriceBar], list[tuple[str, RowError]]]:
-    """Parse every file; a later file's bar replaces an earlier one at the same time."""
-    by_time: dict[dt.datetime, PriceBar] = {}
-    bad: list[tuple[str, RowError]] = []
+def price_paths_expand(paths: Sequence[Path | str]) -> list[Path]:
+    """Files, folders (their price files, sorted) and globs, in the order given; refuses what matches nothing."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(PRICE_SUFFIXES))
+            if not files:
+                raise PriceImportError(f"{path}: the folder holds no price file ({', '.join(PRICE_SUFFIXES)})")
+            found.extend(files)
+        elif not path.exists() and glob.has_magic(str(raw)):
+            files = sorted(Path(p) for p in glob.glob(str(raw)) if Path(p).is_file())
+            if not files:
+                raise PriceImportError(f"{raw}: no file matches the pattern")
+            found.extend(files)
+        else:
+            found.append(path)
+    return found
+
+
+@dataclass
+class _Group:
+    """The files of one coin and interval in one import."""
+
+    symbol: str
+    interval: str
+    parts: list[FileBars] = field(default_factory=list)
+
+
+def _file_interval(part: FileBars, *, interval: str | None) -> str:
+    """The interval of a file's bars: given, else the name's, else the spacing's; a mismatch is refused.
+
+    1. The spacing is the most common distance between consecutive bars (gaps do not change it).
+    2. Given or named interval: it must equal the spacing, or the bars are not what it says.
+    3. Neither: the spacing must be one of INTERVALS.
+    """
+    step = spacing_seconds(part.frame["time"].to_numpy())
+    claimed, source = (interval, "--interval") if interval else (part.interval, "the file name")
+    if claimed not in INTERVALS:
+        claimed = None
+    if claimed is not None:
+        if step is not None and step != INTERVAL_SECONDS[claimed]:
+            raise PriceImportError(
+                f"{part.name}: the bars are {duration_text(step)} apart but {source} says {claimed}; "
+                "nothing was imported"
+            )
+        return claimed
+    if step is None:
+        return "1h"  # one bar: nothing to check it against
+    by_seconds = {seconds: name for name, seconds in INTERVAL_SECONDS.items()}
+    if step not in by_seconds:
+        raise PriceImportError(
+            f"{part.name}: the bars are {duration_text(step)} apart, which is none of the intervals "
+            f"{', '.join(INTERVALS)}; nothing was imported"
+        )
+    return by_seconds[step]
+
+
+def _read_files(
+    paths: Sequence[Path], *, symbol: str | None, interval: str | None, quote: str | None, fmt: str
+) -> list[_Group]:
+    """Read every file and group them by (coin, interval), in the order first seen."""
+    groups: dict[tuple[str, str], _Group] = {}
     for path in paths:
         try:
-            parsed = parse_price_file(path)
+            parts = read_price_file(path, fmt=fmt)
         except PriceFileError as exc:
             raise PriceImportError(f"{path}: {exc}; nothing was imported") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise PriceImportError(f"{path}: cannot read the file ({exc}); nothing was imported") from None
-        bad.extend((path.name, err) for err in parsed.errors)
-        by_time.update((bar.datetime, bar) for bar in parsed.bars)
-    if bad and not skip_invalid:
+        for part in parts:
+            pair = symbol or part.pair
+            if pair is None:
+                raise PriceImportError(
+                    f"{part.name}: the file name does not say the coin (as BTCUSDT-1h-2024-01.zip or "
+                    "BTC_USDT-1h.json do); give --symbol; nothing was imported"
+                )
+            coin = symbol_from_pair(pair, quote=quote)
+            key = (coin, _file_interval(part, interval=interval))
+            groups.setdefault(key, _Group(*key)).parts.append(part)
+    return list(groups.values())
+
+
+def _group_bars(group: _Group) -> tuple[pd.DataFrame, list[tuple[str, RowError]]]:
+    """The group's bars, ascending; a later file's bar replaces an earlier one at the same time."""
+    frames = [p.frame for p in group.parts]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(frames) > 1:
+        frame = frame.drop_duplicates("time", keep="last")
+    frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
+    bad = [(part.name, err) for part in group.parts for err in part.errors]
+    return frame, bad
+
+
+def _symbol_check(symbol: str) -> str:
+    symbol = symbol.strip().upper()
+    if not SYMBOL_RE.fullmatch(symbol):
         raise PriceImportError(
-            f"refused: {len(bad)} bad row(s); nothing was imported (use --skip-invalid to import the good rows)\n"
-            + row_errors_format(bad, len(bad))
+            f"symbol {symbol!r} refused: 1 to 20 letters, digits, '-' or '_' (it is part of the API's URLs)"
         )
-    return sorted(by_time.values()), bad
+    return symbol
 
 
 def _coin_lock(*, symbol: str, name: str) -> tuple[Cryptocurrency, bool]:
@@ -229,39 +371,74 @@ def _coin_lock(*, symbol: str, name: str) -> tuple[Cryptocurrency, bool]:
         return Cryptocurrency.objects.select_for_update().get(symbol=symbol), False
 
 
-def prices_import_csv(
+def prices_import_files(
     *,
     paths: Sequence[Path | str],
-    symbol: str,
+    symbol: str | None = None,
     name: str | None = None,
-    interval: str = "1h",
+    interval: str | None = None,
+    quote: str | None = None,
+    fmt: str = "auto",
     skip_invalid: bool = False,
-) -> ImportReport:
-    """Import CSV files of one coin and interval.
+) -> list[ImportReport]:
+    """Import price files of any known format (formats.py); one report per coin and interval.
 
-    1. Parse and check every file; any bad row refuses the whole import unless skip_invalid.
-    2. In one transaction: lock the coin row (create the coin if new), so concurrent imports
-       of one coin take turns; if it was a demo coin, turn it into a real one and drop its
-       generated bars (real data always wins); upsert the bars.
-    3. Report rows, written bars, skipped rows and the rate.
+    1. Expand folders and globs; read every file (its format recognised, or `fmt`); the coin is
+       `symbol` or what the file name says (a pair: see formats.symbol_from_pair, with `quote`);
+       the interval is `interval` or the name's, checked against the bars' spacing, or the spacing.
+    2. Any bad row refuses the whole import unless skip_invalid; nothing is written before every
+       file is read and checked.
+    3. In one transaction, per coin and interval: lock the coin row (create the coin if new), so
+       concurrent imports of one coin take turns; if it was a demo coin, turn it into a real one and
+       drop its generated bars (real data always wins); upsert the bars.
     """
     started = time.perf_counter()
-    symbol = symbol.strip().upper()
-    if not SYMBOL_RE.fullmatch(symbol):
-        raise PriceImportError(
-            f"symbol {symbol!r} refused: 1 to 20 letters, digits, '-' or '_' (it is part of the API's URLs)"
-        )
+    if symbol is not None:
+        symbol = _symbol_check(symbol_from_pair(symbol, quote=quote))
     if name is not None and (len(name) > 100 or not name.isprintable()):
         raise PriceImportError(f"name {name!r} refused: at most 100 printable characters")
-    if interval not in INTERVALS:
+    if interval is not None and interval not in INTERVALS:
         raise PriceImportError(f"unknown interval {interval!r}; known: {', '.join(INTERVALS)}")
-    bars, bad = _read_files([Path(p) for p in paths], skip_invalid=skip_invalid)
-    if not bars:
-        detail = f"; {len(bad)} bad row(s):\n{row_errors_format(bad, len(bad))}" if bad else ""
-        raise PriceImportError(f"no valid bars in the file(s); nothing was imported{detail}")
-    report = ImportReport(symbol=symbol, interval=interval, rows=len(bars), skipped=bad)
+    groups = _read_files(price_paths_expand(paths), symbol=symbol, interval=interval, quote=quote, fmt=fmt)
+    plans = []
+    for group in groups:
+        _symbol_check(group.symbol)
+        frame, bad = _group_bars(group)
+        if bad and not skip_invalid:
+            raise PriceImportError(
+                f"refused: {len(bad)} bad row(s); nothing was imported (use --skip-invalid to import the good rows)\n"
+                + row_errors_format(bad, len(bad))
+            )
+        if not len(frame):
+            detail = f"; {len(bad)} bad row(s):\n{row_errors_format(bad, len(bad))}" if bad else ""
+            raise PriceImportError(f"no valid bars in the file(s); nothing was imported{detail}")
+        plans.append((group, frame, bad))
+    reports = []
+    # One transaction for the whole import (one commit, all or nothing); coins locked in symbol order,
+    # so two imports of several coins never deadlock.
+    plans.sort(key=lambda plan: plan[0].symbol)
     with transaction.atomic():
-        coin, report.created = _coin_lock(symbol=symbol, name=name or symbol)
+        for group, frame, bad in plans:
+            report = ImportReport(
+                symbol=group.symbol,
+                interval=group.interval,
+                rows=len(frame),
+                skipped=bad,
+                files=[p.name for p in group.parts],
+                formats=sorted({p.format for p in group.parts}),
+            )
+            _coin_import(report, name=name, frame=frame)
+            reports.append(report)
+    _statistics_refresh()
+    seconds = time.perf_counter() - started
+    for report in reports:  # the whole import's time: reading is shared
+        report.seconds = seconds
+    return reports
+
+
+def _coin_import(report: ImportReport, *, name: str | None, frame: pd.DataFrame) -> None:
+    with transaction.atomic():
+        coin, report.created = _coin_lock(symbol=report.symbol, name=name or report.symbol)
         if coin.is_demo:
             demo_bars = Price.objects.filter(crypto=coin)
             prices_versions_bump_on_commit(
@@ -275,10 +452,22 @@ def prices_import_csv(
         elif name and name != coin.name:
             coin.name = name
             coin.save(update_fields=["name"])
-        report.written = prices_bulk_upsert(crypto_id=coin.id, interval=interval, bars=bars)
-    _statistics_refresh()
-    report.seconds = time.perf_counter() - started
-    return report
+        report.written = prices_bulk_upsert(crypto_id=coin.id, interval=report.interval, bars=frame)
+
+
+def prices_import_csv(
+    *,
+    paths: Sequence[Path | str],
+    symbol: str,
+    name: str | None = None,
+    interval: str | None = "1h",
+    skip_invalid: bool = False,
+) -> ImportReport:
+    """Import files of one coin and interval (any format prices_import_files reads); its one report."""
+    reports = prices_import_files(paths=paths, symbol=symbol, name=name, interval=interval, skip_invalid=skip_invalid)
+    if len(reports) != 1:  # one symbol given: several intervals only without `interval`
+        raise PriceImportError("the files hold bars of several intervals; give the interval")
+    return reports[0]
 
 
 def _statistics_refresh() -> None:
@@ -323,3 +512,151 @@ def demo_universe_load(
     _statistics_refresh()
     report.seconds = time.perf_counter() - started
     return report
+
+
+# --- from an exchange ----------------------------------------------------------------------------------------------
+
+
+def prices_fetch_exchange(
+    *,
+    exchange_name: str,
+    interval: str,
+    since: dt.datetime | str,
+    until: dt.datetime | str | None = None,
+    pairs: Sequence[str] = (),
+    top: int | None = None,
+    quote: str | None = None,
+    prepend: bool = False,
+    api_base: str | None = None,
+    progress: Callable[[PairReport, int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    now_ms: Callable[[], int] | None = None,
+) -> list[PairReport]:
+    """Fetch candles of pairs (or the `top` pairs quoted in `quote`) from an exchange and store them.
+
+    1. Open the exchange (rate-limited) and load its markets; check every pair and the interval
+       first, so a typo refuses the run before anything is fetched.
+    2. Per pair: from the stored bars, what is missing after the last one (or before the first with
+       prepend); page through it, each page written in its own transaction (an interrupted run
+       resumes after the last page written); `progress(report, done_ms, total_ms)` after each page.
+    3. The gaps of the stored series afterwards, for the summary.
+    """
+    # ccxt takes half a second to import: only when fetching.
+    from .exchange import (
+        ExchangeFetchError,
+        PairReport,
+        candles_fetch,
+        coin_of,
+        exchange_open,
+        fetch_plan,
+        markets_load,
+        ms_of,
+        pair_check,
+        top_pairs,
+    )
+
+    exchange = exchange_open(exchange_name, api_base=api_base)
+    markets_load(exchange, sleep=sleep)
+    if top:
+        if not quote:
+            raise ExchangeFetchError("--top needs --quote (e.g. --top 50 --quote USDT)")
+        pairs = top_pairs(exchange, quote=quote, count=top, sleep=sleep)
+    if not pairs:
+        raise ExchangeFetchError("no pairs: give --symbols BTC/USDT,ETH/USDT or --top N --quote USDT")
+    markets = {pair: pair_check(exchange, pair=pair, interval=interval) for pair in pairs}
+    step = INTERVAL_SECONDS[interval] * 1000
+    start_ms = ms_of(since)
+    clock = now_ms or exchange.milliseconds
+    open_candle = clock() // step * step  # the start of the candle still open at the exchange's clock
+    end_ms = min(ms_of(until), open_candle) if until is not None else open_candle
+    reports = []
+    for pair, market in markets.items():
+        symbol, name = coin_of(exchange, market, quote=quote)
+        report = PairReport(pair=pair, symbol=_symbol_check(symbol), name=name)
+        bounds = Price.objects.filter(crypto__symbol=report.symbol, interval_type=interval).aggregate(
+            first=Min("datetime"), last=Max("datetime")
+        )
+        plan = fetch_plan(
+            since=start_ms,
+            until=end_ms,
+            step=step,
+            first_stored=None if bounds["first"] is None else ms_of(bounds["first"]),
+            last_stored=None if bounds["last"] is None else ms_of(bounds["last"]),
+            prepend=prepend,
+        )
+        report.skipped = plan.reason
+
+        new_coin = bounds["last"] is None
+
+        def store(page: pd.DataFrame, last_time: int, report=report, plan=plan, new_coin=new_coin) -> None:
+            written = ImportReport(symbol=report.symbol, interval=interval)
+            _coin_import(written, name=report.name if new_coin else None, frame=page)
+            report.written += written.written
+            if progress is not None:
+                progress(report, last_time + step - plan.since, plan.until - plan.since)
+
+        candles_fetch(
+            exchange, pair=pair, interval=interval, plan=plan, report=report, sleep=sleep, now_ms=now_ms, on_page=store
+        )
+        coin = Cryptocurrency.objects.filter(symbol=report.symbol).first()
+        if coin is not None:
+            series = prices_load(crypto_id=coin.id, interval=interval)
+            quality = quality_report(series.times, series.close, series.volume, interval=interval)
+            report.gaps, report.missing_bars = len(quality["gaps"]), quality["missing_bars"]
+        reports.append(report)
+    _statistics_refresh()
+    return reports
+
+
+# One background worker: updates from the admin take turns (and the exchange's rate limit is per client).
+exchange_updates = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exchange-update")
+
+
+def exchange_pair(symbol: str, *, quote: str) -> str:
+    """The exchange pair of a coin symbol: ETH-BTC is ETH/BTC, BTC is BTC/<quote>."""
+    base, _, pair_quote = symbol.partition("-")
+    return f"{base}/{pair_quote or quote}"
+
+
+def coins_update_from_exchange(*, coin_ids: Sequence[int]) -> Future:
+    """Fetch what is missing after the last stored bar of every stored interval of the coins, in the background.
+
+    The exchange, quote and API host come from the settings MARKET_EXCHANGE (binance),
+    MARKET_QUOTE (USDT) and MARKET_EXCHANGE_API (None: the exchange's own).
+    """
+    return exchange_updates.submit(_coins_update_job, list(coin_ids))
+
+
+def _coins_update_job(coin_ids: list[int]) -> list[PairReport]:
+    from django.conf import settings
+    from django.db import close_old_connections
+
+    from .exchange import ExchangeFetchError
+
+    close_old_connections()
+    reports = []
+    try:
+        exchange = getattr(settings, "MARKET_EXCHANGE", "binance")
+        quote = getattr(settings, "MARKET_QUOTE", "USDT")
+        for coin in Cryptocurrency.objects.filter(id__in=coin_ids).order_by("symbol"):
+            stats = Price.objects.filter(crypto=coin).interval_stats().get(coin.id, [])
+            for s in stats:
+                try:
+                    reports += prices_fetch_exchange(
+                        exchange_name=exchange,
+                        interval=s.interval,
+                        since=s.first,
+                        pairs=[exchange_pair(coin.symbol, quote=quote)],
+                        quote=quote,
+                        api_base=getattr(settings, "MARKET_EXCHANGE_API", None),
+                    )
+                except (ExchangeFetchError, PriceImportError) as exc:
+                    logger.warning("Update of %s %s from %s refused: %s", coin.symbol, s.interval, exchange, exc)
+        for r in reports:
+            logger.info("Updated %s from %s: %d bars added, %d gaps", r.symbol, r.pair, r.written, r.gaps)
+        return reports
+    except Exception:
+        logger.exception("Update from the exchange failed")
+        raise
+    finally:
+        close_old_connections()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import django_filters
 from django.conf import settings
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
@@ -22,6 +24,8 @@ from backtest_site.cache import cache_guard
 from market_data.models import SYMBOL_RE
 
 from . import selectors, services
+from .backends import BackendUnavailable
+from .compare import MAX_RUNS, runs_compare
 from .models import BacktestRun
 from .serializers import (
     BodyError,
@@ -34,6 +38,7 @@ from .serializers import (
     RunStatusSerializer,
     ValidationErrorsSerializer,
     json_body_parse,
+    portfolio_detail,
     result_detail,
     run_links,
 )
@@ -82,6 +87,9 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
         return status.HTTP_400_BAD_REQUEST, {"errors": exc.detail}, {}
     if isinstance(exc, services.TooManyRuns):
         return status.HTTP_429_TOO_MANY_REQUESTS, {"detail": str(exc)}, {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, BackendUnavailable):  # the run was stored and has ended `failed`
+        detail = "Runs cannot be started now: the task queue is unreachable. Try again shortly."
+        return status.HTTP_503_SERVICE_UNAVAILABLE, {"detail": detail}, {"Retry-After": "10"}
     raise exc
 
 
@@ -142,7 +150,7 @@ class RunListCreateApi(generics.ListAPIView):
             run = run_request_create(request.data)
         except ParseError as exc:  # the same 400 shape as every other refusal
             return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
-        except (ValidationError, services.TooManyRuns) as exc:
+        except (ValidationError, services.TooManyRuns, BackendUnavailable) as exc:
             code, body, headers = error_answer(exc)
             return Response(body, status=code, headers=headers)
         body = {"id": str(run.id), "status": run.status, **run_links(run.id), "total": run.total}
@@ -189,3 +197,44 @@ class RunCancelApi(APIView):
         except services.RunNotCancellable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response({"id": str(run.id), "status": run.status})
+
+
+class RunPortfolioApi(APIView):
+    """A run's coins as one account: slots, metrics, contributions, equity and every trade (404 before it is done)."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="no such run or portfolio")})
+    def get(self, request: Request, run_id) -> Response:
+        run = selectors.run_get(run_id=run_id)
+        portfolio = None if run is None else getattr(run, "portfolio", None)
+        if portfolio is None:
+            raise Http404
+        return Response(portfolio_detail(portfolio, trades=True))
+
+
+class RunCompareApi(APIView):
+    """GET /api/runs/compare/?ids=<id>,<id>,...: two to six runs side by side (runs/compare.py)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("ids", str, required=True, description="2 to 6 run ids, comma-separated")],
+        responses={200: OpenApiTypes.OBJECT, 400: ValidationErrorsSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        raw = [part.strip() for part in request.query_params.get("ids", "").split(",") if part.strip()]
+        ids: list[uuid.UUID] = []
+        errors: list[str] = []
+        for part in raw:
+            try:
+                ids.append(uuid.UUID(part))
+            except ValueError:
+                errors.append(f"{part[:40]!r} is not a run id")
+        ids = list(dict.fromkeys(ids))
+        if not errors and not 2 <= len(ids) <= MAX_RUNS:
+            errors.append(f"name 2 to {MAX_RUNS} distinct runs, got {len(ids)}")
+        runs = (
+            {r.id: r for r in selectors.run_list().select_related("portfolio").filter(id__in=ids)} if not errors else {}
+        )
+        if not errors and (missing := [str(i) for i in ids if i not in runs]):
+            errors.append(f"unknown runs: {', '.join(missing)}")
+        if errors:
+            return Response({"errors": {"ids": errors}}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(runs_compare([runs[i] for i in ids]))

@@ -3,7 +3,8 @@ of runs' lifecycle, which is services' business.
 
 - `ThreadPoolBackend` (the default): a module-level pool of BACKTEST_WORKERS threads in this
   process. The engine releases the GIL in its compiled kernels, so the threads run in parallel.
-- Another backend (Celery) is a class with the same `submit`, calling the same job by name.
+- `CeleryBackend` (when CELERY_BROKER_URL is set): each job a Celery task (runs.tasks.job)
+  carrying the job's name and ids; any worker of any machine may execute it.
 
 `backend()` is the one in use; `backend_use()` swaps it (tests, a worker process).
 """
@@ -50,6 +51,12 @@ class Backend(Protocol):
 
     def shutdown(self) -> None:
         """Stop taking jobs and drop the queued ones (server shutdown)."""
+
+    # Optional: `batch_cancel(batch_id)`, drop the batch's jobs not yet started (services.run_cancel).
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend cannot take jobs now (its broker is unreachable): the request answers 503."""
 
 
 def job_call(job: str, args: Sequence[Any]) -> None:
@@ -111,6 +118,50 @@ class ThreadPoolBackend:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
+class CeleryBackend:
+    """Jobs as Celery tasks on the broker at CELERY_BROKER_URL (backtest_site.celery).
+
+    A task is `runs.tasks.job(name, args)`: ids only. Each is stamped with its batch id, so
+    `batch_cancel` revokes a batch's tasks on every worker with one broadcast, wherever the
+    batch was submitted from; a worker discarding a revoked task skips its coins
+    (runs.tasks), and one that never heard of the revoke finds the run cancelled and skips
+    them too. A broker that does not answer within a couple of seconds raises
+    BackendUnavailable (no retry: settings, CELERY_BROKER_*).
+    """
+
+    def __init__(self, app: Any = None) -> None:
+        if app is None:
+            from backtest_site.celery import app
+        self.app = app
+
+    def owner(self) -> str:
+        return ""  # any worker may take the jobs: the run's lease is renewed by whoever executes them
+
+    def submit(self, job: str, *, batch_id: str, args: Sequence[Any]) -> None:
+        from kombu.exceptions import OperationalError
+
+        from .tasks import TASK_NAME
+
+        try:
+            self.app.send_task(
+                TASK_NAME, args=[job, list(args)], retry=False, stamped_headers=["batch_id"], batch_id=str(batch_id)
+            )
+        except (OperationalError, OSError) as exc:
+            raise BackendUnavailable(f"The task broker is unreachable: {exc}") from exc
+
+    def batch_cancel(self, batch_id: str) -> None:
+        try:
+            self.app.control.revoke_by_stamped_headers({"batch_id": [str(batch_id)]})
+        except Exception:  # the broker is down: the jobs find the run cancelled and skip their coins
+            logger.exception("Could not revoke the tasks of batch %s", batch_id)
+
+    def active_batch_ids(self) -> list[str]:
+        return []  # nothing executes here
+
+    def shutdown(self) -> None:
+        pass  # the queued tasks belong to the broker and its workers
+
+
 _backend: Backend | None = None
 _backend_lock = threading.Lock()
 
@@ -121,7 +172,10 @@ def backend() -> Backend:
     if _backend is None:
         with _backend_lock:
             if _backend is None:
-                _backend = ThreadPoolBackend(settings.BACKTEST_WORKERS)
+                if settings.CELERY_BROKER_URL:
+                    _backend = CeleryBackend()
+                else:
+                    _backend = ThreadPoolBackend(settings.BACKTEST_WORKERS)
     return _backend
 
 

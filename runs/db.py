@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -31,3 +33,37 @@ def thread_connection_prepare() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit TO off")
+
+
+def rows_update(model, *, fields: Sequence[str], rows: Sequence[tuple[Any, Mapping[str, Any]]]) -> int:
+    """Write `fields` of many rows in one statement: `WITH v(pk, ...) AS (VALUES ...) UPDATE ...
+    FROM v` (PostgreSQL, SQLite >= 3.33). Django's bulk_update builds a CASE per row and field,
+    whose expressions cost more than the backtests of a chunk (1.5 s for 32 coins).
+
+    `rows` are (primary key, {field: value}); values are prepared as each field saves them.
+    """
+    if not rows:
+        return 0
+    meta = model._meta
+    pk = meta.pk
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    names = ["pk", *(f"c{k}" for k in range(len(columns)))]
+    params: list[Any] = []
+    for key, values in rows:
+        params.append(pk.get_db_prep_value(key, connection))
+        params.extend(field.get_db_prep_save(values[field.name], connection) for field in columns)
+    marks = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(rows))
+    if connection.vendor == "postgresql":
+        # VALUES columns take their type from the parameters: cast each to its column's type.
+        sets = ", ".join(f"{quote(f.column)} = v.c{k}::{f.db_type(connection)}" for k, f in enumerate(columns))
+        match = f"{quote(meta.db_table)}.{quote(pk.column)} = v.pk::{pk.db_type(connection)}"
+    else:
+        sets = ", ".join(f"{quote(f.column)} = v.c{k}" for k, f in enumerate(columns))
+        match = f"{quote(meta.db_table)}.{quote(pk.column)} = v.pk"
+    sql = (
+        f"WITH v({', '.join(names)}) AS (VALUES {marks}) UPDATE {quote(meta.db_table)} SET {sets} FROM v WHERE {match}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -23,7 +23,8 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -31,11 +32,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections, connection
 from django_eventstream.channelmanager import DefaultChannelManager
 
-from .models import INTEGER_METRICS, METRIC_FIELDS
+from .models import INTEGER_METRICS, METRIC_FIELDS, ORIGINAL_METRIC_FIELDS
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "run-"
+# The stored channels of every batch kind: anyone may read them, they are replayable.
+BATCH_CHANNEL_PREFIXES = (CHANNEL_PREFIX, "sweep-")
 
 
 def channel_name(run_id: Any) -> str:
@@ -94,7 +97,13 @@ def progress_payload(*, completed: int, total: int, successful: int) -> dict[str
 
 
 def summary_build(
-    *, total: int, rows: Iterable[Mapping[str, Any]], failed: int, status: str, message: str | None = None
+    *,
+    total: int,
+    rows: Iterable[Mapping[str, Any]],
+    failed: int,
+    status: str,
+    message: str | None = None,
+    skipped: int = 0,
 ) -> dict[str, Any]:
     """The `complete` event's summary, from the successful coins' full-precision metrics.
 
@@ -117,6 +126,7 @@ def summary_build(
         "best_performer": None,
         "worst_performer": None,
         "beat_buy_hold": sum(1 for r in rows if r["total_return"] > r["buy_hold_return"]),
+        "skipped": skipped,  # coins of a cancelled run that never ran
         "status": status,
     }
     if n:
@@ -128,9 +138,79 @@ def summary_build(
         summary["worst_performer"] = result_data(
             symbol=worst["crypto_symbol"], name=worst["crypto_name"], metrics=worst
         )
+    for name in SUMMARY_AVERAGES:  # over the coins where it is a finite number (a short window's cagr is inf)
+        values = [r[name] for r in rows if r.get(name) is not None and math.isfinite(r[name])]
+        key = name if name.startswith("avg_") else f"avg_{name}"
+        summary[key] = round(sum(values) / len(values), 2) if values else 0.0
     if message:
         summary["message"] = message
     return summary
+
+
+# Averages of the summary beyond the original's (averaging makes sense for these; a profit factor
+# or a best trade does not average into anything a trader reads).
+SUMMARY_AVERAGES: tuple[str, ...] = (
+    "sharpe_ratio",
+    "sortino_ratio",
+    "max_drawdown",
+    "cagr",
+    "exposure_pct",
+    "avg_trade_return",
+    "buy_hold_return",
+)
+# The summary fields of the original system (runs/CONTRACT.md), the only ones its stream sends.
+ORIGINAL_SUMMARY_FIELDS = frozenset(
+    {
+        "total_cryptos",
+        "successful",
+        "failed",
+        "avg_return",
+        "avg_win_rate",
+        "total_trades",
+        "total_winning_trades",
+        "total_losing_trades",
+        "best_performer",
+        "worst_performer",
+        "beat_buy_hold",
+        "status",
+        "message",
+    }
+)
+
+
+def portfolio_payload(portfolio) -> dict[str, Any]:
+    """The `portfolio` event: the run's coins as one account (slots, rounded metrics, skipped entries)."""
+    metrics = {name: round_metric(name, value) for name, value in portfolio.metrics.items()}
+    return {
+        "type": "portfolio",
+        "slots": portfolio.slots,
+        "coins": portfolio.coins,
+        "metrics": metrics,
+        "error": portfolio.error or None,
+    }
+
+
+# The event types of the original system's stream (the `portfolio` event is the run stream's only).
+ORIGINAL_TYPES = frozenset({"start", "result", "error", "progress", "complete"})
+
+
+def original_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload as the original endpoint sends it: result data and the summary's performers with the
+    original's ten metrics, the summary with the original's fields (runs/CONTRACT.md)."""
+    kind = payload["type"]
+    if kind == "result":
+        return {**payload, "data": _original_data(payload["data"])}
+    if kind == "complete":
+        summary = {k: v for k, v in payload["summary"].items() if k in ORIGINAL_SUMMARY_FIELDS}
+        for key in ("best_performer", "worst_performer"):
+            if summary.get(key):
+                summary[key] = _original_data(summary[key])
+        return {**payload, "summary": summary}
+    return dict(payload)
+
+
+def _original_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in METRIC_FIELDS or k in ORIGINAL_METRIC_FIELDS}
 
 
 def complete_payload(*, summary: Mapping[str, Any], elapsed_time: float) -> dict[str, Any]:
@@ -195,11 +275,13 @@ def unsubscribe(run_id: Any, listener: StreamListener) -> None:
             _listeners.pop(key, None)
 
 
-def publish(run_id: Any, payload: dict[str, Any]) -> None:
-    """Send one payload to the run's in-process listeners, and queue it for the run's stored channel.
+def publish(run_id: Any, payload: dict[str, Any], *, channel: str | None = None) -> None:
+    """Send one payload to the run's in-process listeners, and queue it for the run's stored channel
+    (another batch kind's channel when given: a sweep's is `sweep-<uuid>`).
 
     Never raises: a failing listener is dropped, and the channel writer logs its own failures,
-    so a stream problem cannot stop a run (its results are stored either way).
+    so a stream problem cannot stop a run (its results are stored either way). In a Celery
+    worker (`channel_writer.synchronous`) a database error storing the event is raised.
     """
     key = str(run_id)
     with run_lock(key):
@@ -210,7 +292,7 @@ def publish(run_id: Any, payload: dict[str, Any]) -> None:
                 listener.deliver(payload)
             except RuntimeError:  # its event loop is closed: the client is gone
                 unsubscribe(key, listener)
-        channel_writer.put(channel_name(key), payload)
+        channel_writer.put(channel or channel_name(key), payload)
 
 
 FINAL = "final"  # a writer item: store the run's final `complete` if it ended without one
@@ -238,7 +320,18 @@ class ChannelWriter:
         self._start_lock = threading.Lock()
         self.failures = 0  # events given up on after every attempt (the /metrics counter)
 
+        # A Celery worker (runs.tasks) stores each event in the calling thread, inside the
+        # transaction that stores its result: a worker killed at any point has stored both or
+        # neither, and the events of a run stay in count order across processes (the run's row
+        # is locked by the count until the commit). A failure to store one is a database error
+        # like any other of the chunk: it is raised, the chunk's transaction rolls back and the
+        # task is tried again.
+        self.synchronous = False
+
     def put(self, channel: str, payload: dict[str, Any]) -> None:
+        if self.synchronous:
+            send_event(channel, payload["type"], payload)
+            return
         self._ensure_thread()
         self._queue.put((channel, payload))
 
@@ -342,13 +435,28 @@ def _redis_client(kwargs: dict[str, Any]):
 channel_writer = ChannelWriter()
 
 
+@contextmanager
+def stored_batch() -> Iterator[None]:
+    """In a Celery worker, inside its chunk's transaction: the events published in the block are
+    stored in one statement at its end (runs.eventstorage.RunEventStorage.batch)."""
+    from django_eventstream.utils import get_storage
+
+    batch = getattr(get_storage(), "batch", None) if channel_writer.synchronous else None
+    if batch is None:
+        yield
+        return
+    with batch():
+        yield
+
+
 class RunChannelManager(DefaultChannelManager):
-    """Anyone may read a run's channel (`run-<uuid>`); runs' channels are stored (reliable)."""
+    """Anyone may read a run's or a sweep's channel (`run-<uuid>`, `sweep-<uuid>`); they are stored
+    (reliable)."""
 
     def can_read_channel(self, user, channel: str) -> bool:
-        if channel.startswith(CHANNEL_PREFIX):
+        if channel.startswith(BATCH_CHANNEL_PREFIXES):
             return True
         return bool(user is not None and user.is_staff)
 
     def is_channel_reliable(self, channel: str) -> bool:
-        return channel.startswith(CHANNEL_PREFIX)
+        return channel.startswith(BATCH_CHANNEL_PREFIXES)

@@ -24,7 +24,9 @@ Celery worker. Jobs take ids, never model instances or arrays.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,12 +48,15 @@ logger = logging.getLogger(__name__)
 class BatchSpec:
     """What every job of one batch computes: one strategy, its cells, the window and the options."""
 
-    strategy: str  # the engine's strategy key
+    strategy: Any  # the engine's strategy: a built-in's key, or a compiled rule strategy
     cells: Sequence[Mapping[str, Any]]  # resolved parameter sets; a run has one
     interval: str
     window_start: dt.datetime | None
     window_end: dt.datetime | None
     fee_pct: float = 0.0
+    fill: str = "close"
+    stop_mode: str = "close"
+    slippage_pct: float = 0.0
 
 
 @dataclass
@@ -86,14 +91,13 @@ def batch_compute(spec: BatchSpec, prices: Mapping[int, PriceSeries | BaseExcept
             try:
                 outcome.result = backtest_arrays(
                     spec.strategy,
-                    times=series.times,
-                    open=series.open,
-                    high=series.high,
-                    low=series.low,
-                    close=series.close,
+                    **series.columns(),
                     params=params,
                     fee_pct=spec.fee_pct,
                     interval=spec.interval,
+                    fill=spec.fill,
+                    stop_mode=spec.stop_mode,
+                    slippage_pct=spec.slippage_pct,
                 )
             except EngineError as exc:
                 outcome.error = str(exc)
@@ -128,11 +132,15 @@ _CHUNK_FIELDS = {
     "crypto_name": "crypto_name",
     "status": "run__status",
     "strategy": "run__strategy__key",
+    "rules": "run__rules",
     "parameters": "run__parameters",
     "window_start": "run__window_start",
     "window_end": "run__window_end",
     "interval": "run__interval",
     "fee_pct": "run__fee_pct",
+    "fill": "run__fill",
+    "stop_mode": "run__stop_mode",
+    "slippage_pct": "run__slippage_pct",
 }
 
 
@@ -157,15 +165,41 @@ def run_chunk_load(run_id: str, crypto_ids: Sequence[int]) -> RunChunk | None:
     if status == BacktestRun.Status.PENDING:
         services.run_mark_running(run_id=run_id)
     spec = BatchSpec(
-        strategy=row["strategy"],
+        strategy=engine_strategy(row["strategy"], row["rules"]),
         cells=[row["parameters"]],
         interval=row["interval"],
         window_start=row["window_start"],
         window_end=row["window_end"],
         fee_pct=row["fee_pct"],
+        fill=row["fill"],
+        stop_mode=row["stop_mode"],
+        slippage_pct=row["slippage_pct"],
     )
     coins = {r["crypto_id"]: (r["crypto_symbol"], r["crypto_name"]) for r in rows}
     return RunChunk(str(run_id), status, spec, coins)
+
+
+_compiled_lock = threading.Lock()
+_compiled: dict[str, Any] = {}  # rule strategies compiled from their snapshot text, by that text
+
+
+def engine_strategy(key: str, rules: Mapping[str, Any] | None) -> Any:
+    """What the engine runs for a batch: the built-in's key, or the rule strategy compiled from
+    the snapshot the batch stored (once per process and snapshot)."""
+    if not rules:
+        return key
+    from strategies.services import rules_from_snapshot
+
+    text = json.dumps(rules, sort_keys=True)
+    with _compiled_lock:
+        compiled = _compiled.get(text)
+    if compiled is None:
+        compiled = rules_from_snapshot(rules)
+        with _compiled_lock:
+            if len(_compiled) > 64:
+                _compiled.clear()
+            _compiled[text] = compiled
+    return compiled
 
 
 def run_chunk_compute(chunk: RunChunk) -> list[dict[str, Any]]:

@@ -39,10 +39,10 @@ def leases_tick() -> int:
     """One heartbeat: renew the runs this process's backend is executing, then end `interrupted`
     the runs whose executor is gone: at once those of a dead process of this host, and any run
     whose heartbeat is older than the lease. Returns how many were interrupted."""
-    services.runs_heartbeat(run_ids=backend().active_batch_ids())
+    services.batches_heartbeat(batch_ids=backend().active_batch_ids())
     stale_before = timezone.now() - dt.timedelta(seconds=settings.BACKTEST_LEASE_SECONDS)
-    count = services.runs_orphans_recover(me=process_id(), alive=pid_alive)
-    count += services.runs_recover(stale_before=stale_before)
+    count = services.batches_orphans_recover(me=process_id(), alive=pid_alive)
+    count += services.batches_recover(stale_before=stale_before)
     if count:
         logger.warning("Marked %d run(s) that no process executes any more as interrupted", count)
     return count
@@ -107,6 +107,8 @@ def engine_warm_up() -> float:
     """
     from market_data.selectors import PriceSeries
     from strategies.engine import STRATEGIES, EngineError, backtest_arrays
+    from strategies.engine.warmup import warm_up
+    from strategies.engine.windows import window_metrics
 
     started = time.perf_counter()
     n = 400
@@ -118,11 +120,13 @@ def engine_warm_up() -> float:
     for series in (writable, readonly):
         for key in STRATEGIES:
             try:
-                backtest_arrays(
+                result = backtest_arrays(
                     key, times=series.times, open=series.open, high=series.high, low=series.low, close=series.close
                 )
+                window_metrics(result, series.close, min(result.warmup, 10))  # a sweep's test window
             except EngineError:
                 logger.exception("Engine warm-up of %s failed", key)
+    warm_up()  # every other entry point: execution options, the portfolio, the charts' indicators
     seconds = time.perf_counter() - started
     logger.info("Backtest engine loaded in %.2f s", seconds)
     return seconds
@@ -134,7 +138,7 @@ def server_stopping() -> None:
     try:
         interrupted = backend().active_batch_ids()
         backend().shutdown()
-        services.runs_interrupt(run_ids=interrupted)
+        services.batches_interrupt(batch_ids=interrupted)
         if interrupted:
             logger.warning("Server stopping: run(s) %s interrupted", ", ".join(interrupted))
         if not events.channel_writer.wait_idle(timeout=2.0):

@@ -7,10 +7,12 @@ import uuid
 from django.db import models
 
 from market_data.models import INTERVAL_CHOICES, Cryptocurrency
+from strategies.engine import FILL_OPTIONS, METRIC_NAMES, METRICS, STOP_MODES
 from strategies.models import Strategy
 
-# The metrics of spec/ENGINE.md, in the order the API lists them. Stored at full precision.
-METRIC_FIELDS: tuple[str, ...] = (
+# The metrics of the original system's result events, in its order: the original endpoint's
+# stream carries these (runs/CONTRACT.md).
+ORIGINAL_METRIC_FIELDS: tuple[str, ...] = (
     "total_return",
     "win_rate",
     "total_trades",
@@ -22,7 +24,41 @@ METRIC_FIELDS: tuple[str, ...] = (
     "exposure_pct",
     "stop_loss_exits",
 )
-INTEGER_METRICS = frozenset({"total_trades", "profitable_trades", "losing_trades", "stop_loss_exits"})
+# Every metric of spec/ENGINE.md (both tables, from the engine's one list): the original's first,
+# then the others in the engine's order. Stored at full precision.
+METRIC_FIELDS: tuple[str, ...] = (
+    *ORIGINAL_METRIC_FIELDS,
+    *(name for name in METRIC_NAMES if name not in ORIGINAL_METRIC_FIELDS),
+)
+# Counts; a drawdown's duration in bars is one too (avg_bars_held is a mean, not a count).
+INTEGER_METRICS = frozenset(m.name for m in METRICS if m.kind == "int") | {"max_drawdown_duration"}
+# How the page shows each metric (it reads these from the template, never a copy of its own): the
+# engine's label and description (strategies.engine.METRICS), a unit from its kind ("%" percent,
+# "" plain number, "int" a count), and the page's own flags: whether gains are green and losses red
+# (colour), and whether the value means nothing for a coin without trades (needs_trades, shown "–").
+_UNITS = {"pct": "%", "ratio": "", "int": "int", "bars": ""}
+_FLAGS: dict[str, dict[str, bool]] = {
+    "total_return": {"colour": True},
+    "win_rate": {"needs_trades": True},
+    "buy_hold_return": {"colour": True},
+    "sharpe_ratio": {"colour": True, "needs_trades": True},
+    "max_drawdown": {"colour": True},
+    "cagr": {"colour": True},
+    "sortino_ratio": {"colour": True, "needs_trades": True},
+    "calmar_ratio": {"needs_trades": True},
+    "profit_factor": {"needs_trades": True},
+    "avg_trade_return": {"colour": True, "needs_trades": True},
+    "best_trade": {"needs_trades": True},
+    "worst_trade": {"needs_trades": True},
+    "avg_bars_held": {"needs_trades": True},
+}
+METRIC_DISPLAY: dict[str, dict[str, object]] = {
+    m.name: {"label": m.label, "title": m.description, "unit": _UNITS[m.kind], **_FLAGS.get(m.name, {})}
+    for m in METRICS
+}
+# Fewer closed trades (or bars) than this and a coin's metrics are flagged as resting on too few.
+FEW_TRADES = 5
+FEW_BARS = 100
 
 
 class BacktestRunQuerySet(models.QuerySet):
@@ -40,11 +76,24 @@ class BacktestRun(models.Model):
         INTERRUPTED = "interrupted", "Interrupted"
 
     IN_PROGRESS = (Status.PENDING, Status.RUNNING)
+    # Bootstrap colour of each status's badge (text-bg-<style>), read by the pages.
+    STATUS_STYLES = {
+        Status.PENDING: "secondary",
+        Status.RUNNING: "primary",
+        Status.COMPLETED: "success",
+        Status.FAILED: "danger",
+        Status.CANCELLED: "warning",
+        Status.INTERRUPTED: "danger",
+    }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="runs")
     # As resolved: every parameter of the strategy, defaults filled in.
     parameters = models.JSONField(default=dict)
+    # A rule strategy's rules and definitions as the run ran with them (strategies.services.
+    # strategy_rules_snapshot), so editing the strategy later leaves the run reproducible; null
+    # for a built-in.
+    rules = models.JSONField(null=True, blank=True)
     # The dates as requested ("YYYY-MM-DD" or an ISO datetime; "" = open-ended), echoed in events.
     start_date = models.CharField(max_length=40, blank=True, default="")
     end_date = models.CharField(max_length=40, blank=True, default="")
@@ -53,6 +102,13 @@ class BacktestRun(models.Model):
     window_end = models.DateTimeField(null=True, blank=True)
     interval = models.CharField(max_length=10, choices=INTERVAL_CHOICES, default="1h")
     fee_pct = models.FloatField(default=0.0)
+    # Execution options (spec: "Execution options"); the defaults are the original's fills.
+    fill = models.CharField(max_length=10, choices=[(o, o) for o in FILL_OPTIONS], default="close")
+    stop_mode = models.CharField(max_length=10, choices=[(o, o) for o in STOP_MODES], default="close")
+    slippage_pct = models.FloatField(default=0.0)
+    # The account of the run (spec: "Portfolio of a run"): at most this many positions at once;
+    # null = as many as the run has coins.
+    portfolio_slots = models.IntegerField(null=True, blank=True)
     # The coin subset as requested; empty = every active coin with bars in the window.
     symbols = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
@@ -60,10 +116,10 @@ class BacktestRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Renewed by every chunk stored and by the process holding the run's queued jobs: a run
-    # whose heartbeat is older than BACKTEST_LEASE_SECONDS has no live executor (services.runs_recover).
+    # whose heartbeat is older than BACKTEST_LEASE_SECONDS has no live executor (services.batches_recover).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # The process whose backend holds the run's jobs ("host:pid:token"; "" when a shared queue
-    # holds them): on that host a new process knows at once when it is gone (services.runs_orphans_recover).
+    # holds them): on that host a new process knows at once when it is gone (services.batches_orphans_recover).
     owner = models.CharField(max_length=200, blank=True, default="")
     elapsed_time = models.FloatField(null=True, blank=True)  # seconds from creation to the last coin
     # Coin counts, kept by the jobs with F() updates: completed = successful + failed.
@@ -117,6 +173,16 @@ class RunResult(models.Model):
     max_drawdown = models.FloatField(null=True, blank=True)
     exposure_pct = models.FloatField(null=True, blank=True)
     stop_loss_exits = models.IntegerField(null=True, blank=True)
+    cagr = models.FloatField(null=True, blank=True)
+    sortino_ratio = models.FloatField(null=True, blank=True)
+    calmar_ratio = models.FloatField(null=True, blank=True)
+    profit_factor = models.FloatField(null=True, blank=True)  # null also when no trade lost but one gained
+    avg_trade_return = models.FloatField(null=True, blank=True)
+    best_trade = models.FloatField(null=True, blank=True)
+    worst_trade = models.FloatField(null=True, blank=True)
+    avg_bars_held = models.FloatField(null=True, blank=True)
+    max_consecutive_losses = models.IntegerField(null=True, blank=True)
+    max_drawdown_duration = models.IntegerField(null=True, blank=True)
 
     # [{"entry_time": ISO, "entry_price", "exit_time": ISO, "exit_price", "return_pct", "reason"}, ...]
     trades = models.JSONField(default=list, blank=True)
@@ -141,3 +207,22 @@ class RunResult(models.Model):
     @property
     def metrics(self) -> dict:
         return {name: getattr(self, name) for name in METRIC_FIELDS}
+
+
+class RunPortfolio(models.Model):
+    """A run's coins traded as one account (spec: "Portfolio of a run"), computed when its coins are done."""
+
+    run = models.OneToOneField(BacktestRun, on_delete=models.CASCADE, related_name="portfolio", primary_key=True)
+    slots = models.IntegerField()
+    coins = models.IntegerField()  # the coins the account traded (the run's successful ones)
+    metrics = models.JSONField(default=dict)  # both tables and skipped_entries, full precision (inf: null)
+    # Each coin's part of the account's profit and loss (sum of stake * r of its trades), by symbol.
+    contributions = models.JSONField(default=dict)
+    # [{"symbol", "entry_time", "entry_price", "exit_time", "exit_price", "return_pct", "reason"}, ...]
+    trades = models.JSONField(default=list, blank=True)
+    # At most 2,000 points of the account's equity with the equal-weight buy-and-hold of the same coins.
+    equity = models.BinaryField(default=b"", blank=True)
+    error = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.run_id} portfolio of {self.coins} coins, {self.slots} slots"

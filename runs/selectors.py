@@ -14,7 +14,7 @@ def run_list() -> QuerySet[BacktestRun]:
 
 
 def run_get(*, run_id: Any) -> BacktestRun | None:
-    return BacktestRun.objects.select_related("strategy").filter(id=run_id).first()
+    return BacktestRun.objects.select_related("strategy", "portfolio").filter(id=run_id).first()
 
 
 def run_exists(*, run_id: Any) -> bool:

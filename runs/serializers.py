@@ -13,14 +13,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from market_data.models import INTERVALS, SYMBOL_RE, Cryptocurrency
-from strategies.engine import FEE_PCT, InvalidParameters
+from strategies.engine import FEE_PCT, FILL, PORTFOLIO_SLOTS, SLIPPAGE_PCT, STOP_MODE, InvalidParameters, ParamSpec
 from strategies.models import Strategy
 from strategies.services import strategy_parameters_resolve
 
 from . import services
 from .equity import equity_unpack
-from .events import rounded_metrics
-from .models import BacktestRun, RunResult
+from .events import round_metric, rounded_metrics
+from .models import INTEGER_METRICS, METRIC_FIELDS, BacktestRun, RunResult
 
 
 def run_links(run_id: Any) -> dict[str, str]:
@@ -116,20 +116,35 @@ def window_parse(start_date: Any, end_date: Any, errors: dict[str, list[str]]) -
     return services.Window(start, end, start_text, end_text)
 
 
-def fee_parse(value: Any, errors: dict[str, list[str]]) -> float:
+def percent_parse(value: Any, errors: dict[str, list[str]], *, spec: ParamSpec) -> float:
+    """A percentage run option (fee_pct, slippage_pct): a number in the engine's range, default 0."""
     if value is None:
         return 0.0
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        errors["fee_pct"] = ["must be a number"]
+        errors[spec.name] = ["must be a number"]
         return 0.0
     try:
-        fee = float(value)
+        number = float(value)
     except ValueError:
-        errors["fee_pct"] = ["must be a number"]
+        errors[spec.name] = ["must be a number"]
         return 0.0
-    if not FEE_PCT.min <= fee <= FEE_PCT.max:  # also rejects NaN
-        errors["fee_pct"] = [f"must be between {FEE_PCT.min:g} and {FEE_PCT.max:g} (percent per fill), got {value}"]
-    return fee
+    if not spec.min <= number <= spec.max:  # also rejects NaN
+        errors[spec.name] = [f"must be between {spec.min:g} and {spec.max:g} (percent per fill), got {value}"]
+    return number
+
+
+def fee_parse(value: Any, errors: dict[str, list[str]]) -> float:
+    return percent_parse(value, errors, spec=FEE_PCT)
+
+
+def option_parse(value: Any, errors: dict[str, list[str]], *, spec: ParamSpec) -> str:
+    """A run option with a list of values (fill, stop_mode); its default when not given."""
+    if value is None or value == "":
+        return spec.default
+    if value not in spec.options:
+        errors[spec.name] = [f"must be one of {', '.join(spec.options)}, got {value!r}"]
+        return spec.default
+    return value
 
 
 def interval_parse(value: Any, errors: dict[str, list[str]]) -> str:
@@ -219,6 +234,46 @@ def symbols_check(symbols: Sequence[str], errors: dict[str, list[str]]) -> None:
         errors["symbols"] = messages
 
 
+def slots_parse(value: Any, errors: dict[str, list[str]]) -> int | None:
+    """portfolio_slots: an integer 1..1000; none given means as many as the run's coins."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors["portfolio_slots"] = [f"must be an integer from {PORTFOLIO_SLOTS.min:g} to {PORTFOLIO_SLOTS.max:g}"]
+        return None
+    if not PORTFOLIO_SLOTS.min <= value <= PORTFOLIO_SLOTS.max:
+        errors["portfolio_slots"] = [
+            f"must be from {PORTFOLIO_SLOTS.min:g} to {PORTFOLIO_SLOTS.max:g} (positions at once), got {value}"
+        ]
+        return None
+    return value
+
+
+def batch_parse(data: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """The fields every batch (a run, a sweep) takes besides its parameters, checked, errors collected:
+    strategy, window, fee_pct, fill, stop_mode, slippage_pct, interval, symbols."""
+    strategy = strategy_parse(data.get("strategy_id"), errors)
+    window = window_parse(data.get("start_date"), data.get("end_date"), errors)
+    fee = fee_parse(data.get("fee_pct"), errors)
+    fill = option_parse(data.get("fill"), errors, spec=FILL)
+    stop_mode = option_parse(data.get("stop_mode"), errors, spec=STOP_MODE)
+    slippage = percent_parse(data.get("slippage_pct"), errors, spec=SLIPPAGE_PCT)
+    interval = interval_parse(data.get("interval"), errors)
+    symbols = symbols_parse(data.get("symbols"), errors)
+    if "symbols" not in errors:
+        symbols_check(symbols, errors)
+    return {
+        "strategy": strategy,
+        "window": window,
+        "fee_pct": fee,
+        "fill": fill,
+        "stop_mode": stop_mode,
+        "slippage_pct": slippage,
+        "interval": interval,
+        "symbols": symbols,
+    }
+
+
 # --- Shapes for the schema (/api/schema/): the views build their bodies with the functions below ---
 
 
@@ -241,7 +296,20 @@ class RunRequestSerializer(serializers.Serializer):
     fee_pct = serializers.FloatField(
         required=False, help_text=f"fee per fill in percent, {FEE_PCT.min:g}..{FEE_PCT.max:g} (default 0)"
     )
+    fill = serializers.ChoiceField(
+        choices=FILL.options, required=False, help_text="close: at the signal bar's close (default); next_open"
+    )
+    stop_mode = serializers.ChoiceField(
+        choices=STOP_MODE.options, required=False, help_text="close: stop checked on closes (default); intrabar"
+    )
+    slippage_pct = serializers.FloatField(
+        required=False,
+        help_text=f"every fill moves against the trader, {SLIPPAGE_PCT.min:g}..{SLIPPAGE_PCT.max:g} % (default 0)",
+    )
     interval = serializers.ChoiceField(choices=INTERVALS, required=False, help_text="bar interval, default 1h")
+    portfolio_slots = serializers.IntegerField(
+        required=False, allow_null=True, help_text="the account's positions at once, 1..1000 (default: every coin)"
+    )
     symbols = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="coin subset; empty = every active coin"
     )
@@ -258,24 +326,13 @@ class RunRequestSerializer(serializers.Serializer):
         for name in data:
             if name not in self.fields:  # a misspelt field must not be silently ignored
                 errors[str(name)[:100]] = [f"unknown field; the fields are {', '.join(self.fields)}"]
-        strategy = strategy_parse(data.get("strategy_id"), errors)
+        batch = batch_parse(data, errors)
+        strategy = batch["strategy"]
         parameters = parameters_parse(strategy, data.get("parameters"), errors) if strategy else {}
-        window = window_parse(data.get("start_date"), data.get("end_date"), errors)
-        fee = fee_parse(data.get("fee_pct"), errors)
-        interval = interval_parse(data.get("interval"), errors)
-        symbols = symbols_parse(data.get("symbols"), errors)
-        if "symbols" not in errors:
-            symbols_check(symbols, errors)
+        slots = slots_parse(data.get("portfolio_slots"), errors)
         if errors:
             raise serializers.ValidationError(errors)
-        return {
-            "strategy": strategy,
-            "parameters": parameters,
-            "window": window,
-            "fee_pct": fee,
-            "interval": interval,
-            "symbols": symbols,
-        }
+        return {**batch, "parameters": parameters, "portfolio_slots": slots}
 
 
 class RunCreatedSerializer(serializers.Serializer):
@@ -306,17 +363,16 @@ class StrategyRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class MetricsSerializer(serializers.Serializer):
-    total_return = serializers.FloatField(allow_null=True)
-    win_rate = serializers.FloatField(allow_null=True)
-    total_trades = serializers.IntegerField(allow_null=True)
-    profitable_trades = serializers.IntegerField(allow_null=True)
-    losing_trades = serializers.IntegerField(allow_null=True)
-    buy_hold_return = serializers.FloatField(allow_null=True)
-    sharpe_ratio = serializers.FloatField(allow_null=True)
-    max_drawdown = serializers.FloatField(allow_null=True)
-    exposure_pct = serializers.FloatField(allow_null=True)
-    stop_loss_exits = serializers.IntegerField(allow_null=True)
+def _metric_field(name: str) -> serializers.Field:
+    if name in INTEGER_METRICS:
+        return serializers.IntegerField(allow_null=True)
+    return serializers.FloatField(allow_null=True)
+
+
+# Every metric, rounded to 2 decimals (runs.events.round_metric); the fields come from METRIC_FIELDS.
+MetricsSerializer = type(
+    "MetricsSerializer", (serializers.Serializer,), {name: _metric_field(name) for name in METRIC_FIELDS}
+)
 
 
 class ResultRowSerializer(MetricsSerializer):
@@ -371,10 +427,15 @@ class RunSerializer(serializers.ModelSerializer):
             "id",
             "strategy",
             "parameters",
+            "rules",
             "start_date",
             "end_date",
             "interval",
             "fee_pct",
+            "fill",
+            "stop_mode",
+            "slippage_pct",
+            "portfolio_slots",
             "symbols",
             "status",
             "created_at",
@@ -429,13 +490,40 @@ def result_row(result: RunResult) -> dict[str, Any]:
 
 class RunDetailSerializer(RunSerializer):
     results = serializers.SerializerMethodField()
+    portfolio = serializers.SerializerMethodField()
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "results"]
+        fields = [*RunSerializer.Meta.fields, "results", "portfolio"]
 
     @extend_schema_field(ResultRowSerializer(many=True))
     def get_results(self, run: BacktestRun) -> list[dict[str, Any]]:
         return [result_row(r) for r in self.context["results"]]
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_portfolio(self, run: BacktestRun) -> dict[str, Any] | None:
+        portfolio = getattr(run, "portfolio", None)
+        return None if portfolio is None else portfolio_detail(portfolio, trades=False)
+
+
+def portfolio_detail(portfolio, *, trades: bool) -> dict[str, Any]:
+    """A run's account: slots, rounded metrics, each coin's contribution (% of the starting capital),
+    the equity with the equal-weight buy-and-hold (and, with trades=True, every trade)."""
+    curve = equity_unpack(portfolio.equity)
+    body = {
+        "slots": portfolio.slots,
+        "coins": portfolio.coins,
+        "error": portfolio.error or None,
+        "metrics": {name: round_metric(name, value) for name, value in portfolio.metrics.items()},
+        "contributions": {s: round(v * 100, 2) for s, v in sorted(portfolio.contributions.items())},
+        "equity": {
+            "times": [_iso_seconds(t) for t in curve.times.tolist()],
+            "values": curve.values.tolist(),
+            "buy_hold": curve.buy_hold.tolist(),
+        },
+    }
+    if trades:
+        body["trades"] = portfolio.trades
+    return body
 
 
 def _iso_seconds(seconds: int) -> str:

@@ -23,9 +23,11 @@ from django.utils import timezone
 
 from market_data.selectors import coins_with_bars
 from strategies.models import Strategy
+from strategies.services import strategy_rules_snapshot
 
 from . import events
-from .backends import backend
+from .backends import BackendUnavailable, backend
+from .db import rows_update
 from .models import METRIC_FIELDS, BacktestRun, RunResult
 
 logger = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ class Window:
 _RUN_CREATE_LOCK_KEY = 0x62745F72756E73  # "bt_runs"
 
 
-def _runs_create_lock() -> None:
+def runs_create_lock() -> None:
     """Serialise "count the runs in progress, then insert" across processes and threads.
 
     On PostgreSQL concurrent transactions would each see a count under the limit; a
@@ -85,6 +87,10 @@ def run_create(
     fee_pct: float,
     interval: str,
     symbols: Sequence[str] = (),
+    fill: str = "close",
+    stop_mode: str = "close",
+    slippage_pct: float = 0.0,
+    portfolio_slots: int | None = None,
     start: bool = True,
 ) -> BacktestRun:
     """Store a validated run, with one pending result row per coin.
@@ -97,7 +103,7 @@ def run_create(
     """
     wanted = list(symbols)
     with transaction.atomic():
-        _runs_create_lock()
+        runs_create_lock()
         limit = settings.BACKTEST_MAX_CONCURRENT_RUNS
         if BacktestRun.objects.in_progress().count() >= limit:
             raise TooManyRuns(limit)
@@ -105,12 +111,17 @@ def run_create(
         run = BacktestRun.objects.create(
             strategy=strategy,
             parameters=dict(parameters),
+            rules=strategy_rules_snapshot(strategy=strategy),
             start_date=window.start_text,
             end_date=window.end_text,
             window_start=window.start,
             window_end=window.end,
             interval=interval,
             fee_pct=fee_pct,
+            fill=fill,
+            stop_mode=stop_mode,
+            slippage_pct=slippage_pct,
+            portfolio_slots=portfolio_slots,
             symbols=wanted,
             total=len(coins),
         )
@@ -150,11 +161,20 @@ def run_start(*, run_id: Any) -> None:
         run_finish(run_id=run.id, message=_no_bars_message(run))
         return
     crypto_ids = list(RunResult.objects.filter(run=run).order_by("crypto_symbol").values_list("crypto_id", flat=True))
-    BacktestRun.objects.filter(id=run.id).update(owner=backend().owner(), heartbeat_at=timezone.now())
+    owner = backend().owner()
+    if not owner:  # workers elsewhere store their events at once: `start` must be stored before theirs
+        events.channel_writer.wait_idle(timeout=5.0)
+    BacktestRun.objects.filter(id=run.id).update(owner=owner, heartbeat_at=timezone.now())
     chunks = chunks_of(crypto_ids, workers=settings.BACKTEST_WORKERS, max_size=settings.BACKTEST_CHUNK_MAX)
     try:
         for chunk in chunks:
             backend().submit("run_chunk", batch_id=str(run.id), args=[str(run.id), chunk])
+    except BackendUnavailable:  # the broker is down: the run ends failed, the request answers 503
+        logger.exception("Could not submit run %s", run.id)
+        BacktestRun.objects.filter(id=run.id, status__in=BacktestRun.IN_PROGRESS).update(
+            status=Status.FAILED, finished_at=timezone.now()
+        )
+        raise
     except RuntimeError:  # the backend is shut down: the server is stopping
         logger.exception("Could not submit run %s", run.id)
         BacktestRun.objects.filter(id=run.id, status__in=BacktestRun.IN_PROGRESS).update(
@@ -187,6 +207,8 @@ def run_results_store(
     """
     by_coin = {int(r["crypto_id"]): r for r in results}
     now = timezone.now()
+    # In a Celery worker the events are stored in the same transaction (events.ChannelWriter).
+    inside = events.channel_writer.synchronous
     with events.run_lock(run_id):
         with transaction.atomic():
             pending = list(
@@ -197,36 +219,56 @@ def run_results_store(
             if not pending:
                 return
             fields = sorted({name for r in results for name in r} - {"crypto_id"})
-            for row in pending:
-                values = by_coin[row.crypto_id]
-                for name in fields:  # a failed coin has no metrics: the pending row's empty values
-                    setattr(row, name, values.get(name, _EMPTY_RESULT.get(name)))
-                row.finished_at = now
-            RunResult.objects.bulk_update(pending, [*fields, "finished_at"])
+            # a failed coin has no metrics: it keeps the pending row's empty values
+            rows_update(
+                RunResult,
+                fields=[*fields, "finished_at"],
+                rows=[
+                    (
+                        row.id,
+                        {
+                            **{name: by_coin[row.crypto_id].get(name, _EMPTY_RESULT.get(name)) for name in fields},
+                            "finished_at": now,
+                        },
+                    )
+                    for row in pending
+                ],
+            )
             stored = [row.crypto_id for row in pending]
             ok = sum(1 for c in stored if by_coin[c]["state"] == State.DONE)
             counts = _run_count(run_id, completed=len(stored), successful=ok, failed=len(stored) - ok)
-        completed = counts["completed"] - len(stored)
-        successful = counts["successful"] - ok
-        for crypto_id in sorted(stored, key=lambda c: coins[c][0]):
-            symbol, name = coins[crypto_id]
-            fields_of = by_coin[crypto_id]
-            completed += 1
-            if fields_of["state"] == State.DONE:
-                successful += 1
-                events.publish(run_id, events.result_payload(symbol=symbol, name=name, metrics=fields_of))
-            else:
-                events.publish(run_id, events.error_payload(symbol=symbol, name=name, error=fields_of["error"]))
-            events.publish(
-                run_id, events.progress_payload(completed=completed, total=counts["total"], successful=successful)
-            )
-        if counts["completed"] + counts["skipped"] >= counts["total"]:
-            run_finish(run_id=run_id)
+            if inside:
+                with events.stored_batch():
+                    _results_publish(run_id, stored, ok, counts, coins, by_coin)
+        if not inside:
+            _results_publish(run_id, stored, ok, counts, coins, by_coin)
+
+
+def _results_publish(
+    run_id: Any, stored: Sequence[int], ok: int, counts: dict, coins: Mapping, by_coin: Mapping
+) -> None:
+    """The events of a chunk's stored coins in symbol order; finish the run if they were its last."""
+    completed = counts["completed"] - len(stored)
+    successful = counts["successful"] - ok
+    for crypto_id in sorted(stored, key=lambda c: coins[c][0]):
+        symbol, name = coins[crypto_id]
+        fields_of = by_coin[crypto_id]
+        completed += 1
+        if fields_of["state"] == State.DONE:
+            successful += 1
+            events.publish(run_id, events.result_payload(symbol=symbol, name=name, metrics=fields_of))
+        else:
+            events.publish(run_id, events.error_payload(symbol=symbol, name=name, error=fields_of["error"]))
+        events.publish(
+            run_id, events.progress_payload(completed=completed, total=counts["total"], successful=successful)
+        )
+    if counts["completed"] + counts["skipped"] >= counts["total"]:
+        run_finish(run_id=run_id)
 
 
 def run_results_skip(*, run_id: Any, crypto_ids: Sequence[int]) -> None:
     """Coins of a cancelled run that had not started: mark them skipped, count them, maybe finish."""
-    with events.run_lock(run_id):
+    with events.run_lock(run_id), transaction.atomic():  # skipped, counted (and finished) together
         skipped = RunResult.objects.filter(run_id=run_id, crypto_id__in=list(crypto_ids), state=State.PENDING).update(
             state=State.SKIPPED, finished_at=timezone.now()
         )
@@ -260,17 +302,19 @@ def run_finish(*, run_id: Any, message: str | None = None) -> bool:
     `complete` published. Conditional, so it happens once; returns whether this call did it."""
     now = timezone.now()
     with events.run_lock(run_id):
-        run = BacktestRun.objects.values("status", "created_at", "total", "failed").get(id=run_id)
+        run = BacktestRun.objects.values("status", "created_at", "total", "failed", "skipped").get(id=run_id)
         if run["status"] == Status.CANCELLED:
             final, allowed = Status.CANCELLED, [Status.CANCELLED]
         else:
             final, allowed = Status.COMPLETED, [Status.PENDING, Status.RUNNING]
         elapsed = (now - run["created_at"]).total_seconds()
+        if final == Status.COMPLETED and run["status"] in allowed:
+            _portfolio_publish(run_id)
         rows = RunResult.objects.filter(run_id=run_id, state=State.DONE).values(
             "crypto_symbol", "crypto_name", *METRIC_FIELDS
         )
         summary = events.summary_build(
-            total=run["total"], rows=rows, failed=run["failed"], status=final, message=message
+            total=run["total"], rows=rows, failed=run["failed"], status=final, message=message, skipped=run["skipped"]
         )
         finished = BacktestRun.objects.filter(id=run_id, status__in=allowed, finished_at__isnull=True).update(
             status=final, finished_at=now, elapsed_time=elapsed, summary=summary
@@ -289,6 +333,20 @@ def _no_bars_message(run: BacktestRun) -> str:
     return f"No bars{where} at interval {run.interval} between {start} and {end}: nothing to backtest"
 
 
+def _portfolio_publish(run_id: Any) -> None:
+    """The run's account (runs.portfolio), stored and published as a `portfolio` event before
+    `complete` (the run stream's; the original endpoint's stream does not carry it)."""
+    from .portfolio import run_portfolio_store
+
+    try:
+        portfolio = run_portfolio_store(run_id=run_id)
+    except Exception:  # the account is an addition: a failure must not keep the run from completing
+        logger.exception("Portfolio of run %s failed unexpectedly", run_id)
+        return
+    if portfolio is not None:
+        events.publish(run_id, events.portfolio_payload(portfolio))
+
+
 def run_cancel(*, run_id: Any) -> BacktestRun:
     """Cancel a pending or running run: coins not yet started are skipped, the run ends `cancelled`
     (its last job publishes `complete`). Raises RunNotCancellable when it has finished."""
@@ -296,6 +354,9 @@ def run_cancel(*, run_id: Any) -> BacktestRun:
     run = BacktestRun.objects.get(id=run_id)
     if not updated:
         raise RunNotCancellable(f"run {run_id} is already {run.status}")
+    batch_cancel = getattr(backend(), "batch_cancel", None)
+    if batch_cancel is not None:  # a queue: drop the chunks not yet started (their coins are skipped)
+        batch_cancel(str(run_id))
     return run
 
 
@@ -341,61 +402,65 @@ def run_complete_ensure(*, run_id: Any, grace_seconds: float = 0.0) -> bool:
     return True
 
 
-def _runs_interrupt(queryset) -> int:
-    """End these runs `interrupted` (what they finished stays), and queue their final `complete`
-    (stored after the events already queued), so their streams end."""
-    ids = list(queryset.values_list("id", flat=True))
-    if not ids:
-        return 0
-    count = (
-        BacktestRun.objects.in_progress()
-        .filter(id__in=ids)
-        .update(status=Status.INTERRUPTED, finished_at=timezone.now())
-    )
-    for run_id in ids:
+def _finals_queue(batch_ids) -> None:
+    """Queue the final `complete` of the runs among these batches (stored after the events already
+    queued), so their streams end."""
+    for run_id in BacktestRun.objects.filter(id__in=list(batch_ids)).values_list("id", flat=True):
         events.channel_writer.put_final(run_id)
-    return count
 
 
-def runs_recover(*, stale_before: dt.datetime) -> int:
-    """Mark runs whose jobs nobody is executing any more as `interrupted`; their stored results stay.
+# The stored batch kinds whose leases every process keeps: runs, and the kinds other apps register
+# at start-up (sweeps.apps). Each has status, created_at, heartbeat_at, owner and finished_at.
+BATCH_MODELS: list[Any] = [BacktestRun]
 
-    A run is alive while its heartbeat is fresh: every chunk stored renews it, and so does the
-    process whose backend holds the run's queued jobs (`runs_heartbeat`). So a run that a live
+
+def _in_progress(model):
+    return model.objects.filter(status__in=BacktestRun.IN_PROGRESS)
+
+
+def batches_recover(*, stale_before: dt.datetime) -> int:
+    """Mark batches whose jobs nobody is executing any more as `interrupted`; their stored results stay.
+
+    A batch is alive while its heartbeat is fresh: every chunk stored renews it, and so does the
+    process whose backend holds the batch's queued jobs (`batches_heartbeat`). So a batch that a live
     worker elsewhere is executing is never touched, and several web processes and workers can
-    share one database. A run that was never beaten counts from its creation.
+    share one database. A batch that was never beaten counts from its creation.
     """
-    return _runs_interrupt(
-        BacktestRun.objects.in_progress().filter(
-            Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
-        )
-    )
+    stale = Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
+    ids = [i for model in BATCH_MODELS for i in _in_progress(model).filter(stale).values_list("id", flat=True)]
+    return batches_interrupt(batch_ids=ids)
 
 
-def runs_orphans_recover(*, me: str, alive: Callable[[int], bool]) -> int:
-    """Mark `interrupted` the runs owned by a process of this host that is gone, at once (no lease
+def batches_orphans_recover(*, me: str, alive: Callable[[int], bool]) -> int:
+    """Mark `interrupted` the batches owned by a process of this host that is gone, at once (no lease
     to wait for): its pid is not alive, or it is this process's pid with another token (a
     restarted container). `me` is this process's id, "host:pid:token"."""
     host, pid, _ = me.split(":")
     orphans = []
-    for run_id, owner in (
-        BacktestRun.objects.in_progress().filter(owner__startswith=f"{host}:").values_list("id", "owner")
-    ):
-        _, owner_pid, _ = owner.split(":")
-        if owner != me and (owner_pid == pid or not alive(int(owner_pid))):
-            orphans.append(run_id)
-    return runs_interrupt(run_ids=orphans)
+    for model in BATCH_MODELS:
+        for batch_id, owner in _in_progress(model).filter(owner__startswith=f"{host}:").values_list("id", "owner"):
+            _, owner_pid, _ = owner.split(":")
+            if owner != me and (owner_pid == pid or not alive(int(owner_pid))):
+                orphans.append(batch_id)
+    return batches_interrupt(batch_ids=orphans)
 
 
-def runs_heartbeat(*, run_ids: Sequence[Any]) -> int:
-    """Renew the heartbeat of the runs this process is executing (those still in progress)."""
-    if not run_ids:
+def batches_heartbeat(*, batch_ids: Sequence[Any]) -> int:
+    """Renew the heartbeat of the batches this process is executing (those still in progress)."""
+    if not batch_ids:
         return 0
-    return BacktestRun.objects.in_progress().filter(id__in=list(run_ids)).update(heartbeat_at=timezone.now())
+    now = timezone.now()
+    return sum(_in_progress(m).filter(id__in=list(batch_ids)).update(heartbeat_at=now) for m in BATCH_MODELS)
 
 
-def runs_interrupt(*, run_ids: Sequence[Any]) -> int:
-    """The server is stopping: its runs still in progress end `interrupted` (what they finished stays)."""
-    if not run_ids:
+def batches_interrupt(*, batch_ids: Sequence[Any]) -> int:
+    """The server is stopping: its batches still in progress end `interrupted` (what they finished stays)."""
+    if not batch_ids:
         return 0
-    return _runs_interrupt(BacktestRun.objects.in_progress().filter(id__in=list(run_ids)))
+    now = timezone.now()
+    count = sum(
+        _in_progress(m).filter(id__in=list(batch_ids)).update(status=Status.INTERRUPTED, finished_at=now)
+        for m in BATCH_MODELS
+    )
+    _finals_queue(batch_ids)
+    return count

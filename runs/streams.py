@@ -242,12 +242,14 @@ def last_event_id(request: HttpRequest, channel: str) -> int | None:
     return int(match["n"])
 
 
-def _read(run_id: Any, channel: str, last: int | None) -> dict[str, Any]:
-    """One look at the store: the run's state, the current id, the events after `last`."""
+def _read(run_id: Any, channel: str, last: int | None, model: Any = None) -> dict[str, Any]:
+    """One look at the store: the batch's state (a run's, or `model`'s: a sweep's), the current
+    id, the events after `last`. A run that ended without `complete` gets it stored."""
     from .models import BacktestRun
     from .services import run_complete_ensure
 
-    run = BacktestRun.objects.filter(id=run_id).values("status", "finished_at").first()
+    kind = model or BacktestRun
+    run = kind.objects.filter(id=run_id).values("status", "finished_at").first()
     if run is None:
         return {"exists": False}
     current = EventCounter.objects.filter(name=channel).values_list("value", flat=True).first() or 0
@@ -256,7 +258,7 @@ def _read(run_id: Any, channel: str, last: int | None) -> dict[str, Any]:
     )
     out: dict[str, Any] = {"exists": True, "current": current, "ended": ended, "events": [], "reset": False}
     last_type = EventRow.objects.filter(channel=channel, eid=current).values_list("type", flat=True).first()
-    if ended and current and last_type != "complete":
+    if ended and current and last_type != "complete" and kind is BacktestRun:
         if run_complete_ensure(run_id=run_id, grace_seconds=COMPLETE_GRACE_SECONDS):
             current = out["current"] = EventCounter.objects.filter(name=channel).values_list("value", flat=True)[0]
             last_type = "complete"
@@ -278,7 +280,11 @@ def _read(run_id: Any, channel: str, last: int | None) -> dict[str, Any]:
 async def run_events(request: HttpRequest, run_id) -> HttpResponse:
     """GET /api/runs/<id>/events/ (see the module's doc). Connect with ?lastEventId=run-<id>:0
     (or the Last-Event-ID header) to replay from the start."""
-    channel = events.channel_name(run_id)
+    return await batch_events(request, run_id, events.channel_name(run_id))
+
+
+async def batch_events(request: HttpRequest, run_id, channel: str, model: Any = None) -> HttpResponse:
+    """The stored SSE channel of a batch: a run's, or `model`'s (a sweep's `sweep-<id>`)."""
     try:
         last = last_event_id(request, channel)
     except BadEventId as exc:
@@ -298,24 +304,28 @@ async def run_events(request: HttpRequest, run_id) -> HttpResponse:
             headers={"Retry-After": "5"},
         )
     try:
-        first = await READS.call(_read, run_id, channel, last)
+        first = await READS.call(_read, run_id, channel, last, model)
     except BaseException:
         hub.close_stream(client)
         raise
     if not first["exists"]:
         hub.close_stream(client)
-        return JsonResponse({"detail": "No such run."}, status=404)
+        return JsonResponse({"detail": "No such run." if model is None else "No such sweep."}, status=404)
     if first["finished"] and not first["events"] and not first["reset"] and last is not None:
         hub.close_stream(client)
         return HttpResponse(status=204)  # nothing after the client's last event, and never will be
     hub.redis_listen()
-    response = StreamingHttpResponse(_stream(run_id, channel, last, first, client), content_type="text/event-stream")
+    response = StreamingHttpResponse(
+        _stream(run_id, channel, last, first, client, model), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-async def _stream(run_id: Any, channel: str, last: int | None, state: dict, client: str) -> AsyncIterator[str]:
+async def _stream(
+    run_id: Any, channel: str, last: int | None, state: dict, client: str, model: Any = None
+) -> AsyncIterator[str]:
     waiter = (asyncio.get_running_loop(), asyncio.Event())
     hub.add(channel, waiter)
     try:
@@ -339,7 +349,7 @@ async def _stream(run_id: Any, channel: str, last: int | None, state: dict, clie
             if done or hub.draining:
                 return
             if len(state["events"]) >= BATCH:  # more stored: read on at once
-                state = await READS.call(_read, run_id, channel, last)
+                state = await READS.call(_read, run_id, channel, last, model)
                 continue
             if state.get("finished") and not state["events"] and state["current"] <= last:
                 return  # the run is over and its `complete` was sent before (or reset past it)
@@ -352,7 +362,7 @@ async def _stream(run_id: Any, channel: str, last: int | None, state: dict, clie
                 if body:
                     yield body
                 return
-            state = await READS.call(_read, run_id, channel, last)
+            state = await READS.call(_read, run_id, channel, last, model)
             if not state["exists"]:
                 return
     finally:

@@ -21,6 +21,8 @@ from rest_framework.exceptions import ValidationError
 
 from . import events, selectors, services
 from .api import error_answer, run_request_create, throttle_wait
+from .backends import BackendUnavailable, backend
+from .follow import ChannelFollower
 from .models import BacktestRun
 from .serializers import BodyError, json_body_parse
 
@@ -63,12 +65,16 @@ async def backtest_stream(request: HttpRequest) -> HttpResponse:
     if isinstance(created, HttpResponse):
         return created
     run_id = created.id
-    # Subscribe before the first job can publish, so no event is missed.
-    listener = events.subscribe(run_id)
+    # Subscribe before the first job can publish, so no event is missed. Jobs executed by other
+    # processes (Celery workers) publish to the run's stored channel only: follow that.
+    listener = events.subscribe(run_id) if backend().owner() else ChannelFollower(run_id)
     try:
         await sync_to_async(services.run_start)(run_id=run_id)
-    except BaseException:
-        events.unsubscribe(run_id, listener)
+    except BaseException as exc:
+        _listener_close(run_id, listener)
+        if isinstance(exc, BackendUnavailable):  # the broker is down: the run ended failed
+            code, answer, headers = error_answer(exc)
+            return JsonResponse(answer, status=code, headers=headers)
         raise
     response = StreamingHttpResponse(_stream(run_id, listener), content_type="text/event-stream; charset=utf-8")
     # The original's headers. `Connection: keep-alive` is hop-by-hop: the ASGI server owns the
@@ -79,7 +85,7 @@ async def backtest_stream(request: HttpRequest) -> HttpResponse:
     return response
 
 
-async def _stream(run_id: Any, listener: events.StreamListener) -> AsyncIterator[str]:
+async def _stream(run_id: Any, listener: events.StreamListener | ChannelFollower) -> AsyncIterator[str]:
     """Yield the run's events as `data: {json}\\n\\n` until `complete`.
 
     Events that arrived together go out in one chunk. If the client disconnects, the
@@ -92,21 +98,36 @@ async def _stream(run_id: Any, listener: events.StreamListener) -> AsyncIterator
             except TimeoutError:
                 ended = await sync_to_async(_ended_without_complete)(run_id)
                 if ended is not None:  # e.g. interrupted by a shutdown: close the stream properly
-                    yield events.sse_data(ended)
+                    yield events.sse_data(events.original_payload(ended))
                     return
                 yield ": keep-alive\n\n"
                 continue
-            chunk = [events.sse_data(payload)]
+            chunk = [_original_frame(payload)]
             done = payload["type"] == "complete"
             while not done and not listener.queue.empty():
                 payload = listener.queue.get_nowait()
-                chunk.append(events.sse_data(payload))
+                chunk.append(_original_frame(payload))
                 done = payload["type"] == "complete"
-            yield "".join(chunk)
+            if any(chunk):
+                yield "".join(chunk)
             if done:
                 return
     finally:
-        events.unsubscribe(run_id, listener)
+        _listener_close(run_id, listener)
+
+
+def _listener_close(run_id: Any, listener: Any) -> None:
+    events.unsubscribe(run_id, listener)
+    close = getattr(listener, "close", None)
+    if close is not None:
+        close()
+
+
+def _original_frame(payload: dict[str, Any]) -> str:
+    """One event as the original endpoint sends it; "" for an event type the original had not."""
+    if payload["type"] not in events.ORIGINAL_TYPES:
+        return ""
+    return events.sse_data(events.original_payload(payload))
 
 
 def _ended_without_complete(run_id: Any) -> dict[str, Any] | None:

@@ -11,12 +11,21 @@ class StrategyQuerySet(models.QuerySet):
 
 
 class Strategy(models.Model):
+    class Kind(models.TextChoices):
+        BUILTIN = "builtin", "Built in (one of the six)"
+        RULES = "rules", "Rules written here"
+
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, default="")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # Names the engine implementation in strategies.engine (rsi, ma_crossover, ...).
+    # Names the engine implementation in strategies.engine (rsi, ma_crossover, ...); for a rule
+    # strategy "rules-<id>", set when it is first saved.
     key = models.CharField(max_length=50, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BUILTIN)
+    # A rule strategy's entry and exit (spec/RULES.md); empty for a built-in.
+    entry_rule = models.TextField(blank=True, default="")
+    exit_rule = models.TextField(blank=True, default="")
 
     objects = StrategyQuerySet.as_manager()
 
@@ -27,6 +36,10 @@ class Strategy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_rules(self) -> bool:
+        return self.kind == self.Kind.RULES
 
 
 class StrategyParameter(models.Model):

@@ -39,7 +39,7 @@ class StrategySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Strategy
-        fields = ["id", "key", "name", "description", "is_active", "parameters"]
+        fields = ["id", "key", "kind", "name", "description", "is_active", "entry_rule", "exit_rule", "parameters"]
 
     @extend_schema_field(ParameterDefinitionSerializer(many=True))
     def get_parameters(self, strategy):

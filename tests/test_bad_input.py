@@ -134,7 +134,7 @@ def test_a_parameter_too_large_for_a_float_is_refused_naming_it(rsi, value):
     ("symbol", "name", "refused"),
     [
         ("B" * 21, None, "symbol"),  # longer than the column: PostgreSQL would raise DataError
-        ("BTC/USD", None, "symbol"),  # could not be addressed in the API's URLs
+        ("BTC.USD", None, "symbol"),  # could not be addressed in the API's URLs (BTC/USD is a pair: BTC-USD)
         ("B\x00TC", None, "symbol"),
         ("", None, "symbol"),
         ("BTC", "N" * 101, "name"),

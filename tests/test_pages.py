@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -118,6 +121,8 @@ def test_vendored_files_are_the_pinned_versions():
     assert f"Bootstrap  v{pins['bootstrap']}" in css and f"Bootstrap v{pins['bootstrap']}" in js
     assert f"Lightweight Charts™ v{pins['lightweight-charts']}" in charts
     assert "export{" in charts and "createSeriesMarkers" in charts
+    axe = (ROOT / "tests" / "browser" / "vendor" / "axe.min.js").read_text()
+    assert axe.startswith(f"/*! axe v{pins['axe-core']}")
     for static_path in ("vendor/bootstrap/bootstrap.min.css", "app/main.js", "app/runs.js", "app/app.css"):
         assert finders.find(static_path), static_path
 
@@ -141,3 +146,121 @@ def test_collectstatic_then_the_app_serves_hashed_files_itself(db, settings, tmp
     module = client.get("/static/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs")
     assert module.status_code == 200 and module["Content-Type"].startswith("text/javascript")
     b"".join(module.streaming_content)
+
+
+SITE_STORAGE = "backtest_site.staticstorage.StaticStorage"
+
+
+def test_static_collected_with_debug_on_serves_a_server_with_debug_off(db, settings, tmp_path):
+    """`make run` collects with DEBUG=1; the README's production server then runs with DEBUG=0.
+    The storage is the manifest one either way, so the pages link hashed files instead of a 500."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": SITE_STORAGE}}
+    settings.DEBUG = True
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert (tmp_path / "staticfiles.json").exists()
+    settings.DEBUG = False
+    response = Client().get("/")
+    assert response.status_code == 200
+    assert re.search(r'src="/static/app/main\.[0-9a-f]{12}\.js"', response.content.decode())
+
+
+def test_a_server_with_debug_off_and_nothing_collected_links_plain_names(db, settings, tmp_path):
+    settings.STATIC_ROOT = tmp_path  # collectstatic never ran
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": SITE_STORAGE}}
+    response = Client().get("/")
+    assert response.status_code == 200
+    assert '<script type="module" src="/static/app/main.js">' in response.content.decode()
+    assert Client().get("/static/app/main.js").status_code == 200  # whitenoise finds it in static/
+
+
+def test_settings_pick_the_manifest_storage_whatever_debug_is():
+    for debug in ("0", "1"):
+        env = {**os.environ, "DEBUG": debug, "SECRET_KEY": "x" * 50, "DJANGO_SETTINGS_MODULE": "backtest_site.settings"}
+        env.pop("STATIC_MANIFEST", None)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from django.conf import settings; print(settings.STORAGES['staticfiles']['BACKEND'])",
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == SITE_STORAGE, debug
+
+
+def test_a_request_line_is_logged_once_by_the_development_server():
+    """daphne's runserver logs each request on `django.channels.server`; Django's default config
+    also gave the "django" logger a console handler of its own, so each line came out twice."""
+    env = {**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "backtest_site.settings"}
+    code = "import django, logging; django.setup(); logging.getLogger('django.channels.server').info('HTTP GET /x 200')"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert (out.stdout + out.stderr).count("HTTP GET /x 200") == 1
+
+
+def page_facts_of(html: str) -> dict:
+    match = re.search(r'<script id="page-facts" type="application/json">(.*?)</script>', html, re.S)
+    assert match, "the page carries its facts as json_script"
+    return json.loads(match.group(1))
+
+
+def test_pages_carry_the_facts_from_where_they_are_defined(client, plain_static, db):
+    from market_data.models import INTERVALS
+    from runs.models import FEW_TRADES, METRIC_DISPLAY, METRIC_FIELDS
+    from strategies.engine import FEE_PCT
+
+    for url in ("/", "/runs/"):
+        facts = page_facts_of(client.get(url).content.decode())
+        assert facts["fee"] == {
+            "min": FEE_PCT.min,
+            "max": FEE_PCT.max,
+            "default": FEE_PCT.default,
+            "label": FEE_PCT.display_name,
+        }
+        assert facts["intervals"] == list(INTERVALS)
+        assert [m["key"] for m in facts["metrics"]] == list(METRIC_FIELDS)
+        assert all(m["label"] == METRIC_DISPLAY[m["key"]]["label"] for m in facts["metrics"])
+        assert facts["few_trades"] == FEW_TRADES
+        assert [s["value"] for s in facts["statuses"]] == list(BacktestRun.Status.values)
+        assert {s["value"]: s["style"] for s in facts["statuses"]} == BacktestRun.STATUS_STYLES
+    html = client.get("/").content.decode()
+    assert f'min="{FEE_PCT.min}" max="{FEE_PCT.max}"' in html
+    assert all(f'<option value="{i}">' in html for i in INTERVALS)
+    runs_html = client.get("/runs/").content.decode()
+    assert all(f'<option value="{s}">{label}</option>' in runs_html for s, label in BacktestRun.Status.choices)
+
+
+def test_scripts_keep_no_copy_of_the_facts():
+    """Fee range, intervals, metric labels, statuses and their styles come from page-facts only."""
+    from runs.models import METRIC_DISPLAY
+
+    source = "\n".join(p.read_text() for p in APP.glob("*.js"))
+    for copy in ('"4h"', "'4h'", '"1w"', "text-bg-success", "text-bg-danger", '"interrupted"'):
+        assert copy not in source, copy
+    for metric in METRIC_DISPLAY.values():
+        assert f'"{metric["label"]}"' not in source, metric["label"]
+    assert not re.search(r"FEE_(MIN|MAX)\s*=", source)
+
+
+def test_favicon_is_served(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/x-icon"
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_a_run_page_shows_the_demo_badge_only_for_a_run_of_demo_coins(client, plain_static, run):
+    from runs.models import RunResult
+
+    real = Cryptocurrency.objects.create(symbol="REAL", name="Real coin")
+    Cryptocurrency.objects.create(symbol="DEMO", name="Demo (demo)", is_demo=True)  # in the catalogue, not the run
+    RunResult.objects.create(run=run, crypto=real, crypto_symbol="REAL", crypto_name="Real coin", is_demo=False)
+    assert 'id="demo-badge"' in client.get("/").content.decode()
+    assert 'id="demo-badge"' not in client.get(f"/runs/{run.id}/").content.decode()
+    demo = Cryptocurrency.objects.get(symbol="DEMO")
+    RunResult.objects.create(run=run, crypto=demo, crypto_symbol="DEMO", crypto_name=demo.name, is_demo=True)
+    assert 'id="demo-badge"' in client.get(f"/runs/{run.id}/").content.decode()

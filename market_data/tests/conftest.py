@@ -8,13 +8,13 @@ from market_data.models import Cryptocurrency
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
-def csv_rows(n: int, *, start: dt.datetime = T0, close: float = 100.0, step: float = 1.0) -> list[str]:
-    """n good hourly rows as 'iso,open,high,low,close,volume' lines, closes rising by `step`."""
+def csv_rows(n: int, *, start: dt.datetime = T0, close: float = 100.0, step: float = 1.0, hours: int = 1) -> list[str]:
+    """n good rows `hours` apart as 'iso,open,high,low,close,volume' lines, closes rising by `step`."""
     lines = []
     for i in range(n):
         c = close + i * step
         o = c - step / 2
-        lines.append(f"{(start + dt.timedelta(hours=i)).isoformat()},{o},{c + 1},{o - 1},{c},{10 + i}")
+        lines.append(f"{(start + dt.timedelta(hours=i * hours)).isoformat()},{o},{c + 1},{o - 1},{c},{10 + i}")
     return lines
 
 

@@ -3,10 +3,11 @@
 import datetime as dt
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from market_data import services
+from market_data import selectors, services
 from market_data.admin import EstimatedCountPaginator
 from market_data.models import Cryptocurrency, Price
 from market_data.parsing import PriceBar
@@ -37,12 +38,33 @@ def test_coin_list_shows_bar_count_and_first_last_bar_per_interval(admin_client,
     assert "4h: 2 bars, 2024-01-01 00:00 → 2024-01-01 01:00" in html
 
 
-def test_coin_list_reads_all_stats_in_one_query(admin_client, coin):
+def test_coin_list_reads_all_stats_in_one_query_and_the_quality_series_through_the_cache(admin_client, coin):
+    cache.clear()
     for k in range(5):
         add_bars(Cryptocurrency.objects.create(symbol=f"C{k}", name=f"c{k}"), 3)
     with CaptureQueriesContext(connection) as queries:
         assert admin_client.get("/admin/market_data/cryptocurrency/").status_code == 200
-    assert sum("crypto_prices" in q["sql"] for q in queries.captured_queries) == 1
+    price_queries = [q["sql"] for q in queries.captured_queries if "crypto_prices" in q["sql"]]
+    assert sum("GROUP BY" in sql for sql in price_queries) == 1
+    for coin_id in Cryptocurrency.objects.filter(symbol__startswith="C").values_list("id", flat=True):
+        version = selectors._versions_get_many([coin_id], "1h")[coin_id]  # each series was loaded once, and cached
+        assert cache.get(selectors._series_key(coin_id, "1h", version)) is not None
+    with CaptureQueriesContext(connection) as queries:
+        assert admin_client.get("/admin/market_data/cryptocurrency/").status_code == 200
+    assert sum("crypto_prices" in q["sql"] for q in queries.captured_queries) == 1  # the series are cached
+    cache.clear()
+
+
+def test_coin_list_shows_the_data_quality_summary_per_interval(admin_client, coin):
+    services.prices_bulk_upsert(
+        crypto_id=coin.id,
+        interval="1h",
+        bars=[
+            PriceBar(T0 + dt.timedelta(hours=i), 1.0, 2.0, 0.5, 1.5, 0.0 if i == 3 else 1.0) for i in (0, 1, 2, 3, 7)
+        ],
+    )
+    html = admin_client.get("/admin/market_data/cryptocurrency/").content.decode()
+    assert "1h: 1 gaps (3 missing bars), 1 zero-volume, 0 flat runs, 0 jumps" in html
 
 
 def counts_over_whole_table(queries) -> list[str]:

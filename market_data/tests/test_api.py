@@ -43,8 +43,28 @@ def test_coin_list_gives_bar_count_and_first_last_per_interval(api, market, djan
             "is_active": True,
             "is_demo": False,
             "intervals": [
-                {"interval": "1d", "bars": 3, "first": "2024-01-01T00:00:00Z", "last": "2024-01-03T00:00:00Z"},
-                {"interval": "1h", "bars": 48, "first": "2024-01-01T00:00:00Z", "last": "2024-01-02T23:00:00Z"},
+                {
+                    "interval": "1d",
+                    "bars": 3,
+                    "first": "2024-01-01T00:00:00Z",
+                    "last": "2024-01-03T00:00:00Z",
+                    "derived_from": None,
+                },
+                {
+                    "interval": "1h",
+                    "bars": 48,
+                    "first": "2024-01-01T00:00:00Z",
+                    "last": "2024-01-02T23:00:00Z",
+                    "derived_from": None,
+                },
+                # Derived from the 1h bars (1d is stored, so it is not derived; no whole week is stored).
+                {
+                    "interval": "4h",
+                    "bars": 12,
+                    "first": "2024-01-01T00:00:00Z",
+                    "last": "2024-01-02T20:00:00Z",
+                    "derived_from": "1h",
+                },
             ],
         },
         {
@@ -67,7 +87,7 @@ def test_coin_list_query_count_does_not_grow_with_coins(api, market, django_asse
 
 def test_coin_detail_by_symbol_in_any_case(api, market):
     body = api.get("/api/cryptocurrencies/btc/").json()
-    assert (body["symbol"], [i["interval"] for i in body["intervals"]]) == ("BTC", ["1d", "1h"])
+    assert (body["symbol"], [i["interval"] for i in body["intervals"]]) == ("BTC", ["1d", "1h", "4h"])
 
 
 def test_unknown_coin_is_404(api, market):

@@ -23,7 +23,7 @@ def interpolate(value: str) -> str:
 
 def test_three_services_postgres_15_redis_7_and_the_web_app(compose):
     services = compose["services"]
-    assert set(services) == {"db", "redis", "web"}
+    assert set(services) == {"db", "redis", "web", "worker"}  # worker: Celery (runs/tests/test_celery.py)
     assert services["db"]["image"].startswith("postgres:15")
     assert services["redis"]["image"].startswith("redis:7")
     assert services["web"]["build"] == "."

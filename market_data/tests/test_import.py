@@ -71,7 +71,7 @@ def test_columns_in_any_order_and_case(write_csv):
 
 
 def test_interval_option_stores_bars_under_that_interval(write_csv):
-    run(write_csv(csv_rows(2)), symbol="BTC", interval="4h")
+    run(write_csv(csv_rows(2, hours=4)), symbol="BTC", interval="4h")
     assert len(stored(interval="4h")) == 2
     assert stored(interval="1h") == []
 
@@ -187,7 +187,7 @@ def test_the_cache_version_is_bumped_after_the_import_commits(
     bumped = []
     monkeypatch.setattr(services, "prices_version_bump", lambda **kw: bumped.append(kw))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        run(write_csv(csv_rows(2)), symbol="BTC", interval="4h")
+        run(write_csv(csv_rows(2, hours=4)), symbol="BTC", interval="4h")
         assert bumped == []  # not before the commit
     for callback in callbacks:
         callback()
@@ -227,6 +227,6 @@ def test_replacing_a_demo_coin_bumps_every_interval_it_had(write_csv, monkeypatc
     bumped = []
     monkeypatch.setattr(services, "prices_version_bump", lambda **kw: bumped.append((kw["crypto_id"], kw["interval"])))
     with django_capture_on_commit_callbacks(execute=True):
-        run(write_csv(csv_rows(2)), symbol="ETH", interval="4h")
+        run(write_csv(csv_rows(2, hours=4)), symbol="ETH", interval="4h")
     assert sorted(bumped) == [(demo_coin.id, "1d"), (demo_coin.id, "1h"), (demo_coin.id, "4h")]
     assert list(Price.objects.filter(crypto=demo_coin).values_list("interval_type", flat=True).distinct()) == ["4h"]

@@ -26,8 +26,14 @@ def _metrics(total_return, buy_hold=0.0, win_rate=50.0, trades=4):
 
 
 def test_result_payload_rounds_metrics_as_the_original():
-    payload = events.result_payload(symbol="BTC", name="Bitcoin", metrics=_metrics(45.23456, 38.715))
-    assert payload == {
+    metrics = {**_metrics(45.23456, 38.715), "sortino_ratio": 2.34567, "max_drawdown_duration": 12}
+    payload = events.result_payload(symbol="BTC", name="Bitcoin", metrics=metrics)
+    # The run stream's result has every metric (null where none was given); the original's, its ten.
+    assert payload["data"]["sortino_ratio"] == 2.35 and payload["data"]["max_drawdown_duration"] == 12
+    assert payload["data"]["cagr"] is None and set(payload["data"]) == {"success", "crypto_symbol", "crypto_name"} | {
+        *events.METRIC_FIELDS
+    }
+    assert events.original_payload(payload) == {
         "type": "result",
         "data": {
             "success": True,

@@ -90,6 +90,7 @@ def test_one_job_over_every_coin_stores_and_publishes_each_in_symbol_order(coins
         ("progress", None),
         ("error", "DDD"),
         ("progress", None),
+        ("portfolio", None),
         ("complete", None),
     ]
     assert [p["completed"] for p in published if p["type"] == "progress"] == [1, 2, 3, 4]
@@ -160,12 +161,14 @@ def test_the_chunks_prices_come_in_one_cache_round_trip_and_one_database_read(co
         assert (warm[c].close == cold[c].close).all() and len(warm[c]) == 500
 
 
-@pytest.mark.parametrize("interval", ["1h", "1d"])
-def test_prices_of_a_coin_without_bars_are_empty_not_missing(coins, interval):
+@pytest.mark.parametrize(("interval", "bars"), [("1h", 500), ("1d", 20), ("1m", 0)])
+def test_prices_of_a_coin_without_bars_are_empty_not_missing(coins, interval, bars):
+    """Every coin asked for is in the answer: 500 stored hourly bars, 20 whole days derived from
+    them (the 21st is incomplete), and no 1-minute bars at all."""
     ids = [c.coin.id for c in coins.values()]
     got = selectors.prices_get_many(crypto_ids=ids, interval=interval)
     assert list(got) == ids
-    assert all(len(s) == (500 if interval == "1h" else 0) for s in got.values())
+    assert all(len(s) == bars for s in got.values())
 
 
 def test_the_chunk_read_is_one_query_of_rows_and_settings(coins, manual_backend):

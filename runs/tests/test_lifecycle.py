@@ -29,7 +29,7 @@ def test_recover_marks_runs_of_a_stopped_server_interrupted_and_keeps_their_resu
     pending = _run("pending")
     done = _run("completed")
     newer = _run("running", minutes_ago=-1)  # created after the moment given: a sibling's
-    assert services.runs_recover(stale_before=timezone.now()) == 2
+    assert services.batches_recover(stale_before=timezone.now()) == 2
     statuses = dict(BacktestRun.objects.values_list("id", "status"))
     assert statuses[running.id] == statuses[pending.id] == "interrupted"
     assert statuses[done.id] == "completed" and statuses[newer.id] == "running"

@@ -7,6 +7,7 @@ import time
 
 from rest_framework.test import APIClient
 
+from runs import events
 from tests.support import post_stream, read_event_stream, run_async, wait_run
 
 BODY = {"strategy_id": 1, "start_date": "2024-01-01", "end_date": "2024-12-31"}
@@ -33,17 +34,25 @@ def test_a_late_client_replays_every_event_once_in_order(coins, short_coin, asgi
     events = read_event_stream(asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:0")
     ids = _ids(events, run_id)
     assert ids == list(range(1, len(events) + 1))  # every stored event, once, in order
-    assert len(events) == 1 + 2 * 4 + 1
+    assert len(events) == 1 + 2 * 4 + 1 + 1  # start, result/error and progress per coin, portfolio, complete
     _check_complete_sequence(events, total=4)
+    assert events[-2]["event"] == "portfolio" and events[-2]["data"]["coins"] == 3
     assert events[0]["data"]["run_id"] == run_id
 
 
 def test_the_run_stream_carries_the_same_payloads_as_the_original_stream(coins, asgi_server):
+    """The same payloads: the run stream's with every metric and average, the original stream's
+    the original's fields of them (runs.events.original_payload), event for event."""
     read = post_stream(asgi_server, BODY)
     run_id = read.reader.events[0]["run_id"]
     wait_run(run_id)
     stored = read_event_stream(asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:0")
-    assert [e["data"] for e in stored] == read.reader.events
+    original = [e for e in stored if e["event"] in events.ORIGINAL_TYPES]  # the run stream's own: portfolio
+    assert [e["event"] for e in stored if e["event"] not in events.ORIGINAL_TYPES] == ["portfolio"]
+    assert [events.original_payload(e["data"]) for e in original] == read.reader.events
+    results = [e["data"]["data"] for e in stored if e["event"] == "result"]
+    assert results and all("sortino_ratio" in r and "max_drawdown_duration" in r for r in results)
+    assert all("sortino_ratio" not in e["data"] for e in read.reader.events if e["type"] == "result")
 
 
 def test_a_reconnecting_client_gets_what_it_missed_then_live_events(coins, asgi_server, job_hook):

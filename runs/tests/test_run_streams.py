@@ -82,7 +82,7 @@ def test_an_interrupted_run_stream_gets_the_final_complete_and_ends(coins, asgi_
     reader = threading.Thread(target=lambda: out.update(r=_read_to_end(asgi_server, path, timeout=30)))
     reader.start()
     time.sleep(0.3)
-    assert services.runs_interrupt(run_ids=[run_id]) == 1  # what a server stopping (or the watchdog) does
+    assert services.batches_interrupt(batch_ids=[run_id]) == 1  # what a server stopping (or the watchdog) does
     reader.join(30)
     assert not reader.is_alive()
     events_read = read_event_stream(asgi_server, path)
@@ -146,7 +146,7 @@ def test_open_streams_are_limited_per_client_and_in_all(coins, asgi_server, manu
     while hub.open_count() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert hub.open_count() == 0  # closed streams are counted out
-    services.runs_interrupt(run_ids=[run_id])
+    services.batches_interrupt(batch_ids=[run_id])
 
 
 def test_draining_ends_every_stream(coins, asgi_server, manual_backend):
@@ -162,7 +162,7 @@ def test_draining_ends_every_stream(coins, asgi_server, manual_backend):
         hub.draining = False
         for conn, _ in opened:
             conn.close()
-    services.runs_interrupt(run_ids=[run_id])
+    services.batches_interrupt(batch_ids=[run_id])
 
 
 def _sessions() -> int:
@@ -189,4 +189,4 @@ def test_idle_streams_hold_no_database_connection(coins, asgi_server, manual_bac
     finally:
         for conn, _ in opened:
             conn.close()
-        services.runs_interrupt(run_ids=[run_id])
+        services.batches_interrupt(batch_ids=[run_id])

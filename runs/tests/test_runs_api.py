@@ -62,11 +62,22 @@ def test_detail_lists_one_row_per_coin_with_rounded_metrics(api, short_coin):
         assert rows["AAA"][name] == round(getattr(stored, name), 2)
 
 
-def test_stored_numbers_equal_the_engine_called_directly(api, coins):
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"fill": "next_open", "stop_mode": "intrabar", "slippage_pct": 0.05}, {"fill": "next_open"}],
+    ids=["at the close", "next open, intrabar stop, slippage", "next open"],
+)
+def test_stored_numbers_equal_the_engine_called_directly(api, coins, options):
     params = {"bb_period": 25, "bb_std_multiplier": 1.8, "stop_loss_threshold": 7.5}
     start, end = "2024-01-03", "2024-01-19"  # a window inside the bars: bars of both days included
-    run_id = _create(api, strategy_id=5, parameters=params, start_date=start, end_date=end, fee_pct=0.1).json()["id"]
-    wait_run(run_id)
+    body = {"parameters": params, "start_date": start, "end_date": end, "fee_pct": 0.1, **options}
+    run_id = _create(api, strategy_id=5, **body).json()["id"]
+    run = wait_run(run_id)
+    assert (run.fill, run.stop_mode, run.slippage_pct) == (
+        options.get("fill", "close"),
+        options.get("stop_mode", "close"),
+        options.get("slippage_pct", 0.0),
+    )
     lo = dt.datetime(2024, 1, 3, tzinfo=dt.UTC).timestamp() * 1e9
     hi = dt.datetime(2024, 1, 20, tzinfo=dt.UTC).timestamp() * 1e9
     for symbol, bars in coins.items():
@@ -81,11 +92,15 @@ def test_stored_numbers_equal_the_engine_called_directly(api, coins):
             params=params,
             fee_pct=0.1,
             interval="1h",
+            **options,
         )
         row = RunResult.objects.get(run_id=run_id, crypto_symbol=symbol)
         assert row.bars == int(keep.sum()) == 17 * 24
         for name in METRIC_FIELDS:
             expected = direct.metrics[name]
+            if expected is None:  # a profit factor with no losing trade
+                assert getattr(row, name) is None, (symbol, name)
+                continue
             assert math.isclose(getattr(row, name), expected, rel_tol=1e-12, abs_tol=1e-12), (symbol, name)
         assert len(row.trades) == len(direct.trades)
         for stored, trade in zip(row.trades, direct.trades, strict=True):
@@ -94,7 +109,15 @@ def test_stored_numbers_equal_the_engine_called_directly(api, coins):
             assert stored["reason"] == trade["reason"]
             assert stored["entry_time"] == np.datetime_as_string(np.datetime64(trade["entry_time"], "ns"), "s") + "Z"
         detail = api.get(f"/api/runs/{run_id}/results/{symbol}/").json()
-        assert detail["metrics"] == {n: round(direct.metrics[n], 2) for n in METRIC_FIELDS}
+        assert detail["metrics"] == {
+            n: None if direct.metrics[n] is None else round(direct.metrics[n], 2) for n in METRIC_FIELDS
+        }
+    detail = api.get(f"/api/runs/{run_id}/").json()
+    assert {k: detail[k] for k in ("fill", "stop_mode", "slippage_pct")} == {
+        "fill": run.fill,
+        "stop_mode": run.stop_mode,
+        "slippage_pct": run.slippage_pct,
+    }
 
 
 def test_result_detail_has_trades_and_an_equity_curve_of_at_most_2000_points(api, tdb, seeded):

@@ -45,6 +45,12 @@ BAD_REQUESTS = [
     ({"fee_pct": 5.5}, "fee_pct", "between 0 and 5"),
     ({"fee_pct": -0.1}, "fee_pct", "between 0 and 5"),
     ({"fee_pct": "cheap"}, "fee_pct", "must be a number"),
+    ({"fill": "open"}, "fill", "must be one of close, next_open"),
+    ({"fill": 1}, "fill", "must be one of close, next_open"),
+    ({"stop_mode": "low"}, "stop_mode", "must be one of close, intrabar"),
+    ({"slippage_pct": 5.01}, "slippage_pct", "between 0 and 5"),
+    ({"slippage_pct": -1}, "slippage_pct", "between 0 and 5"),
+    ({"slippage_pct": "some"}, "slippage_pct", "must be a number"),
     ({"symbols": ["AAA", "NOPE", "ZZZ"]}, "symbols", "unknown symbols: NOPE, ZZZ"),
     ({"symbols": [1, 2]}, "symbols", "list of coin symbols"),
 ]

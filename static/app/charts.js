@@ -9,7 +9,8 @@ import {
   LineSeries,
 } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import { getAll, getJSON, withQuery } from "./api.js";
-import { $, el, fmtDateTime, fmtInt, fmtNum, fmtPct, fmtPrice, signClass } from "./dom.js";
+import { facts, METRICS } from "./facts.js";
+import { $, el, fmtDateTime, fmtInt, fmtNum, fmtPct, signClass } from "./dom.js";
 
 const COLOURS = {
   up: "#198754",
@@ -23,6 +24,56 @@ const COLOURS = {
 };
 
 const REASONS = { signal: "signal", stop_loss: "stop-loss", end_of_data: "end of data" };
+
+// Decimals that fit a coin's price level: about four significant digits at its lowest price,
+// at least 2 (BTC at 40,000: 2; a coin at 1.5: 3; DOGE at 0.08: 5), at most 8 (the stored precision).
+export function priceDecimals(prices) {
+  let low = Infinity;
+  for (const p of prices) if (p > 0 && p < low) low = p;
+  if (!Number.isFinite(low)) return 2;
+  return Math.min(8, Math.max(2, 3 - Math.floor(Math.log10(low))));
+}
+
+export function fmtFixed(value, decimals) {
+  if (!Number.isFinite(value)) return "–";
+  if (Math.abs(value) < 0.5 * 10 ** -decimals) value = 0; // never "-0.00"
+  return value.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+}
+
+// Prices are never below zero: the axis stops there (no "-0.00" tick under a cheap coin).
+function nonNegative(original) {
+  const info = original();
+  if (info?.priceRange) info.priceRange.minValue = Math.max(0, info.priceRange.minValue);
+  return info;
+}
+
+// A focused chart answers the keyboard: arrows pan, + and - zoom, Home fits every bar.
+function keyboardControls(box, chart) {
+  const onKey = (event) => {
+    const scale = chart.timeScale();
+    const range = scale.getVisibleLogicalRange();
+    if (!range) return;
+    const width = range.to - range.from;
+    const step = Math.max(1, width * 0.1);
+    let next = null;
+    if (event.key === "ArrowLeft") next = { from: range.from - step, to: range.to - step };
+    else if (event.key === "ArrowRight") next = { from: range.from + step, to: range.to + step };
+    else if (event.key === "+" || event.key === "=") next = { from: range.from + width * 0.15, to: range.to - width * 0.15 };
+    else if (event.key === "-" || event.key === "_") next = { from: range.from - width * 0.2, to: range.to + width * 0.2 };
+    else if (event.key === "Home") {
+      event.preventDefault();
+      scale.fitContent();
+      return;
+    }
+    if (!next) return;
+    event.preventDefault();
+    scale.setVisibleLogicalRange(next);
+    box.dataset.visibleFrom = next.from.toFixed(1);
+    box.dataset.visibleTo = next.to.toFixed(1);
+  };
+  box.addEventListener("keydown", onKey);
+  return () => box.removeEventListener("keydown", onKey);
+}
 
 // UTC seconds from an ISO 8601 string (or epoch seconds, milliseconds or nanoseconds).
 export function toTime(value) {
@@ -104,12 +155,15 @@ export class CoinDetail {
   constructor(root) {
     this.root = root;
     this.charts = [];
+    this.cleanups = [];
     this.abort = null;
   }
 
   dispose() {
     if (this.abort) this.abort.abort();
     this.abort = null;
+    for (const cleanup of this.cleanups) cleanup();
+    this.cleanups = [];
     for (const chart of this.charts) chart.remove();
     this.charts = [];
   }
@@ -144,14 +198,18 @@ export class CoinDetail {
       const pricesUrl = withQuery(`/api/cryptocurrencies/${encodeURIComponent(row.symbol)}/prices/`, {
         interval: run.interval, start, end, page_size: 10000,
       });
-      this.renderTrades(detail.trades || []);
+      const trades = detail.trades || [];
+      this.renderTrades(trades, priceDecimals(trades.flatMap((t) => [Number(t.entry_price), Number(t.exit_price)])));
+      this.flagBars(detail.bars);
       const bars = getAll(pricesUrl, { signal });
       await visible;
       if (signal.aborted) return;
-      this.drawEquity(equityBox, detail.equity || {});
+      this.drawEquity(equityBox, detail.equity || {}, row.symbol);
       const rows = await bars;
       if (signal.aborted) return;
-      this.drawPrices(priceBox, rows, detail.trades || []);
+      const decimals = priceDecimals(rows.map((b) => Number(b.low)));
+      this.renderTrades(detail.trades || [], decimals);
+      this.drawPrices(priceBox, rows, detail.trades || [], { decimals, symbol: row.symbol });
     } catch (err) {
       if (err.name === "AbortError") return;
       errorBox.textContent = `Could not load ${row.symbol}: ${err.message}`;
@@ -160,22 +218,29 @@ export class CoinDetail {
     }
   }
 
+  // The coin's metrics with their labels (runs.models METRIC_DISPLAY, through facts).
   renderMetrics(row) {
-    const item = (label, value, cls = "") =>
-      el("span", { class: "badge rounded-pill text-bg-light border" }, `${label} `, el("span", { class: cls, text: value }));
-    $("#detail-metrics", this.root).replaceChildren(
-      item("Return", fmtPct(row.total_return), signClass(row.total_return)),
-      item("Buy & hold", fmtPct(row.buy_hold_return), signClass(row.buy_hold_return)),
-      item("Win rate", fmtPct(row.win_rate, { sign: false })),
-      item("Trades", fmtInt(row.total_trades)),
-      item("Sharpe", fmtNum(row.sharpe_ratio), signClass(row.sharpe_ratio)),
-      item("Max drawdown", fmtPct(row.max_drawdown, { sign: false }), signClass(row.max_drawdown)),
-      item("Exposure", fmtPct(row.exposure_pct, { sign: false })),
-      item("Stop-loss exits", fmtInt(row.stop_loss_exits)),
-    );
+    const items = [];
+    for (const [key, m] of METRICS) {
+      const value = row[key];
+      const text = m.unit === "int" ? fmtInt(value) : m.unit === "%" ? fmtPct(value, { sign: Boolean(m.colour) }) : fmtNum(value);
+      items.push(el("span", { class: "badge rounded-pill text-bg-light border", title: m.title, dataset: { key } },
+        `${m.label} `, el("span", { class: m.colour ? signClass(value) : "", text })));
+    }
+    if (row.few_trades) {
+      items.push(el("span", { class: "badge rounded-pill few-flag", text: `fewer than ${facts.few_trades} trades: metrics rest on too few` }));
+    }
+    $("#detail-metrics", this.root).replaceChildren(...items);
   }
 
-  drawPrices(box, rows, trades) {
+  flagBars(bars) {
+    const box = $("#detail-metrics", this.root);
+    if (Number.isFinite(bars) && bars < facts.few_bars) {
+      box.append(el("span", { class: "badge rounded-pill few-flag", text: `only ${fmtInt(bars)} bars: metrics rest on too few` }));
+    }
+  }
+
+  drawPrices(box, rows, trades, { decimals = 2, symbol = "" } = {}) {
     const t0 = performance.now();
     box.replaceChildren();
     const candles = toCandles(rows);
@@ -185,10 +250,13 @@ export class CoinDetail {
     }
     const chart = createChart(box, baseOptions());
     this.charts.push(chart);
+    // No last-price tag on the axis (it covered a tick label); the last close is in the legend.
     const series = chart.addSeries(CandlestickSeries, {
       upColor: COLOURS.up, downColor: COLOURS.down, borderVisible: false,
       wickUpColor: COLOURS.up, wickDownColor: COLOURS.down,
-      priceFormat: { type: "custom", formatter: fmtPrice, minMove: 1e-8 },
+      priceFormat: { type: "custom", formatter: (v) => fmtFixed(v, decimals), minMove: 10 ** -decimals },
+      lastValueVisible: false, priceLineVisible: false,
+      autoscaleInfoProvider: nonNegative,
     });
     series.setData(candles);
     // Only markers on bars that are drawn (a marker at an unknown time would be dropped anyway).
@@ -199,11 +267,16 @@ export class CoinDetail {
     box.dataset.bars = String(candles.length);
     box.dataset.markers = String(markers.length);
     box.dataset.drawMs = String(Math.round(performance.now() - t0));
+    box.dataset.decimals = String(decimals);
     box.dataset.drawn = "true";
-    $("#price-bars-count", this.root).textContent = `· ${fmtInt(candles.length)} bars`;
+    this.cleanups.push(keyboardControls(box, chart));
+    const last = candles.at(-1).close;
+    box.setAttribute("aria-label", `${symbol} candlestick chart: ${fmtInt(candles.length)} bars, ${fmtInt(trades.length)} trades, `
+      + `last close ${fmtFixed(last, decimals)}`);
+    $("#price-bars-count", this.root).textContent = `· ${fmtInt(candles.length)} bars · last close ${fmtFixed(last, decimals)}`;
   }
 
-  drawEquity(box, equity) {
+  drawEquity(box, equity, symbol = "") {
     box.replaceChildren();
     const times = equity.times || [];
     const strategy = lineData(times, equity.values || []);
@@ -215,14 +288,20 @@ export class CoinDetail {
     const chart = createChart(box, baseOptions());
     this.charts.push(chart);
     const fmt = { type: "custom", formatter: (v) => v.toFixed(3), minMove: 0.001 };
-    chart.addSeries(LineSeries, { color: COLOURS.buyHold, lineWidth: 2, title: "Buy & hold", priceFormat: fmt }).setData(buyHold);
-    chart.addSeries(LineSeries, { color: COLOURS.equity, lineWidth: 2, title: "Strategy", priceFormat: fmt }).setData(strategy);
+    const line = { lineWidth: 2, priceFormat: fmt, lastValueVisible: false, priceLineVisible: false };
+    chart.addSeries(LineSeries, { ...line, color: COLOURS.buyHold }).setData(buyHold);
+    chart.addSeries(LineSeries, { ...line, color: COLOURS.equity }).setData(strategy);
     chart.timeScale().fitContent();
     box.dataset.points = String(strategy.length);
     box.dataset.drawn = "true";
+    this.cleanups.push(keyboardControls(box, chart));
+    const end = (points) => (points.length ? points.at(-1).value.toFixed(3) : "–");
+    box.setAttribute("aria-label", `${symbol} equity against buy-and-hold: strategy ends at ${end(strategy)}, `
+      + `buy-and-hold at ${end(buyHold)} (both start at 1)`);
   }
 
-  renderTrades(trades) {
+  // Prices with one number of decimals for the coin (entry and exit columns alike), returns with 2.
+  renderTrades(trades, decimals = 2) {
     $("#trades-count", this.root).textContent = `(${trades.length})`;
     const body = $("#trades-body", this.root);
     if (!trades.length) {
@@ -235,9 +314,9 @@ export class CoinDetail {
         return el("tr", { dataset: { reason: t.reason || "" } },
           el("td", { text: String(i + 1) }),
           el("td", { class: "text-nowrap", text: fmtDateTime(t.entry_time) }),
-          el("td", { class: "text-end", text: fmtPrice(Number(t.entry_price)) }),
+          el("td", { class: "text-end", text: fmtFixed(Number(t.entry_price), decimals) }),
           el("td", { class: "text-nowrap", text: fmtDateTime(t.exit_time) }),
-          el("td", { class: "text-end", text: fmtPrice(Number(t.exit_price)) }),
+          el("td", { class: "text-end", text: fmtFixed(Number(t.exit_price), decimals) }),
           el("td", { class: `text-end ${signClass(ret)}`, text: fmtPct(ret) }),
           el("td", { class: t.reason === "stop_loss" ? "text-danger" : "", text: REASONS[t.reason] || t.reason || "" }));
       }),

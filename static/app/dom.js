@@ -45,13 +45,6 @@ export function fmtInt(value) {
   return isNum(value) ? Math.round(value).toLocaleString("en-US") : "–";
 }
 
-export function fmtPrice(value) {
-  if (!isNum(value)) return "–";
-  const abs = Math.abs(value);
-  const digits = abs >= 1000 ? 2 : abs >= 1 ? 4 : abs >= 0.01 ? 6 : 8;
-  return value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits });
-}
-
 export function fmtSeconds(value) {
   if (!isNum(value)) return "–";
   if (value < 60) return `${value.toFixed(value < 10 ? 2 : 1)} s`;

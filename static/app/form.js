@@ -1,9 +1,7 @@
 // The run form: a parameter form generated from a strategy's definitions, browser-side checks
 // against those definitions, and the server's 400 answers shown next to the field they name.
 import { $, $$, el, show } from "./dom.js";
-
-const FEE_MIN = 0;
-const FEE_MAX = 5;
+import { facts } from "./facts.js";
 
 function decimals(value) {
   if (typeof value !== "number" || !Number.isFinite(value)) return 0;
@@ -34,7 +32,7 @@ function parameterField(def) {
   const errorId = `${id}-error`;
   const helpId = `${id}-help`;
   const label = def.display_name || def.name;
-  const wrapper = el("div", { class: def.type === "boolean" ? "col-12" : "col-6", dataset: { field: paramKey(def.name) } });
+  const wrapper = el("div", { class: def.type === "boolean" ? "col-12" : "col-6 param-field", dataset: { field: paramKey(def.name) } });
   if (def.type === "boolean") {
     const input = el("input", {
       class: "form-check-input", type: "checkbox", role: "switch", id, name: def.name, "aria-describedby": errorId,
@@ -64,7 +62,8 @@ function parameterField(def) {
     ...[
       el("label", { class: "form-label small mb-1", for: id, text: label }),
       input,
-      def.type === "select" ? null : el("div", { class: "form-text small mt-0", id: helpId, text: rangeText(def) }),
+      // Every field has its line under the input (blank for a select), so inputs in a row stay level.
+      el("div", { class: "form-text small mt-0", id: helpId, text: rangeText(def) || "\u00a0" }),
       el("div", { class: "invalid-feedback", id: errorId }),
     ].filter(Boolean),
   );
@@ -137,10 +136,14 @@ export function collectRun({ form, strategy, coinPicker }) {
 
   body.interval = $("#interval", form).value;
 
-  const feeRaw = $("#fee_pct", form).value.trim();
-  const fee = feeRaw === "" ? 0 : Number(feeRaw);
-  if (!Number.isFinite(fee)) errors.fee_pct = ["must be a number"];
-  else if (fee < FEE_MIN || fee > FEE_MAX) errors.fee_pct = [`must be between ${FEE_MIN} and ${FEE_MAX}`];
+  // An empty fee is refused, never sent as 0 behind the trader's back.
+  const feeInput = $("#fee_pct", form);
+  const feeRaw = feeInput.value.trim();
+  const fee = Number(feeRaw);
+  const { min, max } = facts.fee;
+  if (feeRaw === "" || feeInput.validity.badInput) errors.fee_pct = [`a number is required (${min} for no fee)`];
+  else if (!Number.isFinite(fee)) errors.fee_pct = ["must be a number"];
+  else if (fee < min || fee > max) errors.fee_pct = [`must be between ${min} and ${max}`];
   body.fee_pct = fee;
 
   const symbols = coinPicker.selected();
@@ -186,4 +189,25 @@ export function showErrors(form, errors) {
   }
   if (unplaced.length) showFormAlert(form, ...unplaced);
   return first;
+}
+
+// The whole form as plain data (Back restores it; a saved preset is one).
+export function formSnapshot({ form, strategy, coinPicker }) {
+  const parameters = {};
+  for (const def of activeDefinitions(strategy)) {
+    const input = $(`#${CSS.escape(paramId(def.name))}`, form);
+    if (input) parameters[def.name] = def.type === "boolean" ? input.checked : input.value;
+  }
+  const start = $("#start_date", form);
+  const end = $("#end_date", form);
+  return {
+    strategy_id: strategy?.id ?? null,
+    parameters,
+    start_date: start.value,
+    end_date: end.value,
+    dates_touched: start.dataset.touched === "true" || end.dataset.touched === "true",
+    interval: $("#interval", form).value,
+    fee_pct: $("#fee_pct", form).value,
+    symbols: coinPicker.allSelected() ? null : coinPicker.selected(),
+  };
 }

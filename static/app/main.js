@@ -10,23 +10,26 @@ import { ApiError, getAll, getJSON, postJSON } from "./api.js";
 import { CoinDetail } from "./charts.js";
 import { CoinPicker } from "./coins.js";
 import { $, el, fmtInt, fmtNum, show } from "./dom.js";
+import { facts, IN_PROGRESS, statusClass, statusLabel } from "./facts.js";
 import {
-  clearErrors, collectRun, renderParameters, setParameterValues, showErrors, showFormAlert,
+  clearErrors, collectRun, formSnapshot, renderParameters, setParameterValues, showErrors, showFormAlert,
 } from "./form.js";
+import { Presets } from "./presets.js";
 import { RunStream } from "./stream.js";
 import { renderSummary } from "./summary.js";
-import { downloadText, ResultsTable, rowFrom } from "./table.js";
+import { downloadText, ResultsTable, rowFrom, SORT_KEYS } from "./table.js";
 
-const INTERVAL_ORDER = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
-const IN_PROGRESS = new Set(["pending", "running"]);
 const POLL_MS = 2000;
 // While the stream is open, the stored run is checked now and then too: a run that ended without a
-// `complete` event (its server was restarted and it became "interrupted") must not look alive forever.
+// `complete` event (its server was restarted and it became interrupted) must not look alive forever.
 const WATCHDOG_MS = 15000;
-const STATUS_STYLE = {
-  pending: "text-bg-secondary", running: "text-bg-primary", completed: "text-bg-success",
-  cancelled: "text-bg-warning", failed: "text-bg-danger", interrupted: "text-bg-danger",
-};
+// The sort of the results table lives in the address (?sort=total_return&dir=descending).
+const urlSort = (() => {
+  const q = new URLSearchParams(window.location.search);
+  const key = q.get("sort");
+  const dir = q.get("dir") === "ascending" ? "ascending" : "descending";
+  return key && SORT_KEYS.has(key) ? { key, dir } : null;
+})();
 
 const page = $("#backtest-page");
 const form = $("#run-form");
@@ -54,7 +57,14 @@ const table = new ResultsTable({
   body: $("#results-body"),
   empty: $("#results-empty"),
   count: $("#results-count"),
+  fewNote: $("#few-trades-note"),
   onOpen: openDetail,
+  onSort: (sort) => {
+    const url = new URL(window.location.href);
+    url.searchParams.set("sort", sort.key);
+    url.searchParams.set("dir", sort.dir);
+    history.replaceState(history.state, "", url.pathname + url.search);
+  },
 });
 
 // --- Set up a run -----------------------------------------------------------------------------
@@ -93,14 +103,15 @@ function applyInterval() {
   }
 }
 
+// The template lists every interval the site knows (facts.intervals); keep those with data.
 function fillIntervals() {
   const seen = new Set();
   for (const coin of state.coins) for (const s of coin.intervals || []) seen.add(s.interval);
-  const intervals = INTERVAL_ORDER.filter((i) => seen.has(i));
-  if (!intervals.length) intervals.push("1h");
   const select = $("#interval");
-  select.replaceChildren(...intervals.map((i) => el("option", { value: i, text: i })));
-  select.value = intervals.includes("1h") ? "1h" : intervals[0];
+  const first = select.options[0]?.value;
+  if (seen.size) for (const option of [...select.options]) if (!seen.has(option.value)) option.remove();
+  const intervals = [...select.options].map((o) => o.value);
+  select.value = intervals.includes("1h") ? "1h" : intervals[0] || first;
 }
 
 function selectStrategy(id, values = null) {
@@ -113,7 +124,7 @@ function selectStrategy(id, values = null) {
 function resetDefaults() {
   clearErrors(form);
   selectStrategy($("#strategy").value);
-  $("#fee_pct").value = "0";
+  $("#fee_pct").value = String(facts.fee.default);
   for (const id of ["start_date", "end_date"]) $(`#${id}`).dataset.touched = "false";
   applyInterval();
   picker.search.value = "";
@@ -136,8 +147,50 @@ function prefill(run) {
     }
   }
   applyInterval();
-  $("#fee_pct").value = String(run.fee_pct ?? 0);
+  $("#fee_pct").value = String(run.fee_pct ?? facts.fee.default);
   picker.select(run.symbols || null);
+}
+
+// The form as a snapshot left it (Back to a page, a saved preset).
+function applySnapshot(snap) {
+  if (!snap || !state.strategies.some((s) => String(s.id) === String(snap.strategy_id))) return;
+  selectStrategy(snap.strategy_id);
+  setParameterValues($("#parameter-fields"), state.strategy, snap.parameters || {});
+  const interval = $("#interval");
+  if (snap.interval && [...interval.options].some((o) => o.value === snap.interval)) interval.value = snap.interval;
+  for (const id of ["start_date", "end_date"]) $(`#${id}`).dataset.touched = snap.dates_touched ? "true" : "false";
+  applyInterval();
+  if (snap.dates_touched) {
+    $("#start_date").value = snap.start_date || "";
+    $("#end_date").value = snap.end_date || "";
+  }
+  if (snap.fee_pct !== undefined) $("#fee_pct").value = snap.fee_pct;
+  picker.select(snap.symbols || null);
+}
+
+function snapshot() {
+  return formSnapshot({ form, strategy: state.strategy, coinPicker: picker });
+}
+
+// The current form in this history entry, so Back (and a reload) finds it as it was left.
+function rememberForm() {
+  history.replaceState({ ...(history.state || {}), form: snapshot() }, "");
+}
+
+// A change to the form after a run is shown: say that the results are the shown run's, not the form's.
+function markStale() {
+  if (!state.run) return;
+  const note = $("#stale-note");
+  const when = state.run.created_at ? new Date(state.run.created_at).toISOString().replace("T", " ").slice(0, 16) : "";
+  note.textContent = `These results are of the run “${state.run.strategy?.name || "run"}”${when ? ` made ${when} UTC` : ""}, `
+    + "not of the changed form. Press Run backtest for results of the new settings.";
+  show(note, true);
+  $("#results-table").classList.add("results-stale");
+}
+
+function clearStale() {
+  show($("#stale-note"), false);
+  $("#results-table").classList.remove("results-stale");
 }
 
 async function submitRun(event) {
@@ -162,9 +215,10 @@ async function submitRun(event) {
     button.textContent = "Run backtest";
   }
   button.disabled = false;
-  history.pushState({ runId: created.id }, "", created.page_url || `/runs/${created.id}/`);
+  rememberForm();
+  history.pushState({ runId: created.id, form: snapshot() }, "", created.page_url || `/runs/${created.id}/`);
   page.dataset.runId = created.id;
-  await loadRun(created.id, { prefillForm: false });
+  await loadRun(created.id, { prefillForm: false, focus: true });
   $("#run-panel").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
@@ -210,14 +264,16 @@ function renderRunPanel(run) {
   const link = $("#run-link");
   link.href = run.page_url || `/runs/${run.id}/`;
   link.title = new URL(link.href, window.location.origin).href;
+  $("#copy-status").textContent = "";
   show($("#run-demo-badge"), (run.results || []).some((r) => r.is_demo));
   setStatus(run.status);
 }
 
 function setStatus(status) {
   const badge = $("#run-status");
-  badge.textContent = status;
-  badge.className = `badge ${STATUS_STYLE[status] || "text-bg-secondary"}`;
+  badge.textContent = statusLabel(status);
+  badge.dataset.status = status;
+  badge.className = statusClass(status);
   show($("#cancel-button"), IN_PROGRESS.has(status));
   if (state.run) state.run.status = status;
 }
@@ -226,8 +282,14 @@ function setStreamStatus(text) {
   $("#stream-status").textContent = text;
 }
 
+function skippedCount() {
+  let n = 0;
+  for (const r of table.rows.values()) if (r.status === "skipped") n += 1;
+  return n;
+}
+
 function updateProgress() {
-  const done = table.values().filter((r) => r.status !== "skipped").length;
+  const done = table.rows.size - skippedCount();
   const completed = Math.max(state.completed, done);
   const total = Math.max(state.total, completed);
   const percent = total ? (completed / total) * 100 : state.finished ? 100 : 0;
@@ -237,7 +299,7 @@ function updateProgress() {
   bar.classList.toggle("progress-bar-striped", !state.finished);
   $("#progress").setAttribute("aria-valuenow", percent.toFixed(0));
   $("#progress-text").textContent = `${fmtInt(completed)} / ${fmtInt(total)} coins · ${percent.toFixed(0)}%`;
-  $("#export-csv").disabled = table.values().length === 0;
+  $("#export-csv").disabled = table.rows.size === 0;
 }
 
 function upsertStored(run) {
@@ -247,10 +309,11 @@ function upsertStored(run) {
   }
 }
 
-async function loadRun(runId, { prefillForm = true } = {}) {
+async function loadRun(runId, { prefillForm = true, focus = false } = {}) {
   const token = ++state.loadToken;
   stopWatching();
   table.clear();
+  clearStale();
   show($("#summary"), false);
   show($("#run-message"), false);
   Object.assign(state, { run: null, total: 0, completed: 0, finished: false });
@@ -270,8 +333,11 @@ async function loadRun(runId, { prefillForm = true } = {}) {
   state.total = run.total || 0;
   state.completed = run.completed || 0;
   if (prefillForm) prefill(run);
+  if (prefillForm && history.state?.form) applySnapshot(history.state.form); // Back: the form as it was left
   renderRunPanel(run);
+  if (focus) $("#run-title").focus({ preventScroll: true });
   upsertStored(run);
+  if (urlSort) table.sortBy(urlSort.key, urlSort.dir);
   updateProgress();
   if (IN_PROGRESS.has(run.status)) watch(run, token);
   else finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
@@ -290,16 +356,16 @@ function watch(run, token) {
       },
       result: (p) => {
         table.upsert(rowFrom(p.data || {}));
-        updateProgress();
+        scheduleProgress();
       },
       error: (p) => {
         table.upsert(rowFrom({ ...p, success: false }));
-        updateProgress();
+        scheduleProgress();
       },
       progress: (p) => {
         state.completed = Math.max(state.completed, p.completed ?? 0);
         state.total = p.total ?? state.total;
-        updateProgress();
+        scheduleProgress();
       },
       complete: (p) => finish(p.summary, p.elapsed_time, { settle: true }),
       status: (s) => setStreamStatus(s === "live" ? "Live" : "Connection lost; reconnecting…"),
@@ -351,6 +417,27 @@ async function poll(runId, token) {
   state.pollTimer = setTimeout(() => poll(runId, token), POLL_MS);
 }
 
+// Progress at most once per animation frame, however many events arrive in it.
+let progressFrame = 0;
+function scheduleProgress() {
+  if (!progressFrame) progressFrame = requestAnimationFrame(() => { progressFrame = 0; updateProgress(); });
+}
+
+// The results sorted by return when a run ends, unless the address or the trader chose a sort.
+function sortAtEnd() {
+  if (!table.sort.key && !table.userSorted) table.sortBy("total_return", "descending");
+  else table.flush();
+}
+
+// Where the focus goes when a run ends: it stays where the trader put it, unless that is gone
+// (the page body, the hidden Cancel button); then to the summary (or the run's title).
+function keepFocus() {
+  const active = document.activeElement;
+  if (active && active !== document.body && active.isConnected && active.offsetParent !== null) return;
+  const target = $("#summary").classList.contains("d-none") ? $("#run-title") : $("#summary-title");
+  target.focus({ preventScroll: true });
+}
+
 function showRunMessage(text) {
   const box = $("#run-message");
   box.textContent = text;
@@ -363,15 +450,24 @@ async function finish(summary, elapsed, { settle, status } = {}) {
   state.finished = true;
   setStreamStatus("Finished");
   setStatus(status || summary?.status || "completed");
+  table.flush();
+  // The sort waits for the next frame: the summary is on screen first, and neither makes a long task.
+  requestAnimationFrame(() => { if (token === state.loadToken) sortAtEnd(); });
   if (summary) {
-    renderSummary($("#summary-cards"), summary, elapsed ?? state.run?.elapsed_time);
+    renderSummary($("#summary-cards"), summary, elapsed ?? state.run?.elapsed_time, { skipped: skippedCount() });
     show($("#summary"), true);
+    performance.mark("bt:summary-shown");
     if (summary.message) showRunMessage(summary.message);
     else if (summary.status === "cancelled") showRunMessage("The run was cancelled; coins not yet started were skipped.");
+    else if (summary.status && summary.status !== "completed") {
+      // a run that ended without its own `complete` (a server restart): the stream's final one says how
+      showRunMessage(`The run ended as “${statusLabel(summary.status)}”.`);
+    }
   } else if (status && status !== "completed") {
-    showRunMessage(`The run ended as “${status}”.`);
+    showRunMessage(`The run ended as “${statusLabel(status)}”.`);
   }
   updateProgress();
+  requestAnimationFrame(keepFocus); // after the frame: its check of what is visible forces no extra layout
   if (!settle) return;
   // The stored run is the final word (skipped coins of a cancelled run, anything the stream missed).
   try {
@@ -381,7 +477,11 @@ async function finish(summary, elapsed, { settle, status } = {}) {
     upsertStored(run);
     setStatus(run.status);
     show($("#run-demo-badge"), (run.results || []).some((r) => r.is_demo));
+    table.flush();
+    const skipped = skippedCount();
+    if (skipped && run.summary) renderSummary($("#summary-cards"), run.summary, run.elapsed_time, { skipped });
     updateProgress();
+    keepFocus();
   } catch {
     /* the rows from the stream stand */
   }
@@ -409,6 +509,25 @@ function modal() {
   return window.bootstrap ? window.bootstrap.Modal.getOrCreateInstance($("#detail-modal")) : null;
 }
 
+// Tab and Shift+Tab cycle inside the open dialog. Bootstrap's trap only pulls the focus back once
+// it has landed outside, so the Tab after the last control left it on <body> for one step.
+function trapFocus(event) {
+  if (event.key !== "Tab") return;
+  const dialog = $("#detail-modal");
+  const stops = [...dialog.querySelectorAll('a[href], button:not([disabled]), input, select, [tabindex]:not([tabindex="-1"])')]
+    .filter((e) => e.offsetParent !== null && !e.closest("[hidden]"));
+  if (!stops.length) return;
+  const first = stops[0];
+  const last = stops.at(-1);
+  if (event.shiftKey && (document.activeElement === first || document.activeElement === dialog)) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && document.activeElement === last) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
 function openDetail(row) {
   if (!state.run) return;
   lastOpener = table.trs.get(row.symbol)?.querySelector("button") || null;
@@ -421,6 +540,17 @@ function openDetail(row) {
 }
 
 // --- Wiring -------------------------------------------------------------------------------------
+
+async function copyLink() {
+  const url = new URL($("#run-link").href, window.location.origin).href;
+  const status = $("#copy-status");
+  try {
+    await navigator.clipboard.writeText(url);
+    status.textContent = "Link copied";
+  } catch {
+    status.textContent = `Copy this link: ${url}`;
+  }
+}
 
 function exportCsv() {
   const name = state.run ? `backtest-${state.run.strategy?.key || "run"}-${state.run.id.slice(0, 8)}.csv` : "backtest.csv";
@@ -437,10 +567,26 @@ async function init() {
   for (const id of ["start_date", "end_date"]) {
     $(`#${id}`).addEventListener("change", (e) => { e.target.dataset.touched = "true"; });
   }
-  $("#reset-defaults").addEventListener("click", resetDefaults);
+  $("#reset-defaults").addEventListener("click", () => { resetDefaults(); markStale(); rememberForm(); });
+  $("#copy-link").addEventListener("click", copyLink);
+  // Any change to the form: the shown results are marked as the shown run's, and Back will find it.
+  for (const type of ["input", "change"]) {
+    form.addEventListener(type, (event) => {
+      if (event.target.closest("#presets") || event.target.id === "coin-search") return;
+      markStale();
+      rememberForm();
+    });
+  }
+  const presets = new Presets({
+    root: $("#presets"),
+    snapshot,
+    apply: (snap) => { clearErrors(form); applySnapshot(snap); markStale(); rememberForm(); },
+    strategyName: (id) => state.strategies.find((s) => String(s.id) === String(id))?.name || "",
+  });
   $("#export-csv").addEventListener("click", exportCsv);
   $("#cancel-button").addEventListener("click", cancelRun);
   const modalEl = $("#detail-modal");
+  modalEl.addEventListener("keydown", trapFocus);
   modalEl.addEventListener("hidden.bs.modal", () => {
     detail.dispose();
     lastOpener?.focus();
@@ -463,10 +609,12 @@ async function init() {
   select.disabled = state.strategies.length === 0;
   if (!state.strategies.length) showFormAlert(form, "No strategy is active; switch one on in the admin.");
   fillIntervals();
+  presets.render(); // now with the strategies' names
   selectStrategy(state.strategies[0]?.id);
   applyInterval();
   $("#run-button").disabled = state.strategies.length === 0;
   if (page.dataset.runId) await loadRun(page.dataset.runId, { prefillForm: true });
+  else if (history.state?.form) applySnapshot(history.state.form); // Back to the page: the form as it was left
   page.dataset.ready = "true";
 }
 

@@ -2,14 +2,12 @@
 // While a run on the page is still going, the list refreshes itself every few seconds.
 import { getAll, getJSON, withQuery } from "./api.js";
 import { $, el, fmtDateTime, fmtInt, fmtPct, fmtSeconds, show, signClass } from "./dom.js";
+import { IN_PROGRESS, statusClass, statusLabel } from "./facts.js";
 
 const REFRESH_MS = 3000;
-const STATUS_STYLE = {
-  pending: "text-bg-secondary", running: "text-bg-primary", completed: "text-bg-success",
-  cancelled: "text-bg-warning", failed: "text-bg-danger", interrupted: "text-bg-danger",
-};
 
 const root = $("#runs-page");
+const headers = [...root.querySelectorAll("#runs-table thead th")].map((th) => th.textContent.trim());
 const params = new URLSearchParams(window.location.search);
 const state = {
   page: Math.max(1, Number(params.get("page")) || 1),
@@ -38,9 +36,11 @@ function row(run) {
     el("td", { class: "small text-body-secondary run-params", text: paramsText(run) }),
     el("td", { class: "small text-nowrap", text: period(run) }),
     el("td", { class: "text-end text-nowrap", text: `${fmtInt(run.completed)} / ${fmtInt(run.total)}${run.failed ? ` (${run.failed} failed)` : ""}` }),
-    el("td", {}, el("span", { class: `badge ${STATUS_STYLE[run.status] || "text-bg-secondary"}`, text: run.status })),
+    el("td", {}, el("span", { class: statusClass(run.status), dataset: { status: run.status }, text: statusLabel(run.status) })),
     el("td", { class: `text-end ${signClass(avg)}`, text: fmtPct(avg) }),
     el("td", { class: "text-end text-nowrap", text: fmtSeconds(run.elapsed_time) }));
+  // On a phone each row is a card: every cell carries its column's name, read from the header.
+  tr.querySelectorAll("td").forEach((td, i) => { td.dataset.label = headers[i] || ""; });
   tr.addEventListener("click", (event) => {
     if (!event.target.closest("a")) window.location.assign(link.href);
   });
@@ -73,7 +73,7 @@ async function load() {
   $("#runs-next").disabled = !data.next;
   $("#runs-page-label").textContent = data.next || data.previous ? `Page ${state.page}` : "";
   root.dataset.ready = "true";
-  if (runs.some((r) => r.status === "pending" || r.status === "running")) state.timer = setTimeout(load, REFRESH_MS);
+  if (runs.some((r) => IN_PROGRESS.has(r.status))) state.timer = setTimeout(load, REFRESH_MS);
 }
 
 async function init() {

@@ -15,15 +15,17 @@ function performer(p) {
   return [p.crypto_symbol, `${fmtPct(p.total_return)} · ${p.crypto_name || ""}`];
 }
 
-export function renderSummary(container, summary, elapsed) {
+// skipped: coins a cancel left unstarted (counted from the run's stored rows; the summary has no count).
+export function renderSummary(container, summary, elapsed, { skipped = 0 } = {}) {
   const s = summary || {};
   const [best, bestName] = performer(s.best_performer);
   const [worst, worstName] = performer(s.worst_performer);
   const ok = s.successful ?? 0;
-  container.replaceChildren(
+  container.replaceChildren(...[
     card("coins", "Coins", fmtInt(s.total_cryptos)),
     card("successful", "Successful", fmtInt(s.successful), { cls: "text-success" }),
     card("failed", "Failed", fmtInt(s.failed), { cls: s.failed ? "text-danger" : "" }),
+    skipped ? card("skipped", "Skipped", fmtInt(skipped), { sub: "not started: the run was cancelled" }) : null,
     card("avg_return", "Average return", fmtPct(s.avg_return), { cls: signClass(s.avg_return) }),
     card("avg_win_rate", "Average win rate", fmtPct(s.avg_win_rate, { sign: false })),
     card("total_trades", "Total trades", fmtInt(s.total_trades),
@@ -33,5 +35,5 @@ export function renderSummary(container, summary, elapsed) {
     card("beat_buy_hold", "Beat buy-and-hold", `${fmtInt(s.beat_buy_hold)} of ${fmtInt(ok)}`,
       { sub: "coins whose return beat holding the coin" }),
     card("elapsed", "Elapsed time", fmtSeconds(elapsed)),
-  );
+  ].filter(Boolean));
 }

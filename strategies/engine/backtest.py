@@ -19,12 +19,14 @@ import numpy as np
 from .errors import InsufficientData, InvalidParameters, InvalidPriceData
 from .kernels import first_bad_value_kernel
 from .metrics import INTERVAL_MINUTES, compute_metrics
-from .registry import FEE_PCT, coerce_value, min_bars, resolve_parameters, warmup_bars
+from .registry import FEE_PCT, FILL, SLIPPAGE_PCT, STOP_MODE, coerce_value, min_bars, parameters_resolve, warmup_bars
 from .signals import NEEDS_HIGH_LOW, Prices, strategy_signals
 from .simulation import REASONS, Simulation, simulate
 
 if TYPE_CHECKING:  # pandas is only needed by `backtest`, imported there
     import pandas as pd
+
+    from .rules import RuleStrategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ class TradeLog:
     exit_index: np.ndarray
     entry_time: np.ndarray  # int64 ns since the epoch, UTC
     exit_time: np.ndarray
-    entry_price: np.ndarray  # float64 closes
+    entry_price: np.ndarray  # float64 fill prices (slippage included, fee not)
     exit_price: np.ndarray
     return_pct: np.ndarray  # float64, net of fees
     reason: np.ndarray  # int8 codes into REASONS
@@ -50,7 +52,8 @@ class BacktestResult:
 
     `trades` are dicts with entry_time / exit_time (int ns since the epoch, UTC),
     entry_index / exit_index (bar indexes), entry_price, exit_price, return_pct (net of
-    fees) and reason ("signal" | "stop_loss" | "end_of_data"). They are built from
+    fees), reason ("signal" | "stop_loss" | "end_of_data") and bars_held (exit_index -
+    entry_index); the prices are fill prices (slippage included, fee not). They are built from
     `trade_log` on first access: a caller that only wants the metrics (a parameter
     sweep) does not pay for a few hundred dicts per coin.
     """
@@ -64,6 +67,9 @@ class BacktestResult:
     equity: np.ndarray  # float64, one value per bar
     times: np.ndarray  # int64 ns since the epoch, UTC, one per bar
     trade_log: TradeLog
+    fill: str = "close"
+    stop_mode: str = "close"
+    slippage_pct: float = 0.0
 
     @cached_property
     def trades(self) -> list[dict[str, Any]]:
@@ -79,6 +85,7 @@ class BacktestResult:
                 "reason": REASONS[code],
                 "entry_index": e,
                 "exit_index": x,
+                "bars_held": x - e,
             }
             for e, x, et, xt, ep, xp, r, code in zip(
                 log.entry_index.tolist(),
@@ -99,6 +106,21 @@ def check_fee_pct(fee_pct: Any) -> float:
     return coerce_value(FEE_PCT, fee_pct)
 
 
+def check_fill(fill: Any) -> str:
+    """ "close" or "next_open"; InvalidParameters('fill', ...) otherwise."""
+    return coerce_value(FILL, fill)
+
+
+def check_stop_mode(stop_mode: Any) -> str:
+    """ "close" or "intrabar"; InvalidParameters('stop_mode', ...) otherwise."""
+    return coerce_value(STOP_MODE, stop_mode)
+
+
+def check_slippage_pct(slippage_pct: Any) -> float:
+    """The slippage per fill in percent, 0..5; InvalidParameters('slippage_pct', ...) otherwise."""
+    return coerce_value(SLIPPAGE_PCT, slippage_pct)
+
+
 def check_interval(interval: Any) -> str:
     """One of 1m .. 1w; InvalidParameters('interval', ...) otherwise."""
     if not isinstance(interval, str) or interval not in INTERVAL_MINUTES:
@@ -107,42 +129,71 @@ def check_interval(interval: Any) -> str:
 
 
 def backtest_arrays(
-    strategy: str,
+    strategy: str | RuleStrategy,
     *,
     times: np.ndarray,
     close: np.ndarray,
     open: np.ndarray | None = None,  # noqa: A002 - named as the price column
     high: np.ndarray | None = None,
     low: np.ndarray | None = None,
+    volume: np.ndarray | None = None,
     params: Mapping[str, Any] | None = None,
     fee_pct: float = 0.0,
     interval: str = "1h",
+    fill: str = "close",
+    stop_mode: str = "close",
+    slippage_pct: float = 0.0,
 ) -> BacktestResult:
     """Backtest `strategy` on one coin's bars, given as arrays, ascending in time.
 
     Steps:
-    1. resolve the parameters, fee and interval (InvalidParameters);
+    1. resolve the parameters, fee, interval and execution options (InvalidParameters);
     2. check the arrays' lengths and the bar count (InvalidPriceData, InsufficientData);
     3. check the values: positive finite prices, strictly ascending times (InvalidPriceData);
     4. signals -> simulation -> metrics and trades.
 
-    `open` is accepted for symmetry with the price table but no strategy reads it;
-    `high` and `low` are required by the strategies that read them (stochastic).
+    `high` and `low` are required by the strategies that read them (stochastic), `open`
+    by fill="next_open" and stop_mode="intrabar", `low` by "intrabar" too.
+    `strategy` is a built-in's key or a rule strategy (strategies.engine.rules), which
+    brings its own parameters, warm-up and signals, and may read open and volume too.
     """
-    resolved = resolve_parameters(strategy, params)
+    resolved = parameters_resolve(strategy, params)
     fee = check_fee_pct(fee_pct)
     interval = check_interval(interval)
+    fill = check_fill(fill)
+    stop_mode = check_stop_mode(stop_mode)
+    slippage = check_slippage_pct(slippage_pct)
     warmup = warmup_bars(strategy, resolved)
     stamps = _as_times(times)
-    prices = _as_prices(strategy, stamps.shape[0], close=close, high=high, low=low)
+    prices = _as_prices(
+        strategy,
+        stamps.shape[0],
+        close=close,
+        open_=open,
+        high=high,
+        low=low,
+        volume=volume,
+        fill=fill,
+        stop_mode=stop_mode,
+    )
     _check_enough_bars(strategy, resolved, stamps.shape[0])
     _check_values(stamps, prices)
     entry, exit_ = strategy_signals(strategy, prices, resolved)
     sim = simulate(
-        prices.close, entry, exit_, warmup=warmup, stop_loss_pct=resolved["stop_loss_threshold"], fee_pct=fee
+        prices.close,
+        entry,
+        exit_,
+        warmup=warmup,
+        stop_loss_pct=resolved["stop_loss_threshold"],
+        fee_pct=fee,
+        open=prices.open,
+        low=prices.low,
+        fill=fill,
+        stop_mode=stop_mode,
+        slippage_pct=slippage,
     )
     return BacktestResult(
-        strategy=strategy,
+        strategy=strategy if isinstance(strategy, str) else strategy.key,
         params=resolved,
         fee_pct=fee,
         interval=interval,
@@ -150,23 +201,31 @@ def backtest_arrays(
         metrics=compute_metrics(prices.close, sim, interval),
         equity=sim.equity,
         times=stamps,
-        trade_log=_trade_log(stamps, prices.close, sim),
+        trade_log=_trade_log(stamps, sim),
+        fill=fill,
+        stop_mode=stop_mode,
+        slippage_pct=slippage,
     )
 
 
 def backtest(
-    strategy: str,
+    strategy: str | RuleStrategy,
     prices: pd.DataFrame,
     params: Mapping[str, Any] | None = None,
     *,
     fee_pct: float = 0.0,
     interval: str = "1h",
+    fill: str = "close",
+    stop_mode: str = "close",
+    slippage_pct: float = 0.0,
 ) -> BacktestResult:
     """Backtest `strategy` on a DataFrame of bars (columns open, high, low, close[, volume],
     with a `datetime` column or a DatetimeIndex, ascending). Naive times are taken as UTC."""
     if "close" not in prices.columns:
         raise InvalidPriceData("the prices have no 'close' column")
-    columns = {name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low") if name in prices}
+    columns = {
+        name: prices[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low", "volume") if name in prices
+    }
     return backtest_arrays(
         strategy,
         times=_frame_times(prices),
@@ -174,6 +233,9 @@ def backtest(
         params=params,
         fee_pct=fee_pct,
         interval=interval,
+        fill=fill,
+        stop_mode=stop_mode,
+        slippage_pct=slippage_pct,
         **columns,
     )
 
@@ -212,15 +274,42 @@ def _as_times(times: Any) -> np.ndarray:
     return _read_only(np.ascontiguousarray(arr, dtype=np.int64))
 
 
-def _as_prices(strategy: str, bars: int, *, close: Any, high: Any | None, low: Any | None) -> Prices:
-    """The price arrays as contiguous 1-d float64, the same length as the times."""
-    needed = strategy in NEEDS_HIGH_LOW
-    if needed and (high is None or low is None):
+def _as_prices(
+    strategy: str | RuleStrategy,
+    bars: int,
+    *,
+    close: Any,
+    open_: Any | None,
+    high: Any | None,
+    low: Any | None,
+    volume: Any | None = None,
+    fill: str = "close",
+    stop_mode: str = "close",
+) -> Prices:
+    """The price arrays as contiguous 1-d float64, the same length as the times: the ones
+    the strategy and the execution options read (None for the others). A rule strategy
+    reads the columns its rules name."""
+    reads = set() if isinstance(strategy, str) else set(strategy.columns)
+    needs_high = strategy in NEEDS_HIGH_LOW if isinstance(strategy, str) else "high" in reads
+    needs_low = (needs_high if isinstance(strategy, str) else "low" in reads) or stop_mode == "intrabar"
+    needs_open = fill == "next_open" or stop_mode == "intrabar" or "open" in reads
+    needs_volume = "volume" in reads
+    if not isinstance(strategy, str):
+        given = {"open": open_, "high": high, "low": low, "volume": volume}
+        if missing := sorted(c for c in reads if c != "close" and given[c] is None):
+            raise InvalidPriceData(f"strategy {strategy.key!r} needs {' and '.join(missing)} prices")
+    elif needs_high and (high is None or low is None):
         raise InvalidPriceData(f"strategy {strategy!r} needs high and low prices")
+    if needs_open and open_ is None:
+        raise InvalidPriceData(f"fill={fill!r} with stop_mode={stop_mode!r} needs open prices")
+    if needs_low and low is None:
+        raise InvalidPriceData("stop_mode='intrabar' needs low prices")
     return Prices(
         close=_as_column("close", close, bars),
-        high=_as_column("high", high, bars) if needed else None,
-        low=_as_column("low", low, bars) if needed else None,
+        high=_as_column("high", high, bars) if needs_high else None,
+        low=_as_column("low", low, bars) if needs_low else None,
+        open=_as_column("open", open_, bars) if needs_open else None,
+        volume=_as_column("volume", volume, bars) if needs_volume else None,
     )
 
 
@@ -272,16 +361,17 @@ def _check_values(stamps: np.ndarray, prices: Prices) -> None:
         prices.close,
         _NONE if prices.high is None else prices.high,
         _NONE if prices.low is None else prices.low,
+        _NONE if prices.open is None else prices.open,
     )
-    if which == 3:
+    if which == 4:
         raise InvalidPriceData("times are not strictly ascending", bad)
     if which >= 0:
-        arr = (prices.close, prices.high, prices.low)[which]
+        arr = (prices.close, prices.high, prices.low, prices.open)[which]
         raise InvalidPriceData(f"{_PRICE_NAMES[which]} is {_describe(arr[bad])}", bad)
 
 
 _NONE = _read_only(np.empty(0))  # a price column not supplied: nothing to check
-_PRICE_NAMES = ("close", "high", "low")
+_PRICE_NAMES = ("close", "high", "low", "open")
 
 
 def _describe(value: float) -> str:
@@ -292,14 +382,14 @@ def _describe(value: float) -> str:
     return f"not positive ({float(value):g})"
 
 
-def _trade_log(stamps: np.ndarray, close: np.ndarray, sim: Simulation) -> TradeLog:
+def _trade_log(stamps: np.ndarray, sim: Simulation) -> TradeLog:
     return TradeLog(
         entry_index=sim.entry_index,
         exit_index=sim.exit_index,
         entry_time=stamps[sim.entry_index],
         exit_time=stamps[sim.exit_index],
-        entry_price=close[sim.entry_index],
-        exit_price=close[sim.exit_index],
+        entry_price=sim.entry_price,
+        exit_price=sim.exit_price,
         return_pct=sim.returns * 100.0,
         reason=sim.reason,
     )

@@ -1,12 +1,15 @@
-"""The metrics of one result, as the spec's table defines them (full precision)."""
+"""The metrics of one result, as the spec's two tables define them (full precision), and
+METRICS, the one list of their names, labels, kinds and definitions."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .kernels import REASON_STOP_LOSS, trade_stats_kernel
 from .simulation import Simulation
 
 # Minutes per bar of each interval the engine accepts; sets the Sharpe annualisation.
@@ -39,21 +42,151 @@ def sharpe_ratio(mean_b: float, std_b: float, interval: str) -> float:
 
 
 def compute_metrics(close: np.ndarray, sim: Simulation, interval: str) -> dict[str, Any]:
-    """Every field of the spec's metrics table, as Python floats and ints."""
-    # b = equity[i] / equity[i-1] - 1 and drawdown = min(equity / running max - 1), from
-    # the simulation's own pass over its curve (kernels._equity_stats)
-    total = int(sim.returns.shape[0])
-    profitable = int(sim.profitable)
-    bars = close.shape[0]
+    """Every field of the spec's two metrics tables, as Python floats and ints (METRICS order)."""
+    # b = equity[i] / equity[i-1] - 1, the drawdown, the downside deviation and the drawdown
+    # duration come from the simulation's own pass over its curve (kernels.equity._equity_stats)
+    return result_metrics(
+        final=float(sim.equity[-1]),
+        bars=close.shape[0],
+        stats=(sim.bar_return_mean, sim.bar_return_std, sim.drawdown, sim.downside, sim.drawdown_duration),
+        trades=(sim.returns, sim.reason, sim.entry_index, sim.exit_index),
+        exposed=sim.bars_in_position,
+        buy_hold_return=(float(close[-1]) / float(close[0]) - 1.0) * 100.0,
+        interval=interval,
+    )
+
+
+def result_metrics(
+    *,
+    final: float,
+    bars: int,
+    stats: tuple[float, float, float, float, int],
+    trades: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    exposed: int,
+    buy_hold_return: float,
+    interval: str,
+) -> dict[str, Any]:
+    """The metrics of any result, a coin's or a portfolio's: its final equity, its bar count N,
+    its curve's statistics (bar-return mean and std, drawdown, downside deviation, drawdown
+    duration: kernels.equity._equity_stats), its trades (returns, reasons, entry and exit
+    bars, in the order they closed), the bars with a position at the close, and buy & hold."""
+    mean_b, std_b, drawdown, downside, duration = stats
+    metrics = {
+        "total_return": (final - 1.0) * 100.0,
+        **trade_metrics(*trades),
+        "buy_hold_return": buy_hold_return,
+        "sharpe_ratio": sharpe_ratio(mean_b, std_b, interval),
+        "max_drawdown": drawdown * 100.0,
+        "exposure_pct": exposed / bars * 100.0,
+    }
+    metrics.update(
+        curve_metrics(final, bars, interval, mean_b, downside, metrics["max_drawdown"]),
+        max_drawdown_duration=int(duration),
+    )
+    return {name: metrics[name] for name in METRIC_NAMES}
+
+
+def trade_metrics(
+    returns: np.ndarray, reason: np.ndarray, entry_index: np.ndarray, exit_index: np.ndarray
+) -> dict[str, Any]:
+    """The metrics of the trades alone (in the order they closed): counts, win rate,
+    stop-loss exits, profit factor, average, best and worst trade, bars held, the longest
+    losing run. One compiled pass (trade_stats_kernel)."""
+    total = int(returns.shape[0])
+    profitable, stops, gains, losses, sum_r, best, worst, held, longest = trade_stats_kernel(
+        returns, reason, entry_index, exit_index, REASON_STOP_LOSS
+    )
+    if gains == 0.0:
+        profit_factor: float | None = 0.0
+    elif losses == 0.0:
+        profit_factor = None
+    else:
+        profit_factor = gains / losses
     return {
-        "total_return": (float(sim.equity[-1]) - 1.0) * 100.0,
         "total_trades": total,
         "profitable_trades": profitable,
         "losing_trades": total - profitable,
         "win_rate": profitable / total * 100.0 if total else 0.0,
-        "buy_hold_return": (float(close[-1]) / float(close[0]) - 1.0) * 100.0,
-        "sharpe_ratio": sharpe_ratio(sim.bar_return_mean, sim.bar_return_std, interval),
-        "max_drawdown": sim.drawdown * 100.0,
-        "exposure_pct": sim.bars_in_position / bars * 100.0,
-        "stop_loss_exits": int(sim.stop_loss_exits),
+        "stop_loss_exits": stops,
+        "profit_factor": profit_factor,
+        "avg_trade_return": sum_r / total * 100.0 if total else 0.0,
+        "best_trade": best * 100.0,
+        "worst_trade": worst * 100.0,
+        "avg_bars_held": held / total if total else 0.0,
+        "max_consecutive_losses": longest,
     }
+
+
+def curve_metrics(
+    final: float, bars: int, interval: str, mean_b: float, downside: float, max_drawdown: float
+) -> dict[str, Any]:
+    """cagr, sortino_ratio and calmar_ratio of an equity curve (spec: "More metrics")."""
+    years = bars * INTERVAL_MINUTES[interval] / MINUTES_PER_YEAR
+    try:
+        growth = final ** (1.0 / years)
+    except OverflowError:  # a short window's growth to the power of 1 / years can exceed a float
+        growth = math.inf
+    cagr = (growth - 1.0) * 100.0
+    sortino = mean_b / downside * math.sqrt(periods_per_year(interval)) if downside > 0.0 else 0.0
+    calmar = cagr / abs(max_drawdown) if max_drawdown != 0.0 else 0.0
+    return {"cagr": cagr, "sortino_ratio": sortino, "calmar_ratio": calmar}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of a result: its field name, a label for tables, how to show it ("pct": a
+    percentage, "ratio": a plain number, "int": a count, "bars": a number of bars), what it
+    means in words and its formula (spec/ENGINE.md)."""
+
+    name: str
+    label: str
+    kind: str
+    description: str
+    formula: str
+
+
+# Both tables of the spec, in the order `result.metrics` has them.
+METRICS: tuple[Metric, ...] = (
+    Metric("total_return", "Total return", "pct", "Growth of the account over the window, compounded over all trades",
+           "(final equity - 1) * 100"),
+    Metric("total_trades", "Trades", "int", "Closed trades, the one closed by the end of the data included",
+           "count of trades"),
+    Metric("profitable_trades", "Winning trades", "int", "Trades with a positive net return", "count of r > 0"),
+    Metric("losing_trades", "Losing trades", "int", "Trades with a net return of zero or less", "count of r <= 0"),
+    Metric("win_rate", "Win rate", "pct", "Share of trades that made money",
+           "profitable_trades / total_trades * 100 (0 with no trades)"),
+    Metric("buy_hold_return", "Buy & hold", "pct", "Return of holding the coin over the whole window",
+           "(last close / first close - 1) * 100"),
+    Metric("sharpe_ratio", "Sharpe", "ratio", "Mean bar return over its deviation, annualised by bars a year (24/7)",
+           "mean(b) / std(b, ddof=1) * sqrt(P); 0 when std is 0"),
+    Metric("max_drawdown", "Max drawdown", "pct", "Deepest fall of equity from its running high",
+           "min(equity / running max - 1) * 100"),
+    Metric("exposure_pct", "Exposure", "pct", "Share of bars in which a position is held at the close",
+           "bars in a position / bars * 100"),
+    Metric("stop_loss_exits", "Stop-loss exits", "int", "Trades closed by the stop-loss", "count of stop_loss exits"),
+    Metric("cagr", "CAGR", "pct", "Compound annual growth rate of the equity",
+           "(final equity ** (1 / years) - 1) * 100, years = N * interval minutes / 525600"),
+    Metric("sortino_ratio", "Sortino", "ratio", "Mean bar return over its downside deviation, annualised",
+           "mean(b) / sqrt(mean(min(b, 0)**2)) * sqrt(P); 0 when no b is negative"),
+    Metric("calmar_ratio", "Calmar", "ratio", "CAGR over the depth of the worst drawdown",
+           "cagr / abs(max_drawdown); 0 when max_drawdown is 0"),
+    Metric("profit_factor", "Profit factor", "ratio", "Gross gains of the winning trades over the gross losses",
+           "sum of r > 0 / abs(sum of r < 0); null when no trade lost but one gained; 0 when none gained"),
+    Metric("avg_trade_return", "Avg trade", "pct", "Mean net return of a trade", "mean(r) * 100; 0 with no trades"),
+    Metric("best_trade", "Best trade", "pct", "Net return of the best trade", "max(r) * 100; 0 with no trades"),
+    Metric("worst_trade", "Worst trade", "pct", "Net return of the worst trade", "min(r) * 100; 0 with no trades"),
+    Metric("avg_bars_held", "Avg bars held", "bars", "Mean length of a trade in bars",
+           "mean(exit bar - entry bar); 0 with no trades"),
+    Metric("max_consecutive_losses", "Max losing streak", "int", "Longest run of consecutive trades that lost",
+           "longest run of trades with r <= 0"),
+    Metric("max_drawdown_duration", "Max drawdown duration", "bars",
+           "Most bars from an equity high until equity first gets back to it (or the last bar)",
+           "max over i of (i - the last j <= i with equity[j] = running max[i])"),
+)  # fmt: skip
+METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
+# A portfolio's metrics (spec: "Portfolio of a run"): the same, and the entries refused for want of a slot.
+PORTFOLIO_METRICS: tuple[Metric, ...] = (
+    *METRICS,
+    Metric("skipped_entries", "Skipped entries", "int", "Buys not taken because every slot was in use",
+           "count of refused buys (a level rule asks again, and is counted, at every bar)"),
+)  # fmt: skip

@@ -1,7 +1,8 @@
 """The strategies the engine knows: their keys, parameters, rules and warm-up.
 
-This is the single source of the parameter definitions of spec/ENGINE.md. The
-site seeds the admin definitions from it and checks edited definitions against it.
+This is the single source of the parameter definitions of spec/ENGINE.md, keyed by
+strategy key (the engine knows no database ids). The site's seed migration froze a
+copy of them; the site checks edited definitions against these.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import InvalidParameters
+from .simulation import FILL_OPTIONS, STOP_MODES
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,6 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class StrategySpec:
-    id: int
     key: str
     name: str
     description: str
@@ -50,12 +51,15 @@ STOP_LOSS = ParamSpec("stop_loss_threshold", "number", 10.0, "Stop-loss (%)", 0.
 
 # A run option beside the strategy's own parameters (spec: "Input"), checked the same way.
 FEE_PCT = ParamSpec("fee_pct", "number", 0.0, "Fee per fill (%)", 0, 5)
+# The execution options (spec: "Execution options"), checked the same way; defaults are the original's fills.
+FILL = ParamSpec("fill", "select", "close", "Fills", options=FILL_OPTIONS)
+STOP_MODE = ParamSpec("stop_mode", "select", "close", "Stop-loss", options=STOP_MODES)
+SLIPPAGE_PCT = ParamSpec("slippage_pct", "number", 0.0, "Slippage per fill (%)", 0, 5)
 
 STRATEGIES: dict[str, StrategySpec] = {
     s.key: s
     for s in (
         StrategySpec(
-            1,
             "rsi",
             "RSI Mean Reversion",
             "Buy when RSI falls below the oversold threshold, sell when it rises above the overbought one.",
@@ -70,7 +74,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             less_than=(("oversold_threshold", "overbought_threshold"),),
         ),
         StrategySpec(
-            2,
             "ma_crossover",
             "Moving Average Crossover",
             "Buy when the fast SMA crosses above the slow SMA, sell when it crosses below.",
@@ -83,7 +86,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             less_than=(("fast_ma_period", "slow_ma_period"),),
         ),
         StrategySpec(
-            3,
             "macd",
             "MACD",
             "Buy when the MACD line crosses above its signal line, sell when it crosses below.",
@@ -97,7 +99,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             less_than=(("macd_fast_period", "macd_slow_period"),),
         ),
         StrategySpec(
-            4,
             "stochastic",
             "Stochastic Oscillator",
             "Buy when %K crosses above %D in the oversold zone, sell when it crosses below in the overbought zone.",
@@ -112,7 +113,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             less_than=(("oversold_threshold", "overbought_threshold"),),
         ),
         StrategySpec(
-            5,
             "bollinger_bands",
             "Bollinger Bands",
             "Buy at or below the lower band, sell at or above the upper band.",
@@ -124,7 +124,6 @@ STRATEGIES: dict[str, StrategySpec] = {
             warmup=lambda p: int(p["bb_period"]),
         ),
         StrategySpec(
-            6,
             "mean_reversion",
             "Mean Reversion",
             "Buy when the close is the threshold percentage below its SMA, sell when it is back at the SMA.",
@@ -182,11 +181,14 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
     return value
 
 
-def resolve_parameters(key: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+def parameters_resolve(key: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Fill in defaults, check types, ranges and cross-field rules.
 
-    Returns a new dict with every parameter of the strategy, in canonical types.
+    Returns a new dict with every parameter of the strategy, in canonical types. `key` may
+    be a rule strategy (strategies.engine.rules), which resolves its own.
     """
+    if not isinstance(key, str):
+        return key.parameters_resolve(params)
     spec = strategy_spec(key)
     params = dict(params or {})
     unknown = sorted(set(params) - set(spec.param_names))
@@ -204,7 +206,9 @@ def resolve_parameters(key: str, params: Mapping[str, Any] | None) -> dict[str, 
 
 
 def warmup_bars(key: str, resolved: Mapping[str, Any]) -> int:
-    """W of the spec: the index of the first bar that may trade."""
+    """W of the spec: the index of the first bar that may trade (of a built-in or a rule strategy)."""
+    if not isinstance(key, str):
+        return key.warmup(resolved)
     return strategy_spec(key).warmup(resolved)
 
 

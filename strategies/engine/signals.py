@@ -33,11 +33,13 @@ Signals = tuple[np.ndarray, np.ndarray]
 
 @dataclass(frozen=True, slots=True)
 class Prices:
-    """The arrays a strategy may read; high and low are None when not supplied."""
+    """The arrays a backtest reads; the ones not needed (or not supplied) are None."""
 
     close: np.ndarray
     high: np.ndarray | None = None
     low: np.ndarray | None = None
+    open: np.ndarray | None = None  # read by the execution options and by rule strategies
+    volume: np.ndarray | None = None  # read by rule strategies only
 
 
 def crossings(a: np.ndarray, b: np.ndarray, *, up_below: float = math.inf, down_above: float = -math.inf) -> Signals:
@@ -116,6 +118,10 @@ SIGNALS: dict[str, Callable[[Prices, Mapping[str, Any]], Signals]] = {
 NEEDS_HIGH_LOW = frozenset({"stochastic"})
 
 
-def strategy_signals(key: str, prices: Prices, params: Mapping[str, Any]) -> Signals:
-    """Entry and exit arrays of strategy `key` (already resolved parameters)."""
+def strategy_signals(key: Any, prices: Prices, params: Mapping[str, Any]) -> Signals:
+    """Entry and exit arrays of strategy `key` (already resolved parameters); `key` may be a
+    rule strategy (strategies.engine.rules), which computes its own."""
+    if not isinstance(key, str):
+        columns = {"open": prices.open, "high": prices.high, "low": prices.low, "volume": prices.volume}
+        return key.signals({**columns, "close": prices.close}, params)
     return SIGNALS[key](prices, params)

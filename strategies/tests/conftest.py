@@ -46,6 +46,9 @@ def save_strategy(admin_client, plain_static):
         data = {
             "name": strategy.name,
             "key": strategy.key,
+            "kind": strategy.kind,
+            "entry_rule": strategy.entry_rule,
+            "exit_rule": strategy.exit_rule,
             "description": strategy.description,
             "is_active": "on" if strategy.is_active else "",
             "parameters-TOTAL_FORMS": str(len(rows) + len(new)),

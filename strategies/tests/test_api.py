@@ -24,7 +24,18 @@ def test_list_gives_the_six_strategies_with_their_definitions(api, django_assert
         (5, "bollinger_bands"),
         (6, "mean_reversion"),
     ]
-    assert set(body[0]) == {"id", "key", "name", "description", "is_active", "parameters"}
+    assert set(body[0]) == {
+        "id",
+        "key",
+        "kind",
+        "name",
+        "description",
+        "is_active",
+        "entry_rule",
+        "exit_rule",
+        "parameters",
+    }
+    assert (body[0]["kind"], body[0]["entry_rule"], body[0]["exit_rule"]) == ("builtin", "", "")
 
 
 def test_definitions_are_typed(api):

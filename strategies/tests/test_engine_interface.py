@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from strategies.engine import (
+    METRIC_NAMES,
     STRATEGIES,
     BacktestResult,
     EngineError,
@@ -19,7 +20,7 @@ from strategies.engine import (
     backtest,
     backtest_arrays,
     min_bars,
-    resolve_parameters,
+    parameters_resolve,
 )
 
 from .test_engine_support import hourly_times, run
@@ -35,6 +36,16 @@ METRIC_FIELDS = {
     "max_drawdown": float,
     "exposure_pct": float,
     "stop_loss_exits": int,
+    "cagr": float,
+    "sortino_ratio": float,
+    "calmar_ratio": float,
+    "profit_factor": float,  # or None when no trade lost: not on these walks
+    "avg_trade_return": float,
+    "best_trade": float,
+    "worst_trade": float,
+    "avg_bars_held": float,
+    "max_consecutive_losses": int,
+    "max_drawdown_duration": int,
 }
 TRADE_FIELDS = {
     "entry_time",
@@ -45,6 +56,7 @@ TRADE_FIELDS = {
     "reason",
     "entry_index",
     "exit_index",
+    "bars_held",
 }
 
 
@@ -61,11 +73,11 @@ def test_result_has_every_metric_as_python_scalar(key: str) -> None:
     c = walk(400)
     result = run(key, c, high=c * 1.01, low=c * 0.99)
     assert isinstance(result, BacktestResult)
-    assert set(result.metrics) == set(METRIC_FIELDS)
+    assert list(result.metrics) == list(METRIC_FIELDS) == list(METRIC_NAMES)
     for name, kind in METRIC_FIELDS.items():
         assert type(result.metrics[name]) is kind, name
     assert result.equity.dtype == np.float64 and result.equity.shape == (400,)
-    assert result.params == resolve_parameters(key, {})
+    assert result.params == parameters_resolve(key, {})
     assert result.metrics["total_trades"] == len(result.trades) > 0
 
 
@@ -200,7 +212,7 @@ def test_parameters_are_checked_before_the_data() -> None:
     ],
 )
 def test_fewer_than_warmup_plus_two_bars_is_insufficient(key: str, params: dict, needed: int) -> None:
-    assert min_bars(key, resolve_parameters(key, params)) == needed
+    assert min_bars(key, parameters_resolve(key, params)) == needed
     run(key, walk(needed), params)  # exactly enough
     with pytest.raises(InsufficientData) as err:
         run(key, walk(needed - 1), params)

@@ -1,8 +1,8 @@
 """The compiled signal kernels against the indicator expressions they fuse.
 
 Each strategy's signals are one compiled call, and several decide on a cheap running
-value, computing the exact one only where the decision is close (kernels.py, "moving
-averages for decisions"). They must still be the spec's expressions over the public
+value, computing the exact one only where the decision is close (engine README, "Proofs of
+exactness", decision means). They must still be the spec's expressions over the public
 indicators, bar for bar: on ordinary walks, and on series built to make the cheap path
 wrong if its bound were: prices on a coarse grid (exact ties between averages),
 moves of one unit in the last place, long flat stretches, and crashes by many orders of

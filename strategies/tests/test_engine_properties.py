@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies.engine import STRATEGIES, min_bars, resolve_parameters
+from strategies.engine import STRATEGIES, min_bars, parameters_resolve
 
 from .test_engine_support import assert_matches_reference, reference_backtest, run
 
@@ -39,7 +39,14 @@ def bars(draw: st.DrawFn, min_size: int = 4, max_size: int = 160) -> dict[str, n
     close = 100 * np.exp(np.cumsum(moves))
     spread = np.array(draw(st.lists(st.floats(0, 0.02), min_size=size, max_size=size)))
     spread[np.array(moves) == 0] = 0
-    return {"close": close, "high": close * (1 + spread), "low": close * (1 - spread)}
+    # the open: the last close moved by a gap (up to 4 %, either way); none on flat bars
+    gaps = np.array(draw(st.lists(st.floats(-0.04, 0.04), min_size=size, max_size=size)))
+    gaps[np.array(moves) == 0] = 0
+    open_ = np.concatenate([[close[0]], close[:-1]]) * (1 + gaps)
+    open_[np.array(moves) == 0] = close[np.array(moves) == 0]
+    high = np.maximum(close * (1 + spread), open_)
+    low = np.minimum(close * (1 - spread), open_)
+    return {"close": close, "high": high, "low": low, "open": open_}
 
 
 def params_for(key: str, draw: st.DrawFn) -> dict[str, Any]:
@@ -87,13 +94,68 @@ def cases(draw: st.DrawFn) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
     key = draw(st.sampled_from(list(STRATEGIES)))
     series = draw(bars(min_size=60))
     params = params_for(key, draw)
-    assert len(series["close"]) >= min_bars(key, resolve_parameters(key, params))  # warm-ups are <= 32 bars
+    assert len(series["close"]) >= min_bars(key, parameters_resolve(key, params))  # warm-ups are <= 32 bars
     return key, series, params
 
 
-def backtest(case: tuple[str, dict[str, np.ndarray], dict[str, Any]], fee_pct: float = 0.0):
+def backtest(case: tuple[str, dict[str, np.ndarray], dict[str, Any]], fee_pct: float = 0.0, **options: Any):
     key, series, params = case
-    return run(key, series["close"], params, high=series["high"], low=series["low"], fee_pct=fee_pct)
+    return run(
+        key, series["close"], params, high=series["high"], low=series["low"], open=series["open"], fee_pct=fee_pct,
+        **options,
+    )  # fmt: skip
+
+
+OPTIONS = st.fixed_dictionaries(
+    {
+        "fill": st.sampled_from(["close", "next_open"]),
+        "stop_mode": st.sampled_from(["close", "intrabar"]),
+        "slippage_pct": st.sampled_from([0.0, 0.05, 1.0]),
+    }
+)
+
+
+@SETTINGS
+@given(cases(), st.sampled_from([0.0, 0.1, 1.0]), OPTIONS)
+def test_engine_equals_the_reference_model_on_every_execution_option(case, fee_pct: float, options) -> None:
+    key, series, params = case
+    result = backtest(case, fee_pct, **options)
+    reference = reference_backtest(
+        key, series["close"], params, high=series["high"], low=series["low"], open=series["open"], fee_pct=fee_pct,
+        **options,
+    )  # fmt: skip
+    assert_matches_reference(result, reference)
+
+
+@SETTINGS
+@given(cases(), OPTIONS, st.floats(0, 5), st.floats(0, 5), st.floats(0, 5), st.floats(0, 5))
+def test_slippage_and_fees_never_raise_a_return(case, options, slip_a, slip_b, fee_a, fee_b) -> None:
+    # with the stop out of reach (100 %) the trades do not depend on the fills: the same
+    # trades, each no better with more slippage and fees, and so the total return
+    key, series, params = case
+    case = (key, series, {**params, "stop_loss_threshold": 100.0})
+    (slip_lo, slip_hi), (fee_lo, fee_hi) = sorted((slip_a, slip_b)), sorted((fee_a, fee_b))
+    options = {k: v for k, v in options.items() if k != "slippage_pct"}
+    cheap = backtest(case, fee_lo, slippage_pct=slip_lo, **options)
+    dear = backtest(case, fee_hi, slippage_pct=slip_hi, **options)
+    assert [(t["entry_index"], t["exit_index"]) for t in cheap.trades] == [
+        (t["entry_index"], t["exit_index"]) for t in dear.trades
+    ]
+    for a, b in zip(cheap.trades, dear.trades, strict=True):
+        assert b["return_pct"] <= a["return_pct"]
+    assert dear.metrics["total_return"] <= cheap.metrics["total_return"]
+
+
+@SETTINGS
+@given(cases(), st.sampled_from(["close", "next_open"]), st.sampled_from([0.0, 0.5]), st.sampled_from([0.0, 0.2]))
+def test_with_stops_at_100_pct_intrabar_and_close_stop_modes_agree(case, fill, fee_pct, slippage_pct) -> None:
+    key, series, params = case
+    case = (key, series, {**params, "stop_loss_threshold": 100.0})
+    at_close = backtest(case, fee_pct, fill=fill, stop_mode="close", slippage_pct=slippage_pct)
+    intrabar = backtest(case, fee_pct, fill=fill, stop_mode="intrabar", slippage_pct=slippage_pct)
+    assert at_close.trades == intrabar.trades
+    assert np.array_equal(at_close.equity, intrabar.equity)
+    assert at_close.metrics == intrabar.metrics
 
 
 @SETTINGS
@@ -158,7 +220,15 @@ def test_metrics_stay_in_their_ranges(case, fee_pct: float) -> None:
     assert 0 <= m["exposure_pct"] <= 100
     assert m["total_return"] > -100
     assert m["profitable_trades"] + m["losing_trades"] == m["total_trades"] >= m["stop_loss_exits"] >= 0
-    assert all(math.isfinite(v) for v in m.values())
+    assert m["max_consecutive_losses"] <= m["losing_trades"]
+    assert 0 <= m["max_drawdown_duration"] < len(case[1]["close"])
+    assert 0 <= m["avg_bars_held"] < len(case[1]["close"])
+    if m["total_trades"]:
+        assert -100 < m["worst_trade"] <= m["avg_trade_return"] <= m["best_trade"]
+    assert m["profit_factor"] is None or m["profit_factor"] >= 0
+    assert (m["profit_factor"] is None) == (m["profitable_trades"] > 0 and m["worst_trade"] >= 0)
+    assert m["cagr"] >= -100 and not math.isnan(m["calmar_ratio"])  # a short window's cagr may be inf or -100
+    assert all(math.isfinite(v) for k, v in m.items() if k not in ("profit_factor", "cagr", "calmar_ratio"))
 
 
 @SETTINGS

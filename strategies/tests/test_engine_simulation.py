@@ -134,7 +134,59 @@ def test_metrics_of_a_hand_made_run() -> None:
         "max_drawdown": pytest.approx(-25.0),  # 2 -> 1.5
         "exposure_pct": pytest.approx(4 / 7 * 100),  # bars 1, 4, 5, 6
         "stop_loss_exits": 0,
+        # 1.875 ** (8760 / 7) overflows a float: seven hourly bars compound to "infinitely" fast growth
+        "cagr": math.inf,
+        "sortino_ratio": pytest.approx((1 / 6) / math.sqrt(0.25**2 / 6) * math.sqrt(8760)),  # b = 0 1 0 0 -.25 .25
+        "calmar_ratio": math.inf,
+        "profit_factor": pytest.approx(1.0 / 0.0625),
+        "avg_trade_return": pytest.approx((100 - 6.25) / 2),
+        "best_trade": pytest.approx(100.0),
+        "worst_trade": pytest.approx(-6.25),
+        "avg_bars_held": 1.5,  # 1 -> 2 and 4 -> 6
+        "max_consecutive_losses": 1,
+        "max_drawdown_duration": 2,  # the high 2 last reached at bar 4, not regained by bar 6
     }
+
+
+def test_cagr_and_calmar_by_hand_on_weekly_bars() -> None:
+    close = [10, 10, 20, 20, 16, 12, 15]
+    m = metrics_of(close, sim(close, entries=[1, 4], exits=[2], stop=100), "1w")
+    years = 7 * 10080 / 525600  # 0.1342...
+    assert m["cagr"] == pytest.approx((1.875 ** (1 / years) - 1) * 100)  # about 10,700 %
+    assert 10_000 < m["cagr"] < 11_000
+    assert m["calmar_ratio"] == pytest.approx(m["cagr"] / 25.0)
+
+
+def test_profit_factor_none_without_a_loss_and_zero_without_a_gain() -> None:
+    # one trade +10 %, none lost: no denominator
+    assert metrics_of([10, 10, 11], sim([10, 10, 11], entries=[1]))["profit_factor"] is None
+    # a trade of exactly 0 is neither a gain nor a loss (r < 0 counts), and none gained: 0
+    m = metrics_of([10, 10, 10], sim([10, 10, 10], entries=[0]))
+    assert (m["profit_factor"], m["max_consecutive_losses"], m["losing_trades"]) == (0.0, 1, 1)
+    # no trades at all: every trade metric is 0
+    m = metrics_of([10, 11, 12], sim([10, 11, 12], entries=[]))
+    assert [m[k] for k in ("profit_factor", "avg_trade_return", "best_trade", "worst_trade", "avg_bars_held")] == [
+        0
+    ] * 5
+    assert (m["max_consecutive_losses"], m["sortino_ratio"], m["calmar_ratio"], m["max_drawdown_duration"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+def test_losing_streak_and_drawdown_duration_by_hand() -> None:
+    # trades: 0->1 -10 %, 2->3 -10 %, 4->5 +20 %, 6->7 -5 % (exits by signal)
+    close = [100, 90, 100, 90, 100, 120, 100, 95, 95]
+    s = sim(close, entries=[0, 2, 4, 6], exits=[1, 3, 5, 7], stop=100)
+    m = metrics_of(close, s)
+    assert [round(float(r), 6) for r in s.returns] == [-0.1, -0.1, 0.2, -0.05]
+    assert m["max_consecutive_losses"] == 2
+    # equity 1 .9 .9 .81 .81 .972 .972 .9234 .9234: the high 1 at bar 0 is never regained
+    assert m["max_drawdown_duration"] == 8
+    assert m["profit_factor"] == pytest.approx(0.2 / 0.25)
+    assert m["avg_bars_held"] == 1.0
 
 
 def test_sharpe_is_annualised_by_the_interval() -> None:

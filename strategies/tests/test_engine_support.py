@@ -21,8 +21,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from strategies.engine import (
     BacktestResult,
     backtest_arrays,
+    parameters_resolve,
     periods_per_year,
-    resolve_parameters,
     warmup_bars,
 )
 
@@ -42,21 +42,25 @@ def run(
     *,
     high: Sequence[float] | None = None,
     low: Sequence[float] | None = None,
+    open: Sequence[float] | None = None,  # noqa: A002 - named as the price column
     fee_pct: float = 0.0,
     interval: str = "1h",
+    **options: Any,
 ) -> BacktestResult:
-    """backtest_arrays on hourly bars; high and low default to the close."""
+    """backtest_arrays on hourly bars; open, high and low default to the close; options are
+    fill, stop_mode and slippage_pct."""
     c = np.asarray(close, dtype=np.float64)
     return backtest_arrays(
         key,
         times=hourly_times(len(c)),
-        open=c,
+        open=c if open is None else np.asarray(open, dtype=np.float64),
         high=c if high is None else np.asarray(high, dtype=np.float64),
         low=c if low is None else np.asarray(low, dtype=np.float64),
         close=c,
         params=params,
         fee_pct=fee_pct,
         interval=interval,
+        **options,
     )
 
 
@@ -169,39 +173,88 @@ def reference_backtest(
     *,
     high: Sequence[float] | None = None,
     low: Sequence[float] | None = None,
+    open: Sequence[float] | None = None,  # noqa: A002 - named as the price column
     fee_pct: float = 0.0,
     interval: str = "1h",
+    fill: str = "close",
+    stop_mode: str = "close",
+    slippage_pct: float = 0.0,
 ) -> dict[str, Any]:
-    """The spec, literally: returns {"trades": [(entry, exit, reason, r)], "equity", "metrics"}."""
-    p = resolve_parameters(key, params)
+    """The spec, literally ("Position model", "Execution options": the five steps of a bar).
+
+    Returns {"trades": [(entry, exit, reason, r)], "fills": [(entry_price, exit_price)],
+    "equity", "metrics"}."""
+    p = parameters_resolve(key, params)
     c = [float(x) for x in close]
-    df = pd.DataFrame({"close": c, "high": high if high is not None else c, "low": low if low is not None else c})
+    lo = [float(x) for x in low] if low is not None else c
+    op = [float(x) for x in open] if open is not None else c
+    df = pd.DataFrame({"close": c, "high": high if high is not None else c, "low": lo})
     entry, exit_ = (s.fillna(False).astype(bool).tolist() for s in ref_signals(key, df, p))
-    w, fee, sl = warmup_bars(key, p), fee_pct / 100, p["stop_loss_threshold"]
+    w, fee, sl, slip = warmup_bars(key, p), fee_pct / 100, p["stop_loss_threshold"], slippage_pct / 100
+    n = len(c)
     cash, units, long, entry_price, entry_i, held = 1.0, 0.0, False, 0.0, -1, 0
+    order: tuple[str, str] | None = None  # ("buy", "") or ("sell", reason), waiting for the next open
     trades: list[tuple[int, int, str, float]] = []
+    fills: list[tuple[float, float]] = []
     equity: list[float] = []
 
-    def close_trade(i: int, reason: str) -> None:
-        nonlocal cash, units, long
-        cash, units, long = units * c[i] * (1 - fee), 0.0, False
-        trades.append((entry_i, i, reason, c[i] * (1 - fee) / (entry_price * (1 + fee)) - 1))
+    def buy(i: int, price: float) -> None:
+        nonlocal cash, units, long, entry_price, entry_i
+        entry_price = price * (1 + slip)
+        units, cash, long, entry_i = cash / (entry_price * (1 + fee)), 0.0, True, i
 
-    for i in range(len(c)):
+    def sell(i: int, price: float, reason: str) -> None:
+        nonlocal cash, units, long
+        exit_price = price * (1 - slip)
+        cash, units, long = units * exit_price * (1 - fee), 0.0, False
+        trades.append((entry_i, i, reason, exit_price * (1 - fee) / (entry_price * (1 + fee)) - 1))
+        fills.append((entry_price, exit_price))
+
+    for i in range(n):
+        # 1. the open: an order decided at the last close
+        if order is not None:
+            if order[0] == "buy":
+                buy(i, op[i])
+            else:
+                sell(i, op[i], order[1])
+            order = None
+        # 2. the intrabar stop, on a position opened before this close
+        if stop_mode == "intrabar" and long:
+            stop = entry_price * (1 - sl / 100)
+            if lo[i] <= stop:
+                sell(i, op[i] if op[i] <= stop else stop, "stop_loss")
+        # 3. the close: one decision on the position held now
         if i >= w:
             if not long:
                 if entry[i]:
-                    units, entry_price, entry_i, long = cash / (c[i] * (1 + fee)), c[i], i, True
-            elif (c[i] - entry_price) / entry_price * 100 <= -sl:
-                close_trade(i, "stop_loss")
-            elif exit_[i]:
-                close_trade(i, "signal")
+                    if fill == "close":
+                        buy(i, c[i])
+                    elif i < n - 1:
+                        order = ("buy", "")
+            else:
+                reason = None
+                if stop_mode == "close" and (c[i] - entry_price) / entry_price * 100 <= -sl:
+                    reason = "stop_loss"
+                elif exit_[i]:
+                    reason = "signal"
+                if reason is not None:
+                    if fill == "close":
+                        sell(i, c[i], reason)
+                    elif i < n - 1:
+                        order = ("sell", reason)
+        # 4. equity at the close
         held += long
         equity.append(units * c[i] if long else cash)
+    # 5. the end of the data
     if long:
-        close_trade(len(c) - 1, "end_of_data")
+        sell(n - 1, c[-1], "end_of_data")
         equity[-1] = cash
-    return {"trades": trades, "equity": np.array(equity), "metrics": ref_metrics(c, equity, trades, held, interval)}
+    return {
+        "trades": trades,
+        "fills": fills,
+        "equity": np.array(equity),
+        "metrics": ref_metrics(c, equity, trades, held, interval),
+    }
 
 
 def ref_metrics(
@@ -210,7 +263,23 @@ def ref_metrics(
     eq = pd.Series(equity)
     b = eq.pct_change().iloc[1:]
     sd = b.std(ddof=1)
-    wins = sum(1 for t in trades if t[3] > 0)
+    r = [t[3] for t in trades]
+    wins = sum(1 for x in r if x > 0)
+    P = periods_per_year(interval)
+    years = len(close) * (525600 / P) / 525600
+    with np.errstate(over="ignore"):
+        cagr = (float(np.float64(equity[-1]) ** (1 / years)) - 1) * 100
+    max_dd = float((eq / eq.cummax() - 1).min() * 100)
+    gains, losses = sum(x for x in r if x > 0), -sum(x for x in r if x < 0)
+    streak = longest = 0
+    for x in r:
+        streak = streak + 1 if x <= 0 else 0
+        longest = max(longest, streak)
+    running = eq.cummax().tolist()
+    last_high, j = [], 0  # the last j <= i with equity[j] == running max[i]
+    for i in range(len(equity)):
+        j = i if equity[i] == running[i] else j
+        last_high.append(j)
     return {
         "total_return": (equity[-1] - 1) * 100,
         "total_trades": len(trades),
@@ -218,10 +287,22 @@ def ref_metrics(
         "losing_trades": len(trades) - wins,
         "win_rate": wins / len(trades) * 100 if trades else 0.0,
         "buy_hold_return": (close[-1] / close[0] - 1) * 100,
-        "sharpe_ratio": float(b.mean() / sd * np.sqrt(periods_per_year(interval))) if sd > 0 else 0.0,
-        "max_drawdown": float((eq / eq.cummax() - 1).min() * 100),
+        "sharpe_ratio": float(b.mean() / sd * np.sqrt(P)) if sd > 0 else 0.0,
+        "max_drawdown": max_dd,
         "exposure_pct": held / len(close) * 100,
         "stop_loss_exits": sum(1 for t in trades if t[2] == "stop_loss"),
+        "cagr": cagr,
+        "sortino_ratio": (
+            float(b.mean() / np.sqrt((b.clip(upper=0) ** 2).mean()) * np.sqrt(P)) if (b < 0).any() else 0.0
+        ),
+        "calmar_ratio": cagr / abs(max_dd) if max_dd != 0 else 0.0,
+        "profit_factor": 0.0 if gains == 0 else (None if losses == 0 else gains / losses),
+        "avg_trade_return": float(np.mean(r)) * 100 if r else 0.0,
+        "best_trade": max(r) * 100 if r else 0.0,
+        "worst_trade": min(r) * 100 if r else 0.0,
+        "avg_bars_held": float(np.mean([t[1] - t[0] for t in trades])) if trades else 0.0,
+        "max_consecutive_losses": longest,
+        "max_drawdown_duration": max(i - j for i, j in enumerate(last_high)),
     }
 
 
@@ -230,9 +311,18 @@ def assert_matches_reference(result: BacktestResult, ref: Mapping[str, Any]) -> 
     np.testing.assert_allclose(
         [t["return_pct"] / 100 for t in result.trades], [t[3] for t in ref["trades"]], rtol=1e-12, atol=1e-12
     )
+    if "fills" in ref:
+        np.testing.assert_allclose(
+            np.reshape([(t["entry_price"], t["exit_price"]) for t in result.trades], (-1, 2)),
+            np.reshape(ref["fills"], (-1, 2)),
+            rtol=1e-12,
+        )
     np.testing.assert_allclose(result.equity, ref["equity"], rtol=1e-12)
     for name, value in ref["metrics"].items():
-        assert result.metrics[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name
+        if value is None:
+            assert result.metrics[name] is None, name
+        else:
+            assert result.metrics[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name
 
 
 # --- the reference model against a hand-worked example ------------------------------

@@ -215,6 +215,9 @@ def _request_failed(errors: BrowserErrors, request) -> None:
     # Closing a finished run's EventSource aborts its request: that is the page hanging up, not a failure.
     if request.failure == "net::ERR_ABORTED" and "/events/" in request.url:
         return
+    # Leaving a page before its icon arrived cancels that request: the browser's, not a failure.
+    if request.failure == "net::ERR_ABORTED" and "favicon" in request.url:
+        return
     errors.add(f"request failed: {request.method} {request.url} {request.failure}")
 
 
@@ -259,3 +262,26 @@ def page(open_page) -> Page:
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
+
+
+# --- Accessibility ----------------------------------------------------------------------------------
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # vendored by scripts/vendor.sh
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def axe_violations(page: Page, include: str | None = None, exclude: list[str] | None = None) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA and best-practice violations on the page as it is now, one line each."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        """async ([include, exclude, tags]) => {
+            const context = { include: include ? [include] : [document], exclude: exclude || [] };
+            const r = await axe.run(context, { runOnly: { type: 'tag', values: tags } });
+            const where = (v) => v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(' | ');
+            const why = (v) => v.nodes[0]?.failureSummary?.replace(/\\s+/g, ' ').slice(0, 300) || '';
+            return r.violations.map(v => `${v.id} (${v.impact}): ${where(v)} -- ${why(v)}`);
+        }""",
+        [include, exclude, AXE_TAGS],
+    )
+    return result

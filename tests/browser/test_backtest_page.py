@@ -87,13 +87,14 @@ def test_run_streams_rows_and_summary_sorts_opens_a_coin_and_reopens_from_the_li
     # One row per coin as results arrive, then the summary.
     expect(page.locator("#summary")).to_be_visible(timeout=RUN_TIMEOUT)
     run = BacktestRun.objects.get()
-    assert page.url == f"{base}/runs/{run.id}/"
+    # At the end the table is sorted by return, high to low, and the sort is in the address.
+    expect(page).to_have_url(f"{base}/runs/{run.id}/?sort=total_return&dir=descending")
     assert run.strategy.key == "ma_crossover"
     assert run.parameters["fast_ma_period"] == 8 and run.parameters["slow_ma_period"] == 21
     assert run.symbols == []  # all coins: the page sends no subset
     expect(page.locator("#results-body tr")).to_have_count(4)
     expect(page.locator("#progress-text")).to_have_text("4 / 4 coins · 100%")
-    expect(page.locator("#run-status")).to_have_text("completed")
+    expect(page.locator("#run-status")).to_have_text("Completed")
 
     # The failed coin shows its error in its row; its name is text, never markup.
     failed = RunResult.objects.get(run=run, crypto_symbol=XSS_SYMBOL)
@@ -114,11 +115,11 @@ def test_run_streams_rows_and_summary_sorts_opens_a_coin_and_reopens_from_the_li
     page.wait_for_timeout(700)  # the progress bar's width transition, for the screenshot
     page.screenshot(path=str(output_dir / "backtest-page.png"), full_page=True)
 
-    # Sort: first press high to low, the next (from the keyboard) low to high; failures stay last.
+    # Sorted by return at the end (high to low); the next press (from the keyboard) low to high;
+    # failures stay last; a first press on another column sorts it.
     done = list(RunResult.objects.filter(run=run, state="done").order_by("-total_return", "crypto_symbol"))
     by_return = [r.crypto_symbol for r in done]
     header = page.locator('#results-head th[data-key="total_return"]')
-    header.get_by_role("button").click()
     expect(header).to_have_attribute("aria-sort", "descending")
     assert row_symbols(page) == [*by_return, XSS_SYMBOL]
     header.get_by_role("button").focus()
@@ -186,7 +187,7 @@ def test_run_streams_rows_and_summary_sorts_opens_a_coin_and_reopens_from_the_li
     page.goto(f"{base}/runs/")
     listed = page.locator(f'#runs-body tr[data-run-id="{run.id}"]')
     expect(listed).to_contain_text("Moving Average Crossover")
-    expect(listed).to_contain_text("completed")
+    expect(listed).to_contain_text("Completed")
     expect(listed).to_contain_text("Fast MA period 8")
     expect(listed).to_contain_text(pct(summary["avg_return"]))
     listed.get_by_role("link").click()
@@ -219,14 +220,14 @@ def test_bad_values_are_refused_next_to_their_field(asgi_server, market, page, b
     # Checked in the browser against the definitions: nothing is sent.
     rsi = page.get_by_label("RSI lookback")
     rsi.fill("4")
-    page.get_by_label("Fee per trade side (%)").fill("9")
+    page.get_by_label("Fee per fill (%)").fill("9")
     page.get_by_role("button", name="Run backtest").click()
     expect(page.locator('[data-field="parameters.rsi_period"] .invalid-feedback')).to_have_text("must be ≥ 5")
     expect(page.locator('[data-field="fee_pct"] .invalid-feedback')).to_have_text("must be between 0 and 5")
     expect(rsi).to_have_class(re.compile(r"\bis-invalid\b"))
     expect(rsi).to_be_focused()
     rsi.fill("14.5")
-    page.get_by_label("Fee per trade side (%)").fill("0.1")
+    page.get_by_label("Fee per fill (%)").fill("0.1")
     page.get_by_role("button", name="Run backtest").click()
     expect(page.locator('[data-field="parameters.rsi_period"] .invalid-feedback')).to_have_text(
         "must be a whole number"
@@ -269,7 +270,7 @@ def test_run_in_progress_joins_its_stream_and_catches_up_after_the_connection_dr
     page = open_page()
     ready(page, f"{base}/")
     page.get_by_role("button", name="Run backtest").click()
-    expect(page.locator("#run-status")).to_have_text(re.compile("pending|running"))
+    expect(page.locator("#run-status")).to_have_text(re.compile("Pending|Running"))
     expect(page.locator("#stream-status")).to_have_text("Live")
     expect(page.locator("#progress-text")).to_have_text("0 / 4 coins · 0%")
     run = BacktestRun.objects.get()
@@ -285,7 +286,8 @@ def test_run_in_progress_joins_its_stream_and_catches_up_after_the_connection_dr
     phone = open_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2)
     phone.goto(f"{base}/runs/")
     listed = phone.locator(f'#runs-body tr[data-run-id="{run.id}"]')
-    expect(listed).to_contain_text(re.compile("pending|running"))
+    expect(listed).to_contain_text(re.compile("Pending|Running"))
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # a card per run, no wide table
     listed.get_by_role("link").click()
     expect(phone.locator("#stream-status")).to_have_text("Live")
     expect(phone.locator("#cancel-button")).to_be_visible()
@@ -307,7 +309,7 @@ def test_run_in_progress_joins_its_stream_and_catches_up_after_the_connection_dr
     for p in (page, phone):
         expect(p.locator("#summary")).to_be_visible(timeout=RUN_TIMEOUT)
         expect(p.locator("#results-body tr")).to_have_count(4)
-        expect(p.locator("#run-status")).to_have_text("completed")
+        expect(p.locator("#run-status")).to_have_text("Completed")
         expect(p.locator("#progress-text")).to_have_text("4 / 4 coins · 100%")
         expect(p.locator("#cancel-button")).to_be_hidden()
     # The browser reconnected by itself and said where it had stopped (after `start`).
@@ -329,7 +331,7 @@ def test_run_interrupted_by_a_server_restart_ends_on_the_page(asgi_server, marke
     # What runs.lifecycle does when a server starts: runs a stopped server left become interrupted.
     BacktestRun.objects.update(status="interrupted")
     asgi_server.start()
-    expect(page.locator("#run-status")).to_have_text("interrupted", timeout=10_000)  # before the 15 s watchdog
+    expect(page.locator("#run-status")).to_have_text("Interrupted", timeout=10_000)  # before the 15 s watchdog
     expect(page.locator("#stream-status")).to_have_text("Finished")
-    expect(page.locator("#run-message")).to_contain_text("interrupted")
+    expect(page.locator("#run-message")).to_contain_text("Interrupted")
     expect(page.locator("#cancel-button")).to_be_hidden()

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from runs.services import runs_recover
+from runs.services import batches_recover
 
 
 class Command(BaseCommand):
@@ -25,5 +25,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         now = timezone.now()
         stale_before = now if options["all"] else now - dt.timedelta(seconds=settings.BACKTEST_LEASE_SECONDS)
-        count = runs_recover(stale_before=stale_before)
+        count = batches_recover(stale_before=stale_before)
         self.stdout.write(f"Marked {count} run(s) interrupted.")

@@ -1,0 +1,200 @@
+"""A 1,000-cell sweep: the MA crossover, fast 5..54 step 1 x slow 60..250 step 10, 48 coins x 8,760 hourly bars.
+
+    .venv/bin/python bench/sweep.py [--vbt-coins 2] [--skip-e2e]
+
+Prints, in one run:
+1. the engine part: every cell of every coin through `sweeps.jobs.cells_compute` (what a job
+   computes, no database), on one thread and on two (the kernels release the GIL);
+2. vectorbt on the same grid (`MA.run_combs` of each distinct window once, the combinations by
+   broadcasting, `Portfolio.from_signals` with the 10 % stop), timed on --vbt-coins coins and
+   scaled to 48: its full run takes minutes;
+3. end to end through the API on the embedded default (a fresh SQLite file, local-memory cache,
+   the in-process pool, 48 demo coins): POST /api/sweeps/, the first `cell` event and `complete`
+   on the sweep's stream, and the server's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+FAST = list(range(5, 55))
+SLOW = list(range(60, 251, 10))
+CELLS = [{"fast_ma_period": f, "slow_ma_period": s, "stop_loss_threshold": 10.0} for f in FAST for s in SLOW]
+
+
+def engine_part(threads: int) -> tuple[float, int]:
+    """Seconds for every cell of every coin, in chunks of 40 cells (as the jobs take them)."""
+    from engine import make_market
+
+    from market_data.selectors import PriceSeries
+    from sweeps import analysis
+    from sweeps.jobs import SweepWork, cells_compute
+
+    times, market = make_market()
+    series = {
+        k: PriceSeries(times, c["open"], c["high"], c["low"], c["close"], np.ones(len(times)))
+        for k, c in enumerate(market)
+    }
+    windows = analysis.windows_plan(first=int(times[0]), last=int(times[-1]), test_start=None, walk_forward=None)
+    work = SweepWork(
+        strategy="ma_crossover",
+        objective="avg_sharpe_ratio",
+        interval="1h",
+        options={"fee_pct": 0.0, "interval": "1h", "fill": "close", "stop_mode": "close", "slippage_pct": 0.0},
+        coin_ids=list(series),
+        series=series,
+        windows=windows,
+        bounds={k: [(0, len(times))] for k in series},
+    )
+    numbered = list(enumerate(CELLS))
+    chunks = [numbered[i : i + 40] for i in range(0, len(numbered), 40)]
+    cells_compute(work, chunks[0][:2])  # compiled and loaded before timing
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        done = sum(len(out) for out in pool.map(lambda chunk: cells_compute(work, chunk), chunks))
+    return time.perf_counter() - started, done
+
+
+def vectorbt_part(coins: int) -> float:
+    """vectorbt's seconds for the grid on `coins` coins (each distinct MA once, combinations broadcast)."""
+    import pandas as pd
+    import vectorbt as vbt
+    from engine import make_market
+
+    times, market = make_market()
+    index = pd.to_datetime(times, utc=True)
+    started = time.perf_counter()
+    for coin in market[:coins]:
+        close = pd.Series(coin["close"], index=index)
+        fast = vbt.MA.run(close, FAST, short_name="fast")
+        slow = vbt.MA.run(close, SLOW, short_name="slow")
+        fast_ma = np.repeat(fast.ma.to_numpy(), len(SLOW), axis=1)
+        slow_ma = np.tile(slow.ma.to_numpy(), (1, len(FAST)))
+        prev_f, prev_s = np.roll(fast_ma, 1, axis=0), np.roll(slow_ma, 1, axis=0)
+        entries = (prev_f <= prev_s) & (fast_ma > slow_ma)
+        exits = (prev_f >= prev_s) & (fast_ma < slow_ma)
+        entries[0], exits[0] = False, False
+        wide = pd.DataFrame(np.repeat(coin["close"][:, None], len(CELLS), axis=1), index=index)
+        pf = vbt.Portfolio.from_signals(wide, entries, exits, sl_stop=0.10, freq="1h")
+        pf.total_return()
+    return time.perf_counter() - started
+
+
+def end_to_end() -> dict[str, float]:
+    """Through the API on the embedded default: a fresh SQLite file, local memory, the in-process pool."""
+    from support import PY, server_start
+
+    folder = tempfile.mkdtemp(prefix="bt-sweep-bench-")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-sweep-not-secret-" + "x" * 40,
+        "STATIC_MANIFEST": "0",
+        "RUNS_THROTTLE_RATE": "100000/min",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "backtest_site.settings",
+    }
+    import subprocess
+
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([PY, "manage.py", "load_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    server, port, _ = server_start(env)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        response.read()
+        cookie = next(v for k, v in response.getheaders() if k.lower() == "set-cookie" and "csrftoken=" in v)
+        token = cookie.split("csrftoken=", 1)[1].split(";", 1)[0]
+        body = {
+            "strategy_id": 2,
+            "grid": {
+                "fast_ma_period": {"from": 5, "to": 54, "step": 1},
+                "slow_ma_period": {"from": 60, "to": 250, "step": 10},
+            },
+            "start_date": "2024-01-01",
+            "end_date": "2024-12-31",
+        }
+        headers = {"Content-Type": "application/json", "X-CSRFToken": token, "Cookie": f"csrftoken={token}"}
+        started = time.perf_counter()
+        conn.request("POST", "/api/sweeps/", body=json.dumps(body), headers=headers)
+        created = json.loads(conn.getresponse().read())
+        posted = time.perf_counter() - started
+        stream = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        stream.request("GET", f"{created['events_url']}?lastEventId=sweep-{created['id']}:0")
+        reply = stream.getresponse()
+        first_cell = complete = None
+        buffer = ""
+        while complete is None:
+            chunk = reply.read1(65536)
+            if not chunk:
+                break
+            buffer += chunk.decode()
+            *blocks, buffer = buffer.split("\n\n")
+            for block in blocks:
+                if "event: cell" in block and first_cell is None:
+                    first_cell = time.perf_counter() - started
+                if "event: complete" in block:
+                    complete = time.perf_counter() - started
+        stream.close()
+        status = (Path("/proc") / str(server.pid) / "status").read_text()
+        peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+        return {
+            "cells": created["cells"],
+            "post": posted,
+            "first_cell": first_cell,
+            "complete": complete,
+            "peak_mb": peak_kb / 1024,
+        }
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--vbt-coins", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-e2e", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backtest_site.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-sweep-not-secret-" + "x" * 40)
+    os.environ.setdefault("DEBUG", "1")
+    import django
+
+    django.setup()
+    print(f"{len(CELLS):,} cells (fast 5..54 x slow 60..250 step 10) x 48 coins x 8,760 hourly bars, MA crossover")
+    for threads in (1, 2):
+        samples = [engine_part(threads) for _ in range(args.repeats)]
+        seconds = statistics.median(s for s, _ in samples)
+        print(f"engine part, {threads} thread(s): {seconds:6.2f} s  (median of {args.repeats}; target under 2 s)")
+    vbt = vectorbt_part(args.vbt_coins)
+    print(f"vectorbt: {vbt:6.2f} s for {args.vbt_coins} coins -> {vbt * 48 / args.vbt_coins:7.1f} s scaled to 48 coins")
+    if not args.skip_e2e:
+        e2e = end_to_end()
+        print(
+            f"end to end (SQLite, local memory, in-process pool): {e2e['cells']} cells, POST answered in "
+            f"{e2e['post'] * 1000:.0f} ms, first cell {e2e['first_cell'] * 1000:.0f} ms, "
+            f"complete {e2e['complete']:.2f} s "
+            f"(targets 0.5 s and 5 s), server peak {e2e['peak_mb']:.0f} MB (target under 1 GB)"
+        )
+
+
+if __name__ == "__main__":
+    main()

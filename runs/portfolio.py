@@ -1,0 +1,102 @@
+"""A run's coins traded as one account (spec: "Portfolio of a run"), when its coins are done.
+
+`run_portfolio_store(run_id)`:
+1. the run's successful coins, their prices (one cache round trip) and the run's options;
+2. the engine's `backtest_portfolio_arrays` with the run's slots (default: one per coin);
+3. stored: metrics, trades, each coin's contribution, the equity (at most 2,000 points) beside
+   the equal-weight buy-and-hold of the same coins.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from market_data.selectors import prices_get_many
+
+from .downsample import MAX_POINTS, minmax_indices
+from .equity import EquityCurve, equity_pack
+from .jobs import _iso, engine_strategy
+from .models import BacktestRun, RunPortfolio, RunResult
+
+logger = logging.getLogger(__name__)
+
+
+def buy_and_hold(times: np.ndarray, coins: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Equal-weight buy-and-hold on a timeline: at each time the mean over the coins of their latest
+    close at or before it over their first close (1.0 before a coin's first bar)."""
+    total = np.zeros(times.shape[0])
+    for stamps, close in coins:
+        at = np.searchsorted(stamps, times, side="right") - 1
+        total += np.where(at >= 0, close[np.maximum(at, 0)] / close[0], 1.0)
+    return total / len(coins)
+
+
+def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+
+
+def run_portfolio_store(*, run_id: Any) -> RunPortfolio | None:
+    """Compute and store the run's portfolio (see the module docstring); None without a coin that ran.
+    An engine error is stored as the portfolio's error: the run itself is complete all the same."""
+    from strategies.engine import EngineError, backtest_portfolio_arrays
+
+    run = BacktestRun.objects.select_related("strategy").get(id=run_id)
+    coins = dict(
+        RunResult.objects.filter(run=run, state=RunResult.State.DONE).values_list("crypto_id", "crypto_symbol")
+    )
+    if not coins:
+        return None
+    series = prices_get_many(crypto_ids=list(coins), interval=run.interval, start=run.window_start, end=run.window_end)
+    columns = {coins[cid]: s.columns() for cid, s in series.items()}
+    slots = run.portfolio_slots or len(columns)
+    try:
+        result = backtest_portfolio_arrays(
+            engine_strategy(run.strategy.key, run.rules),
+            columns,
+            run.parameters,
+            fee_pct=run.fee_pct,
+            interval=run.interval,
+            fill=run.fill,
+            stop_mode=run.stop_mode,
+            slippage_pct=run.slippage_pct,
+            slots=slots,
+        )
+    except EngineError as exc:
+        logger.warning("Portfolio of run %s failed: %s", run_id, exc)
+        portfolio, _ = RunPortfolio.objects.update_or_create(
+            run=run, defaults={"slots": slots, "coins": len(columns), "error": str(exc)}
+        )
+        return portfolio
+    bh = buy_and_hold(result.times, [(columns[s]["times"], columns[s]["close"]) for s in result.symbols])
+    idx = minmax_indices(np.asarray(result.equity, dtype=np.float64), MAX_POINTS)
+    curve = EquityCurve(result.times[idx] // 1_000_000_000, result.equity[idx], bh[idx])
+    trades = result.trades
+    entry, exit_ = _iso([t["entry_time"] for t in trades]), _iso([t["exit_time"] for t in trades])
+    portfolio, _ = RunPortfolio.objects.update_or_create(
+        run=run,
+        defaults={
+            "slots": result.slots,
+            "coins": len(columns),
+            "metrics": _finite(result.metrics),
+            "contributions": result.contributions(),
+            "trades": [
+                {
+                    "symbol": t["symbol"],
+                    "entry_time": et,
+                    "entry_price": float(t["entry_price"]),
+                    "exit_time": xt,
+                    "exit_price": float(t["exit_price"]),
+                    "return_pct": float(t["return_pct"]),
+                    "reason": t["reason"],
+                }
+                for t, et, xt in zip(trades, entry, exit_, strict=True)
+            ],
+            "equity": equity_pack(curve),
+            "error": "",
+        },
+    )
+    return portfolio

@@ -1,0 +1,103 @@
+"""A run's account (portfolio) and runs compared side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rest_framework.test import APIClient
+
+from runs.models import BacktestRun, RunPortfolio
+from strategies.engine import backtest_portfolio_arrays
+from tests.support import post_stream, read_event_stream, wait_run
+
+BODY = {"strategy_id": 1, "parameters": {}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
+
+
+@pytest.fixture
+def api():
+    client = APIClient()
+    client.default_format = "json"
+    return client
+
+
+def test_every_run_stores_its_portfolio_equal_to_the_engines(api, coins):
+    run_id = api.post("/api/runs/", {**BODY, "portfolio_slots": 2, "fee_pct": 0.1, "fill": "next_open"}).json()["id"]
+    run = wait_run(run_id)
+    portfolio = RunPortfolio.objects.get(run=run)
+    columns = {
+        s: {"times": c.times, "open": c.open, "high": c.high, "low": c.low, "close": c.close} for s, c in coins.items()
+    }
+    direct = backtest_portfolio_arrays("rsi", columns, run.parameters, fee_pct=0.1, fill="next_open", slots=2)
+    assert portfolio.slots == 2 and portfolio.coins == 3
+    assert portfolio.metrics == {
+        k: (None if v is not None and not np.isfinite(v) else v) for k, v in direct.metrics.items()
+    }
+    assert portfolio.contributions == pytest.approx(direct.contributions())
+    assert sum(portfolio.contributions.values()) == pytest.approx(direct.equity[-1] - 1)
+    assert [t["symbol"] for t in portfolio.trades] == [t["symbol"] for t in direct.trades]
+    detail = api.get(f"/api/runs/{run_id}/").json()
+    assert detail["portfolio"]["slots"] == 2 and detail["portfolio"]["metrics"]["total_return"] == round(
+        direct.metrics["total_return"], 2
+    )
+    equity = detail["portfolio"]["equity"]
+    assert len(equity["times"]) == len(equity["values"]) == len(equity["buy_hold"]) <= 2000
+    assert equity["values"][-1] == pytest.approx(direct.equity[-1])
+    full = api.get(f"/api/runs/{run_id}/portfolio/").json()
+    assert len(full["trades"]) == len(direct.trades)
+
+
+def test_the_portfolio_event_comes_before_complete_on_the_run_stream_only(coins, asgi_server):
+    read = post_stream(asgi_server, BODY)
+    run_id = read.reader.events[0]["run_id"]
+    wait_run(run_id)
+    assert "portfolio" not in read.reader.types  # the original endpoint's events stay as they are
+    stored = read_event_stream(asgi_server, f"/api/runs/{run_id}/events/?lastEventId=run-{run_id}:0")
+    kinds = [e["event"] for e in stored]
+    assert kinds[-2:] == ["portfolio", "complete"]
+    assert stored[-2]["data"]["slots"] == 3 and "skipped_entries" in stored[-2]["data"]["metrics"]
+
+
+@pytest.mark.parametrize(("slots", "message"), [(0, "from 1 to 1000"), (1001, "from 1 to 1000"), (2.5, "integer")])
+def test_bad_slots_are_400(api, seeded, slots, message):
+    response = api.post("/api/runs/", {**BODY, "portfolio_slots": slots})
+    assert response.status_code == 400
+    assert any(message in m for m in response.json()["errors"]["portfolio_slots"])
+
+
+def test_compare_lists_metrics_what_changed_and_per_coin_deltas(api, coins):
+    a = wait_run(api.post("/api/runs/", BODY).json()["id"])
+    b = wait_run(api.post("/api/runs/", {**BODY, "parameters": {"rsi_period": 21}, "fee_pct": 0.2}).json()["id"])
+    c = wait_run(api.post("/api/runs/", {**BODY, "parameters": {"rsi_period": 21}}).json()["id"])
+    body = api.get(f"/api/runs/compare/?ids={a.id},{b.id}").json()
+    assert [r["id"] for r in body["runs"]] == [str(a.id), str(b.id)]
+    assert {ch["input"] for ch in body["changes"]} == {"parameters.rsi_period", "fee_pct"}
+    assert body["several_changed"] is True
+    one = api.get(f"/api/runs/compare/?ids={b.id},{c.id}").json()
+    assert [ch["input"] for ch in one["changes"]] == ["fee_pct"] and one["several_changed"] is False
+    rows = {r["metric"]: r for r in body["metrics"]}
+    values = rows["total_return"]["values"]
+    assert values == [round(BacktestRun.objects.get(id=x.id).portfolio.metrics["total_return"], 2) for x in (a, b)]
+    if values[0] != values[1]:
+        assert rows["total_return"]["best"] == int(np.argmax(values))
+    assert [d["crypto_symbol"] for d in body["coins"]] == ["AAA", "BBB", "CCC"]
+    aaa_a = a.results.get(crypto_symbol="AAA").total_return
+    aaa_b = b.results.get(crypto_symbol="AAA").total_return
+    assert body["coins"][0]["runs"][0]["total_return"] == round(aaa_b - aaa_a, 2)
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [("", "2 to 6"), ("nope,also-not", "not a run id"), ("00000000-0000-0000-0000-000000000001," * 1, "2 to 6")],
+)
+def test_compare_refuses_bad_ids(api, seeded, ids, message):
+    response = api.get(f"/api/runs/compare/?ids={ids}")
+    assert response.status_code == 400 and any(message in m for m in response.json()["errors"]["ids"])
+
+
+def test_compare_refuses_unknown_and_too_many_runs(api, coins):
+    a = wait_run(api.post("/api/runs/", BODY).json()["id"])
+    unknown = "00000000-0000-0000-0000-000000000001"
+    response = api.get(f"/api/runs/compare/?ids={a.id},{unknown}")
+    assert response.status_code == 400 and unknown in response.json()["errors"]["ids"][0]
+    seven = ",".join(str(x) for x in [a.id, *[f"00000000-0000-0000-0000-00000000000{k}" for k in range(6)]])
+    assert api.get(f"/api/runs/compare/?ids={seven}").status_code == 400
