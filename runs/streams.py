@@ -328,6 +328,8 @@ async def _stream(
 ) -> AsyncIterator[str]:
     waiter = (asyncio.get_running_loop(), asyncio.Event())
     hub.add(channel, waiter)
+    # An event stored between the first read and hub.add woke nobody: look again once at the start.
+    waiter[1].set()
     try:
         body = PADDING
         while True:
@@ -349,11 +351,11 @@ async def _stream(
             if done or hub.draining:
                 return
             if len(state["events"]) >= BATCH:  # more stored: read on at once
+                waiter[1].clear()
                 state = await READS.call(_read, run_id, channel, last, model)
                 continue
             if state.get("finished") and not state["events"] and state["current"] <= last:
                 return  # the run is over and its `complete` was sent before (or reset past it)
-            waiter[1].clear()
             try:
                 await asyncio.wait_for(waiter[1].wait(), timeout=KEEPALIVE_SECONDS)
             except TimeoutError:
@@ -362,6 +364,8 @@ async def _stream(
                 if body:
                     yield body
                 return
+            # Cleared before the read, not after: an event stored while it reads wakes the next wait.
+            waiter[1].clear()
             state = await READS.call(_read, run_id, channel, last, model)
             if not state["exists"]:
                 return
