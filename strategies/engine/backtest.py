@@ -164,21 +164,18 @@ def backtest_arrays(
     stop_mode = check_stop_mode(stop_mode)
     slippage = check_slippage_pct(slippage_pct)
     warmup = warmup_bars(strategy, resolved)
-    stamps = _as_times(times)
-    prices = _as_prices(
+    stamps, prices, entry, exit_ = coin_signals(
         strategy,
-        stamps.shape[0],
+        resolved,
+        times=times,
         close=close,
-        open_=open,
+        open=open,
         high=high,
         low=low,
         volume=volume,
         fill=fill,
         stop_mode=stop_mode,
     )
-    _check_enough_bars(strategy, resolved, stamps.shape[0])
-    _check_values(stamps, prices)
-    entry, exit_ = strategy_signals(strategy, prices, resolved)
     sim = simulate(
         prices.close,
         entry,
@@ -206,6 +203,40 @@ def backtest_arrays(
         stop_mode=stop_mode,
         slippage_pct=slippage,
     )
+
+
+def coin_signals(
+    strategy: str,
+    resolved: Mapping[str, Any],
+    *,
+    times: Any,
+    close: Any,
+    open: Any | None = None,  # noqa: A002 - named as the price column
+    high: Any | None = None,
+    low: Any | None = None,
+    volume: Any | None = None,
+    fill: str = "close",
+    stop_mode: str = "close",
+) -> tuple[np.ndarray, Prices, np.ndarray, np.ndarray]:
+    """What backtest_arrays does for one coin up to its signals, with already resolved
+    parameters and checked options: (times, prices, entry, exit), the same checks in the
+    same order (lengths and bar count, then values)."""
+    stamps = _as_times(times)
+    prices = _as_prices(
+        strategy,
+        stamps.shape[0],
+        close=close,
+        open_=open,
+        high=high,
+        low=low,
+        volume=volume,
+        fill=fill,
+        stop_mode=stop_mode,
+    )
+    _check_enough_bars(strategy, resolved, stamps.shape[0])
+    _check_values(stamps, prices)
+    entry, exit_ = strategy_signals(strategy, prices, resolved)
+    return stamps, prices, entry, exit_
 
 
 def backtest(

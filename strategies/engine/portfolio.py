@@ -19,10 +19,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .backtest import (
-    _as_prices,
-    _as_times,
-    _check_enough_bars,
-    _check_values,
     _frame_times,
     _read_only,
     check_fee_pct,
@@ -30,12 +26,12 @@ from .backtest import (
     check_interval,
     check_slippage_pct,
     check_stop_mode,
+    coin_signals,
 )
 from .errors import EngineError, InvalidParameters, InvalidPriceData
 from .kernels import _equity_stats, merge_timelines_kernel, portfolio_kernel
 from .metrics import PORTFOLIO_METRICS, result_metrics
 from .registry import ParamSpec, coerce_value, parameters_resolve, warmup_bars
-from .signals import Prices, strategy_signals
 from .simulation import REASONS
 
 if TYPE_CHECKING:
@@ -94,40 +90,6 @@ class PortfolioResult:
 def check_slots(slots: Any, coins: int) -> int:
     """K: 1..1000, None for the number of coins; InvalidParameters('portfolio_slots', ...) otherwise."""
     return coins if slots is None else coerce_value(PORTFOLIO_SLOTS, slots)
-
-
-def coin_signals(
-    strategy: str,
-    resolved: Mapping[str, Any],
-    *,
-    times: Any,
-    close: Any,
-    open: Any | None = None,  # noqa: A002 - named as the price column
-    high: Any | None = None,
-    low: Any | None = None,
-    volume: Any | None = None,
-    fill: str = "close",
-    stop_mode: str = "close",
-) -> tuple[np.ndarray, Prices, np.ndarray, np.ndarray]:
-    """What backtest_arrays does for one coin up to its signals, with already resolved
-    parameters and checked options: (times, prices, entry, exit), the same checks in the
-    same order (lengths and bar count, then values)."""
-    stamps = _as_times(times)
-    prices = _as_prices(
-        strategy,
-        stamps.shape[0],
-        close=close,
-        open_=open,
-        high=high,
-        low=low,
-        volume=volume,
-        fill=fill,
-        stop_mode=stop_mode,
-    )
-    _check_enough_bars(strategy, resolved, stamps.shape[0])
-    _check_values(stamps, prices)
-    entry, exit_ = strategy_signals(strategy, prices, resolved)
-    return stamps, prices, entry, exit_
 
 
 def frame_columns(prices: pd.DataFrame) -> dict[str, np.ndarray]:
