@@ -5,7 +5,8 @@
 
 `pane` is "price" for lines drawn on the candles (moving averages, bands, the mean-reversion
 entry line) and "lower" for an oscillator under them, `group` names the lower pane a line is drawn
-in (lines of one group share a pane and its scale; "" on the candles); `levels` are its thresholds. The values
+in (lines of one group share a pane and its scale; "" on the candles); `levels` are its thresholds;
+`bounds` is the range an oscillator cannot leave ([0, 100] for an RSI or a stochastic), else None. The values
 come from indicators.py, the expressions the signals are proven equal to
 (tests/test_engine_kernels.py), so a chart shows the numbers the trades were decided on.
 NaN where an indicator is undefined (the warm-up).
@@ -97,14 +98,20 @@ def _column(values: Any) -> np.ndarray:
 def _line(
     name: str, label: str, pane: str, values: np.ndarray, levels: list[float] | None = None, group: str | None = None
 ) -> dict[str, Any]:
+    group = ("lower" if pane == "lower" else "") if group is None else group
+    bounded = name in _BOUNDED_LINES or group == "0-100"
     return {
         "name": name,
         "label": label,
         "pane": pane,
-        "group": ("lower" if pane == "lower" else "") if group is None else group,
+        "group": group,
         "values": values,
         "levels": [float(v) for v in levels or ()],
+        "bounds": [0.0, 100.0] if bounded else None,
     }
+
+
+_BOUNDED_LINES = frozenset({"rsi", "stoch_k", "stoch_d"})  # the built-ins' oscillators of 0..100
 
 
 # --- Rule strategies ----------------------------------------------------------------------
