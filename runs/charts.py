@@ -76,7 +76,10 @@ def result_chart(run: BacktestRun, result: RunResult) -> dict[str, Any]:
                 close=series.close,
                 volume=series.volume,
             )
-        except EngineError as exc:  # parameters the strategy no longer takes: the candles still draw
+        except (
+            EngineError,
+            ValueError,
+        ) as exc:  # parameters or rules the engine no longer takes: the candles still draw
             lines, indicators_error = [], str(exc)
         indicators = [{**line, "values": _floats(line["values"])} for line in lines]
     curve = equity_unpack(result.equity)

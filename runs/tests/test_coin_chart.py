@@ -132,6 +132,16 @@ def test_the_chart_is_gzipped_for_a_client_that_takes_it_and_404_for_an_unknown_
     assert api.get(f"/api/runs/{run_id}/results/A%00/chart/").status_code == 404
 
 
+def test_a_coin_with_too_few_bars_still_has_its_candles_and_empty_lines(api, short_coin):
+    run_id = _run(api, strategy_id=3)  # MACD: 35 bars of warm-up; the coin has 10
+    chart = _chart(api, run_id, "DDD")
+    assert len(chart["bars"]["times"]) == 10 and chart["trades"] == [] and chart["indicators_error"] is None
+    assert [line["name"] for line in chart["indicators"]] == ["macd", "macd_signal"]
+    assert all(len(line["values"]) == 10 for line in chart["indicators"])
+    assert chart["equity"] == {"times": [], "values": [], "buy_hold": [], "drawdown": []}
+    assert chart["monthly_returns"] == []
+
+
 def test_monthly_returns_compound_month_ends_and_the_stored_curve_keeps_every_month_end():
     # Hourly bars over 450 days (to February 2025): more bars than the stored curve's 2,000 points.
     t0 = np.datetime64("2023-11-15T00:00", "ns").astype(np.int64)
