@@ -338,6 +338,7 @@ export class CoinDetail {
     });
     show(series.dataByIndex(last), atIndex(last));
     chart.subscribeCrosshairMove((param) => {
+      this.equityCrosshair(param.point ? param.time : null);
       if (!param.time || !param.point) {
         tip.classList.add("d-none");
         show(series.dataByIndex(last), atIndex(last));
@@ -415,7 +416,9 @@ export class CoinDetail {
     chart.panes()[0].setStretchFactor(2);
     chart.panes()[1].setStretchFactor(1);
     chart.timeScale().fitContent();
-    this.equity = { chart, strategy };
+    // The stored points, for the crosshair the price chart's pointer puts on this chart.
+    const points = times.map((time, i) => [time, equity.values?.[i]]).filter(([, v]) => isNum(v));
+    this.equity = { chart, strategy, points };
     this.applyLogScale();
     box.dataset.points = String(times.length);
     box.dataset.drawn = "true";
@@ -424,6 +427,25 @@ export class CoinDetail {
     const worst = Math.min(0, ...(equity.drawdown || []).filter(isNum));
     box.setAttribute("aria-label", `${symbol} equity against buy-and-hold in percent: strategy ends at ${end(equity.values || [])}, `
       + `buy-and-hold at ${end(equity.buy_hold || [])}; deepest drawdown ${fmtPct(worst)}`);
+  }
+
+  // The equity chart's crosshair at the bar under the price chart's pointer (the last stored point
+  // at or before it gives the level).
+  equityCrosshair(time) {
+    const e = this.equity;
+    if (!e) return;
+    if (!time || !e.points.length || time < e.points[0][0]) {
+      e.chart.clearCrosshairPosition();
+      return;
+    }
+    let lo = 0;
+    let hi = e.points.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (e.points[mid][0] <= time) lo = mid;
+      else hi = mid - 1;
+    }
+    e.chart.setCrosshairPosition(e.points[lo][1], time, e.strategy);
   }
 
   applyLogScale() {

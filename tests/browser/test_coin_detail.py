@@ -177,6 +177,7 @@ def test_a_rule_strategy_run_from_the_page_draws_its_indicators_and_keeps_its_ru
     expect(page.locator("#run-entry-rule")).to_have_text(RULES["entry_rule"])
     expect(page.locator("#run-exit-rule")).to_have_text(RULES["exit_rule"])
     expect(page.locator("#run-rules-edited")).to_be_visible()
+    page.locator("#run-panel").screenshot(path=str(output_dir / "run-rules.png"))
     expect(page.locator("#results-body tr")).to_have_count(4)
     assert page.locator("#results-body tr").all_inner_texts() == returns
     open_coin(page, "BTC")
@@ -236,7 +237,7 @@ def test_a_builtins_detail_has_its_pane_stops_drawdown_months_log_scale_and_pans
     )
     entry = times.index(int(dt.datetime.fromisoformat(eth.trades[3]["entry_time"]).timestamp()))
     hover_a_marker(page, 3, entry)
-    page.locator(".modal-content").screenshot(path=str(output_dir / "coin-detail.png"))
+    page.locator(".modal-content").screenshot(path=str(output_dir / "coin-detail-full.png"))
     assert axe_violations(page, include="#detail-modal") == []
 
     # 1024 and 390 px: nothing wider than the window.
