@@ -8,6 +8,8 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.http import Http404
+from django.utils.decorators import method_decorator
+from django.views.decorators.gzip import gzip_page
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -25,6 +27,7 @@ from market_data.models import SYMBOL_RE
 
 from . import selectors, services
 from .backends import BackendUnavailable
+from .charts import result_chart
 from .compare import MAX_RUNS, runs_compare
 from .models import BacktestRun
 from .serializers import (
@@ -179,6 +182,21 @@ class RunResultApi(APIView):
         if result is None:
             raise Http404
         return Response(result_detail(result))
+
+
+@method_decorator(gzip_page, name="get")
+class RunResultChartApi(APIView):
+    """What the coin detail draws: the bars the backtest saw, the strategy's indicators from the
+    engine (a rule strategy's from the rules the run stored), the trades with their stop levels and
+    bars held, the drawdown and the monthly returns (runs.charts)."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, run_id, symbol: str) -> Response:
+        result = selectors.run_result_get(run_id=run_id, symbol=symbol) if SYMBOL_RE.fullmatch(symbol.upper()) else None
+        if result is None:
+            raise Http404
+        run = selectors.run_get(run_id=run_id)
+        return Response(result_chart(run, result))
 
 
 class RunCancelApi(APIView):

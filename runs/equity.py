@@ -26,15 +26,61 @@ class EquityCurve:
     buy_hold: np.ndarray  # float64 close / first close at the same bars
 
 
+def month_ends(times_ns: np.ndarray) -> np.ndarray:
+    """Indices of the last bar of each calendar month (UTC) in ascending times."""
+    months = np.asarray(times_ns, dtype=np.int64).astype("datetime64[ns]").astype("datetime64[M]")
+    if months.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    return np.concatenate([np.flatnonzero(months[1:] != months[:-1]), [months.shape[0] - 1]]).astype(np.int64)
+
+
 def equity_curve(times_ns: np.ndarray, equity: np.ndarray, close: np.ndarray) -> EquityCurve:
     """At most MAX_POINTS points of the curve, chosen by min/max per bucket of the equity (so the
-    drawdowns survive; see downsample.py), with buy-and-hold at the same bars."""
+    drawdowns survive; see downsample.py), with buy-and-hold at the same bars. The last bar of
+    every month is always among them, so the monthly returns (monthly_returns) are exact."""
     equity = np.asarray(equity, dtype=np.float64)
     if equity.shape[0] == 0:
         empty = np.empty(0)
         return EquityCurve(np.empty(0, dtype=np.int64), empty, empty)
-    idx = minmax_indices(equity, MAX_POINTS)
+    ends = month_ends(times_ns)
+    if equity.shape[0] <= MAX_POINTS:
+        idx = np.arange(equity.shape[0])
+    else:
+        idx = np.union1d(minmax_indices(equity, max(4, MAX_POINTS - ends.shape[0])), ends)
     return EquityCurve(times_ns[idx] // 1_000_000_000, equity[idx], close[idx] / close[0])
+
+
+def drawdown_pct(values: np.ndarray) -> np.ndarray:
+    """The underwater curve: how far below its highest point so far the equity is, in % (0 or less)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape[0] == 0:
+        return values
+    return (values / np.maximum.accumulate(values) - 1.0) * 100.0
+
+
+def monthly_returns(times_s: np.ndarray, values: np.ndarray, start: float = 1.0) -> list[dict]:
+    """Return of each calendar month (UTC) in %, from the equity at the last point of each month
+    against the one before (the first month against the starting capital `start`), with the
+    year's compounded return: [{"year": 2024, "months": [12 values, None where no bar], "total"}].
+    Exact on a curve that keeps every month's last bar (equity_curve does)."""
+    times_s = np.asarray(times_s, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    if times_s.shape[0] == 0:
+        return []
+    months = times_s.astype("datetime64[s]").astype("datetime64[M]")
+    last = np.concatenate([np.flatnonzero(months[1:] != months[:-1]), [months.shape[0] - 1]])
+    ends = values[last]
+    previous = np.concatenate([[start], ends[:-1]])
+    returns = (ends / previous - 1.0) * 100.0
+    rows: dict[int, dict] = {}
+    for month, value, end, before in zip(months[last].tolist(), returns.tolist(), ends, previous, strict=True):
+        row = rows.setdefault(month.year, {"year": month.year, "months": [None] * 12, "first": before})
+        row["months"][month.month - 1] = value
+        row["last"] = end
+    return [
+        {"year": r["year"], "months": r["months"], "total": (r["last"] / r["first"] - 1.0) * 100.0}
+        for r in rows.values()
+    ]
 
 
 def equity_pack(curve: EquityCurve) -> bytes:

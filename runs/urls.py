@@ -13,6 +13,9 @@ urlpatterns = [
     path("api/runs/<uuid:run_id>/", api.RunDetailApi.as_view(), name="run-detail"),
     path("api/runs/<uuid:run_id>/portfolio/", api.RunPortfolioApi.as_view(), name="run-portfolio"),
     path("api/runs/<uuid:run_id>/results/<str:symbol>/", api.RunResultApi.as_view(), name="run-result"),
+    path(
+        "api/runs/<uuid:run_id>/results/<str:symbol>/chart/", api.RunResultChartApi.as_view(), name="run-result-chart"
+    ),
     path("api/runs/<uuid:run_id>/cancel/", api.RunCancelApi.as_view(), name="run-cancel"),
     path("api/runs/<uuid:run_id>/events/", streams.run_events, name="run-events"),
 ]

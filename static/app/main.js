@@ -7,7 +7,8 @@
 //      replayed results never double); if the stream cannot be held, poll the run instead;
 //   3. at the end, the summary cards, and one more GET to settle the final state.
 import { ApiError, getAll, getJSON, postJSON } from "./api.js";
-import { CoinDetail } from "./charts.js";
+import { CoinDetail } from "./coin_detail.js";
+import { renderRunRules } from "./run_rules.js";
 import { CoinPicker } from "./coins.js";
 import { $, el, fmtInt, fmtNum, show } from "./dom.js";
 import { facts, IN_PROGRESS, statusClass, statusLabel } from "./facts.js";
@@ -266,6 +267,7 @@ function renderRunPanel(run) {
   link.title = new URL(link.href, window.location.origin).href;
   $("#copy-status").textContent = "";
   show($("#run-demo-badge"), (run.results || []).some((r) => r.is_demo));
+  renderRunRules(run, state.strategies.find((s) => s.id === run.strategy?.id));
   setStatus(run.status);
 }
 

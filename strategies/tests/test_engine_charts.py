@@ -127,3 +127,45 @@ def test_bad_input_is_refused() -> None:
         strategy_indicators("nope", {}, **prices())
     with pytest.raises(InvalidPriceData, match="needs high and low"):
         strategy_indicators("stochastic", {}, close=prices()["close"])
+
+
+def test_oscillators_of_0_to_100_say_so_and_the_others_have_no_bounds() -> None:
+    bounded = {(key, g["name"]): g["bounds"] for key in STRATEGIES for g in strategy_indicators(key, {}, **prices())}
+    assert {k for k, b in bounded.items() if b} == {
+        ("rsi", "rsi"),
+        ("stochastic", "stoch_k"),
+        ("stochastic", "stoch_d"),
+    }
+    assert all(b in (None, [0.0, 100.0]) for b in bounded.values())
+
+
+def test_a_rule_strategys_lines_are_its_series_functions_as_the_rules_engine_evaluates_them() -> None:
+    from strategies.engine.registry import ParamSpec
+    from strategies.engine.rules import compile_rules
+
+    rules = compile_rules(
+        entry_rule="crosses_above(ema(close, fast), bb_lower(close, 20, 0.5)) or stoch_k(k) < 25",
+        exit_rule="close >= bb_upper(close, 20, 2) or atr(14) > 0.05 * close",
+        params=[ParamSpec("fast", "integer", 9, "Fast", 2, 100), ParamSpec("k", "integer", 14, "K", 2, 100)],
+    )
+    p = prices()
+    lines = {line["name"]: line for line in strategy_indicators(rules, {"fast": 12}, **p)}
+    assert {name: (line["pane"], line["group"], line["levels"]) for name, line in lines.items()} == {
+        "ema(close, 12)": ("price", "", []),
+        "bb_lower(close, 20, 0.5)": ("price", "", []),
+        "bb_upper(close, 20, 2)": ("price", "", []),
+        "stoch_k(14)": ("lower", "0-100", [25.0]),
+        "atr(14)": ("lower", "atr", []),
+    }
+    np.testing.assert_array_equal(lines["ema(close, 12)"]["values"], ind.ema(p["close"], 12))
+    mid, std = ind.sma_and_std(p["close"], 20)
+    np.testing.assert_allclose(lines["bb_lower(close, 20, 0.5)"]["values"], mid - 0.5 * std, rtol=1e-12)
+    # The entry rule holds where these lines say it does: the values the trades were decided on.
+    entry, _ = rules.signals(p, rules.parameters_resolve({"fast": 12}))
+    up, _ = crosses(lines["ema(close, 12)"]["values"], lines["bb_lower(close, 20, 0.5)"]["values"])
+    with np.errstate(invalid="ignore"):
+        low_k = lines["stoch_k(14)"]["values"] < 25
+    assert (entry == (up | low_k)).all()
+    assert up.any() and entry.any()
+    with pytest.raises(InvalidParameters):
+        strategy_indicators(rules, {"fast": 1}, **p)
