@@ -6,6 +6,8 @@
   (its snapshot, not the strategy as edited since), evaluated by the rules engine;
 - each trade with its stop level (spec/ENGINE.md: entry fill price * (1 - stop_loss_threshold / 100))
   and the bars it was held;
+- the data's gaps inside the window (market_data.quality: consecutive bars further apart than
+  one interval), so the page can warn that the result rests on a series with holes;
 - the underwater curve (drawdown from the running peak) at the stored equity's points, and the
   return of each calendar month from the stored equity, which keeps every month's last bar.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from market_data.quality import quality_report
 from market_data.selectors import prices_get
 
 from .equity import drawdown_pct, equity_unpack, monthly_returns
@@ -83,6 +86,7 @@ def result_chart(run: BacktestRun, result: RunResult) -> dict[str, Any]:
             lines, indicators_error = [], str(exc)
         indicators = [{**line, "values": _floats(line["values"])} for line in lines]
     curve = equity_unpack(result.equity)
+    quality = quality_report(series.times, series.close, series.volume, interval=run.interval) if len(series) else None
     return {
         "crypto_symbol": result.crypto_symbol,
         "interval": run.interval,
@@ -96,6 +100,8 @@ def result_chart(run: BacktestRun, result: RunResult) -> dict[str, Any]:
         },
         "indicators": indicators,
         "indicators_error": indicators_error,
+        "gaps": quality["gaps"] if quality else [],
+        "missing_bars": quality["missing_bars"] if quality else 0,
         "trades": trades_marked(result.trades or [], times_s, run.parameters.get("stop_loss_threshold")),
         "equity": {
             "times": curve.times.tolist(),

@@ -53,7 +53,12 @@ _FLAGS: dict[str, dict[str, bool]] = {
     "avg_bars_held": {"needs_trades": True},
 }
 METRIC_DISPLAY: dict[str, dict[str, object]] = {
-    m.name: {"label": m.label, "title": m.description, "unit": _UNITS[m.kind], **_FLAGS.get(m.name, {})}
+    m.name: {
+        "label": m.label,
+        "title": m.description,
+        "unit": "int" if m.name in INTEGER_METRICS else _UNITS[m.kind],
+        **_FLAGS.get(m.name, {}),
+    }
     for m in METRICS
 }
 # Fewer closed trades (or bars) than this and a coin's metrics are flagged as resting on too few.

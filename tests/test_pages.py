@@ -246,6 +246,14 @@ def test_scripts_keep_no_copy_of_the_facts():
     assert not re.search(r"FEE_(MIN|MAX)\s*=", source)
 
 
+def test_counts_are_shown_as_counts():
+    """A count (trades, a drawdown's duration in bars) reaches the page as an integer, never "2,251.00"."""
+    from runs.models import INTEGER_METRICS, METRIC_DISPLAY
+
+    assert "max_drawdown_duration" in INTEGER_METRICS
+    assert {k for k, m in METRIC_DISPLAY.items() if m["unit"] == "int"} == set(INTEGER_METRICS)
+
+
 def test_favicon_is_served(client, db):
     response = client.get("/favicon.ico")
     assert response.status_code == 200

@@ -194,3 +194,27 @@ def test_indicators_of_rules_over_volume_and_nested_series_go_to_their_own_panes
         "sma(volume, 20)": ("lower", "volume", []),
         "roc(close, 10)": ("lower", "roc", [5.0]),
     }
+
+
+def test_the_chart_names_the_gaps_of_the_window_it_ran_on(api, coins):
+    import datetime as dt
+
+    from market_data.models import Price
+    from market_data.selectors import prices_version_bump
+
+    coin = coins["AAA"].coin
+    t0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    cut = [t0 + dt.timedelta(hours=h) for h in (100, 101, 102, 300)]  # a gap of 3 bars and one of 1
+    assert Price.objects.filter(crypto=coin, datetime__in=cut).delete()[0] == 4
+    prices_version_bump(crypto_id=coin.id, interval="1h")
+    chart = _chart(api, _run(api, strategy_id=1, parameters={"rsi_period": 10}))
+    assert chart["missing_bars"] == 4
+    assert [(g["after"], g["before"], g["missing"]) for g in chart["gaps"]] == [
+        ("2024-01-05T03:00:00Z", "2024-01-05T07:00:00Z", 3),
+        ("2024-01-13T11:00:00Z", "2024-01-13T13:00:00Z", 1),
+    ]
+    # A window after the gaps has none.
+    later = _chart(api, _run(api, strategy_id=1, parameters={"rsi_period": 10}, start_date="2024-01-14T00:00:00Z"))
+    assert later["gaps"] == [] and later["missing_bars"] == 0
+    # A coin without holes says so.
+    assert _chart(api, _run(api, strategy_id=1, parameters={"rsi_period": 10}), "BBB")["gaps"] == []

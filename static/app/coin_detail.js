@@ -107,6 +107,7 @@ export class CoinDetail {
     $("#detail-title", r).textContent = `${row.symbol} · ${row.name}`;
     const errorBox = $("#detail-error", r);
     errorBox.classList.add("d-none");
+    $("#detail-gaps", r).classList.add("d-none");
     const priceBox = $("#price-chart", r);
     const equityBox = $("#equity-chart", r);
     for (const box of [priceBox, equityBox]) {
@@ -131,6 +132,7 @@ export class CoinDetail {
       this.renderTrades(this.trades, decimals);
       this.flagBars(bars.times.length);
       this.renderMonthly(chart.monthly_returns || []);
+      this.renderGaps(chart.gaps || [], chart.missing_bars || 0);
       if (chart.indicators_error) $("#indicator-note", r).textContent = `Indicators not drawn: ${chart.indicators_error}`;
       await visible;
       if (signal.aborted) return;
@@ -143,6 +145,22 @@ export class CoinDetail {
       errorBox.classList.remove("d-none");
       for (const box of [priceBox, equityBox]) if (!box.dataset.drawn) box.replaceChildren();
     }
+  }
+
+  // A warning when the window's data has holes (bars missing between stored bars): the result rests on them.
+  renderGaps(gaps, missing) {
+    const box = $("#detail-gaps", this.root);
+    if (!gaps.length) return;
+    const shown = gaps.slice(0, 3).map((g) => `${fmtInt(g.missing)} after ${g.after.replace("T", " ").replace(":00Z", " UTC")}`);
+    const more = gaps.length > 3 ? `, and ${fmtInt(gaps.length - 3)} more` : "";
+    box.replaceChildren(
+      el("strong", { text: "Gaps in the data: " }),
+      `${fmtInt(missing)} missing ${missing === 1 ? "bar" : "bars"} in ${fmtInt(gaps.length)} ${gaps.length === 1 ? "gap" : "gaps"} in this window (${shown.join("; ")}${more}). `,
+      "Indicators and trades span them as if the bars were adjacent; see ",
+      el("a", { href: "/data/", text: "the Data page" }),
+      ".",
+    );
+    box.classList.remove("d-none");
   }
 
   // The coin's metrics with their labels (runs.models METRIC_DISPLAY, through facts).

@@ -311,3 +311,23 @@ def test_a_year_of_five_minute_bars_draws_and_pans_smoothly(asgi_server, market,
     page.wait_for_timeout(500)
     frames = pan_and_zoom(page)
     assert max((s for _, _, s in frames), default=0) < 200, frames
+
+
+def test_a_coin_whose_window_has_gaps_says_so_in_its_detail(asgi_server, market, page):
+    sol = market["SOL"]
+    first = Price.objects.filter(crypto=sol, interval_type="1h").order_by("datetime").first().datetime
+    cut = [first + dt.timedelta(hours=h) for h in range(200, 205)]
+    assert Price.objects.filter(crypto=sol, interval_type="1h", datetime__in=cut).delete()[0] == 5
+    prices_version_bump(crypto_id=sol.id, interval="1h")
+    ready(page, f"{asgi_server.url}/")
+    page.get_by_role("button", name="Run backtest").click()
+    expect(page.locator("#summary")).to_be_visible(timeout=RUN_TIMEOUT)
+    open_coin(page, "SOL")
+    gaps = page.locator("#detail-gaps")
+    expect(gaps).to_be_visible()
+    expect(gaps).to_contain_text("5 missing bars in 1 gap")
+    expect(gaps.get_by_role("link", name="the Data page")).to_have_attribute("href", "/data/")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    open_coin(page, "ETH")  # a coin without holes: no warning, none left over from SOL
+    expect(gaps).to_be_hidden()
