@@ -10,6 +10,7 @@ without losing digits or speed. One module per concern:
 | `simulation.py` | the position model, bar by bar |
 | `portfolio.py` | the coins on one account with K slots, time by time |
 | `equity.py` | the equity curve's statistics |
+| `metrics.py` | every metric of a result from its statistics and trades |
 | `common.py` | small inlined helpers shared by the others |
 
 Compiled with numba: `cache=True` (machine code cached on disk beside the source, or in
@@ -32,6 +33,7 @@ from .indicators import (
     stochastic_k_kernel,
     wilder_averages_kernel,
 )
+from .metrics import metric_values_kernel
 from .portfolio import merge_timelines_kernel, portfolio_kernel
 from .rolling import rolling_mean_kernel, rolling_mean_nan_kernel, rolling_moments_kernel, sma_kernel
 from .signals import (
@@ -61,6 +63,7 @@ __all__ = [
     "macd_signals_kernel",
     "mean_reversion_signals_kernel",
     "merge_timelines_kernel",
+    "metric_values_kernel",
     "portfolio_kernel",
     "rolling_mean_kernel",
     "rolling_mean_nan_kernel",
