@@ -6,12 +6,13 @@
    cells are marked cancelled, an ended sweep's are left;
 2. the sweep's work, built once per process and kept while its jobs run (`_work`): its
    settings, its windows, and every coin's series read once (`prices_get_many`);
-3. for each coin, for each cell, for each window: the engine (`backtest_arrays`), one
-   float32 column of metrics per coin; then the cell's aggregates across coins;
+3. for each coin, every cell on every window in one compiled call (`strategies.engine.sweep`;
+   a rule strategy's cells one `backtest_arrays` each), one float32 column of metrics per coin;
+   then the cell's aggregates across coins;
 4. `services.sweep_cells_store`: stored, counted and published in one go.
 
 Each cell's metrics on the whole window (or the bars before `test_start`) are a single
-backtest's with the same parameters, by construction: the same call on the same bars.
+backtest's with the same parameters, by construction: the same kernels on the same bars.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ import numpy as np
 from django.db import close_old_connections
 
 from market_data.selectors import PriceSeries, prices_get_many
-from runs.db import thread_connection_prepare
+from runs.db import rows_update, thread_connection_prepare
 from runs.downsample import minmax_indices
 from runs.jobs import engine_strategy
 from strategies.engine import EngineError, backtest_arrays, periods_per_year, warmup_bars
+from strategies.engine.sweep import sweep_cells, sweep_coin
 from strategies.engine.windows import window_metrics
 
 from . import analysis
@@ -167,10 +169,21 @@ def window_backtest(work: SweepWork, crypto_id: int, window: int, params: Mappin
 
 
 def cells_compute(work: SweepWork, cells: Sequence[tuple[int, Mapping[str, Any]]]) -> list[dict[str, Any]]:
-    """Steps 3: every coin's metrics for each cell and window, then each cell's aggregates."""
+    """Steps 3: every coin's metrics for each cell and window, then each cell's aggregates.
+
+    A built-in strategy's cells run on each coin in one compiled call (strategies.engine.sweep:
+    the same kernels as a single backtest, each shared mean once per length); a rule strategy's,
+    or a coin whose prices fail a check, one backtest per cell and window."""
     n_windows, n_coins = len(work.windows), len(work.coin_ids)
     matrices = np.full((len(cells), n_windows, len(COIN_METRICS), n_coins), np.nan, dtype=np.float32)
+    compiled = sweep_cells(work.strategy, [params for _, params in cells], **work.options)
     for k, crypto_id in enumerate(work.coin_ids):
+        if compiled is not None:
+            windows = [(lo, hi, w.warm) for (lo, hi), w in zip(work.bounds[crypto_id], work.windows, strict=True)]
+            metrics = sweep_coin(compiled, windows, **work.series[crypto_id].columns())
+            if metrics is not None:
+                matrices[:, :, :, k] = metrics
+                continue
         for c, (_, params) in enumerate(cells):
             for w in range(n_windows):
                 try:
@@ -276,9 +289,9 @@ def sweep_conclusions(sweep: Sweep) -> dict[str, Any]:
     if not scored:
         return summary
     robust = analysis.robustness({tuple(c[2]): c[4] for c in scored})
-    SweepCell.objects.bulk_update(
-        [SweepCell(id=c[0], robustness=robust[tuple(c[2])]) for c in scored], ["robustness"], batch_size=2000
-    )
+    for k in range(0, len(scored), 2000):
+        rows = [(c[0], {"robustness": robust[tuple(c[2])]}) for c in scored[k : k + 2000]]
+        rows_update(SweepCell, fields=["robustness"], rows=rows)
     best = max(scored, key=lambda c: (c[4], -c[1]))
     most_robust = max(scored, key=lambda c: (robust[tuple(c[2])], -c[1]))
     swept = [a["name"] for a in sweep.axes]
@@ -294,7 +307,7 @@ def sweep_conclusions(sweep: Sweep) -> dict[str, Any]:
 
     summary["best"] = describe(best)
     summary["most_robust"] = describe(most_robust)
-    work = _work_build(Sweep.objects.values(*_SWEEP_FIELDS).get(id=sweep.id))
+    work = _work(Sweep.objects.values(*_SWEEP_FIELDS).get(id=sweep.id))
     summary["deflated_sharpe"] = _deflated(work, best[3], [c[5]["avg_sharpe_ratio"] for c in scored])
     if sweep.walk_forward:
         summary["walk_forward"] = _walk_forward(work, scored, sweep.walk_forward, swept)
@@ -303,16 +316,14 @@ def sweep_conclusions(sweep: Sweep) -> dict[str, Any]:
 
 
 def _basket_returns(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Bar returns of an equal-weight basket: each time's mean of the coins' bar returns there."""
-    sums: dict[int, float] = {}
-    counts: dict[int, int] = {}
-    for times, equity in curves:
-        b = equity[1:] / equity[:-1] - 1.0
-        for t, r in zip(times[1:].tolist(), b.tolist(), strict=True):
-            sums[t] = sums.get(t, 0.0) + r
-            counts[t] = counts.get(t, 0) + 1
-    stamps = np.array(sorted(sums), dtype=np.int64)
-    return stamps, np.array([sums[t] / counts[t] for t in stamps.tolist()], dtype=np.float64)
+    """Bar returns of an equal-weight basket: each time's mean of the coins' bar returns there
+    (summed in the order of the coins)."""
+    if not curves:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    times = np.concatenate([t[1:] for t, _ in curves])
+    returns = np.concatenate([e[1:] / e[:-1] - 1.0 for _, e in curves])
+    stamps, slot = np.unique(times, return_inverse=True)
+    return stamps, np.bincount(slot, weights=returns) / np.bincount(slot)
 
 
 def _deflated(work: SweepWork, params: Mapping[str, Any], trial_sharpes: Sequence[float]) -> dict[str, Any] | None:

@@ -287,8 +287,8 @@ def sweep_cells_store(*, sweep_id: Any, results: Sequence[Mapping[str, Any]]) ->
                     "n": row.n,
                     "coordinate": row.coordinate,
                     "parameters": {name: row.parameters[name] for name in swept},
-                    "aggregates": _rounded(row.aggregates),
-                    "test_aggregates": _rounded(row.test_aggregates),
+                    "aggregates": _rounded(by_n[row.n]["aggregates"]),
+                    "test_aggregates": _rounded(by_n[row.n]["test_aggregates"]),
                 },
             )
         publish(sweep_id, _progress(counts))

@@ -29,8 +29,8 @@ from .kernels import (
     rolling_mean_nan_kernel,
     rolling_moments_kernel,
     rsi_sma_kernel,
+    rsi_wilder_kernel,
     stochastic_k_kernel,
-    wilder_averages_kernel,
 )
 
 
@@ -115,13 +115,7 @@ def rsi_sma(close: np.ndarray, n: int) -> np.ndarray:
 
 def rsi_wilder(close: np.ndarray, n: int) -> np.ndarray:
     """RSI with Wilder's smoothing, as TA-Lib's RSI (first value at index n)."""
-    gain, loss = wilder_averages_kernel(_f64(close), int(n))
-    return _rsi_from_averages(gain, loss)
-
-
-def _rsi_from_averages(gain: np.ndarray, loss: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 100.0 - 100.0 / (1.0 + gain / loss)
+    return rsi_wilder_kernel(_f64(close), int(n))
 
 
 def stochastic(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, d: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import REASON_STOP_LOSS, trade_stats_kernel
+from .kernels import REASON_STOP_LOSS
+from .kernels.metrics import KERNEL_METRICS, MINUTES_PER_YEAR, metric_values_kernel
 from .simulation import Simulation
 
 # Minutes per bar of each interval the engine accepts; sets the Sharpe annualisation.
@@ -23,22 +24,11 @@ INTERVAL_MINUTES: dict[str, int] = {
     "1d": 1440,
     "1w": 10080,
 }
-MINUTES_PER_YEAR = 525_600  # 365 days of a 24/7 market
 
 
 def periods_per_year(interval: str) -> float:
     """P of the Sharpe ratio: bars a year at this interval (1h: 8760)."""
     return MINUTES_PER_YEAR / INTERVAL_MINUTES[interval]
-
-
-def sharpe_ratio(mean_b: float, std_b: float, interval: str) -> float:
-    """mean(b) / std(b, ddof=1) * sqrt(P) of the equity curve's bar returns b.
-
-    0 when the standard deviation is 0 or undefined (fewer than two returns).
-    """
-    if not std_b > 0.0 or not math.isfinite(std_b):
-        return 0.0
-    return mean_b / std_b * math.sqrt(periods_per_year(interval))
 
 
 def compute_metrics(close: np.ndarray, sim: Simulation, interval: str) -> dict[str, Any]:
@@ -69,67 +59,38 @@ def result_metrics(
     """The metrics of any result, a coin's or a portfolio's: its final equity, its bar count N,
     its curve's statistics (bar-return mean and std, drawdown, downside deviation, drawdown
     duration: kernels.equity._equity_stats), its trades (returns, reasons, entry and exit
-    bars, in the order they closed), the bars with a position at the close, and buy & hold."""
+    bars, in the order they closed), the bars with a position at the close, and buy & hold.
+
+    One compiled call (kernels.metrics.metric_values_kernel, the one a sweep makes per cell);
+    its values become Python ints and floats here, a profit factor of +inf (no losing trade) None."""
     mean_b, std_b, drawdown, downside, duration = stats
-    metrics = {
-        "total_return": (final - 1.0) * 100.0,
-        **trade_metrics(*trades),
-        "buy_hold_return": buy_hold_return,
-        "sharpe_ratio": sharpe_ratio(mean_b, std_b, interval),
-        "max_drawdown": drawdown * 100.0,
-        "exposure_pct": exposed / bars * 100.0,
-    }
-    metrics.update(
-        curve_metrics(final, bars, interval, mean_b, downside, metrics["max_drawdown"]),
-        max_drawdown_duration=int(duration),
+    out = np.empty(len(KERNEL_METRICS))
+    metric_values_kernel(
+        out,
+        float(final),
+        int(bars),
+        float(mean_b),
+        float(std_b),
+        float(drawdown),
+        float(downside),
+        int(duration),
+        *trades,
+        int(exposed),
+        float(buy_hold_return),
+        INTERVAL_MINUTES[interval],
+        REASON_STOP_LOSS,
     )
-    return {name: metrics[name] for name in METRIC_NAMES}
-
-
-def trade_metrics(
-    returns: np.ndarray, reason: np.ndarray, entry_index: np.ndarray, exit_index: np.ndarray
-) -> dict[str, Any]:
-    """The metrics of the trades alone (in the order they closed): counts, win rate,
-    stop-loss exits, profit factor, average, best and worst trade, bars held, the longest
-    losing run. One compiled pass (trade_stats_kernel)."""
-    total = int(returns.shape[0])
-    profitable, stops, gains, losses, sum_r, best, worst, held, longest = trade_stats_kernel(
-        returns, reason, entry_index, exit_index, REASON_STOP_LOSS
-    )
-    if gains == 0.0:
-        profit_factor: float | None = 0.0
-    elif losses == 0.0:
-        profit_factor = None
-    else:
-        profit_factor = gains / losses
-    return {
-        "total_trades": total,
-        "profitable_trades": profitable,
-        "losing_trades": total - profitable,
-        "win_rate": profitable / total * 100.0 if total else 0.0,
-        "stop_loss_exits": stops,
-        "profit_factor": profit_factor,
-        "avg_trade_return": sum_r / total * 100.0 if total else 0.0,
-        "best_trade": best * 100.0,
-        "worst_trade": worst * 100.0,
-        "avg_bars_held": held / total if total else 0.0,
-        "max_consecutive_losses": longest,
-    }
-
-
-def curve_metrics(
-    final: float, bars: int, interval: str, mean_b: float, downside: float, max_drawdown: float
-) -> dict[str, Any]:
-    """cagr, sortino_ratio and calmar_ratio of an equity curve (spec: "More metrics")."""
-    years = bars * INTERVAL_MINUTES[interval] / MINUTES_PER_YEAR
-    try:
-        growth = final ** (1.0 / years)
-    except OverflowError:  # a short window's growth to the power of 1 / years can exceed a float
-        growth = math.inf
-    cagr = (growth - 1.0) * 100.0
-    sortino = mean_b / downside * math.sqrt(periods_per_year(interval)) if downside > 0.0 else 0.0
-    calmar = cagr / abs(max_drawdown) if max_drawdown != 0.0 else 0.0
-    return {"cagr": cagr, "sortino_ratio": sortino, "calmar_ratio": calmar}
+    values = dict(zip(KERNEL_METRICS, out.tolist(), strict=True))
+    metrics: dict[str, Any] = {}
+    for name in METRIC_NAMES:
+        value = values[name]
+        if name in INTEGER_METRICS:
+            metrics[name] = int(value)
+        elif name == "profit_factor" and value == math.inf:
+            metrics[name] = None
+        else:
+            metrics[name] = value
+    return metrics
 
 
 @dataclass(frozen=True)
@@ -184,6 +145,9 @@ METRICS: tuple[Metric, ...] = (
            "max over i of (i - the last j <= i with equity[j] = running max[i])"),
 )  # fmt: skip
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
+assert sorted(METRIC_NAMES) == sorted(KERNEL_METRICS)
+# The counts among them: Python ints in a result's metrics.
+INTEGER_METRICS = frozenset(m.name for m in METRICS if m.kind == "int") | {"max_drawdown_duration"}
 # A portfolio's metrics (spec: "Portfolio of a run"): the same, and the entries refused for want of a slot.
 PORTFOLIO_METRICS: tuple[Metric, ...] = (
     *METRICS,

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from . import indicators as ind
 from .kernels import (
     bollinger_signals_kernel,
     crossings_kernel,
@@ -24,6 +23,7 @@ from .kernels import (
     macd_signals_kernel,
     mean_reversion_signals_kernel,
     rsi_sma_signals_kernel,
+    rsi_wilder_kernel,
     stochastic_signals_kernel,
     thresholds_kernel,
 )
@@ -55,7 +55,7 @@ def rsi_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:
     if p["rsi_smoothing"] == "sma":
         # ind.rsi_sma(close, n) < below, > above, in one compiled call
         return rsi_sma_signals_kernel(_f64(prices.close), int(p["rsi_period"]), below, above)
-    return thresholds_kernel(ind.rsi_wilder(prices.close, p["rsi_period"]), below, above)
+    return thresholds_kernel(rsi_wilder_kernel(_f64(prices.close), int(p["rsi_period"])), below, above)
 
 
 def ma_crossover_signals(prices: Prices, p: Mapping[str, Any]) -> Signals:

@@ -10,12 +10,14 @@ from .backtest import backtest_arrays
 from .charts import strategy_indicators
 from .portfolio import backtest_portfolio_arrays
 from .registry import STRATEGIES
+from .sweep import sweep_cells, sweep_coin
 
 
 def warm_up() -> float:
     """Run every entry point on a small synthetic series: backtest_arrays of each strategy
     with the default options and with next-open fills and an intrabar stop, the portfolio
-    (coins with the same bars and with different ones), strategy_indicators; each with
+    (coins with the same bars and with different ones), strategy_indicators, a sweep's cells
+    (strategies.engine.sweep); each with
     writable and read-only arrays (numba compiles per array type; the engine hands its
     kernels read-only views, so both must load the same code). Returns the seconds it took."""
     started = time.perf_counter()
@@ -37,4 +39,6 @@ def warm_up() -> float:
             backtest_portfolio_arrays(key, {"A": bars, "B": bars}, {})
             backtest_portfolio_arrays(key, {"A": bars, "B": later}, {}, fill="next_open", stop_mode="intrabar")
             strategy_indicators(key, {}, **prices)
+            cells = sweep_cells(key, [{}], fill="next_open", stop_mode="intrabar")
+            sweep_coin(cells, [(0, n, False), (200, n, True)], **bars)
     return time.perf_counter() - started

@@ -207,6 +207,7 @@ def test_next_open_buys_are_refused_at_the_open_and_asked_again() -> None:
 def test_warm_up_leaves_nothing_to_compile_for_any_entry_point() -> None:
     # after warm_up() no entry point compiles anything more, whatever kind of array it gets
     from strategies.engine import kernels, strategy_indicators, warm_up
+    from strategies.engine.sweep import sweep_cells, sweep_coin
 
     assert warm_up() >= 0.0
     dispatchers = [value for value in vars(kernels).values() if hasattr(value, "signatures")]
@@ -221,6 +222,7 @@ def test_warm_up_leaves_nothing_to_compile_for_any_entry_point() -> None:
             backtest_portfolio_arrays(key, {"X": data, "Y": other}, {}, stop_mode="intrabar", slots=1)
             backtest_portfolio_arrays(key, {"X": data, "Y": data}, {})
             strategy_indicators(key, {}, **{k: v for k, v in data.items() if k != "times"})
+            sweep_coin(sweep_cells(key, [{}, {}]), [(0, 300, False), (100, 300, True)], **data)
     assert {d: len(d.signatures) for d in dispatchers} == before
 
 

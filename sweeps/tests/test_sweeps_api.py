@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from runs import backends
 from runs import services as run_services
-from strategies.engine import backtest_arrays
-from sweeps import analysis, services
+from strategies.engine import EngineError, backtest_arrays
+from sweeps import analysis, jobs, services
 from sweeps.models import COIN_METRICS, Sweep, SweepCell, metrics_unpack
 from tests.support import wait_run
 
@@ -197,6 +197,45 @@ def test_the_out_of_sample_window_starts_its_decisions_at_the_split(api, coins):
         assert test_rows[bh, k] == np.float32((bars.close[-1] / bars.close[first] - 1) * 100)
     detail = api.get(body["url"] + "?test=1").json()
     assert detail["cells"][0]["test_aggregates"]["coins"] == 3
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"fill": "next_open", "stop_mode": "intrabar", "slippage_pct": 0.05, "fee_pct": 0.1}, {"stop_mode": "intrabar"}],
+)
+@pytest.mark.parametrize("split", [{"test_start": "2024-01-12"}, {"walk_forward": {"folds": 2, "mode": "anchored"}}])
+def test_compiled_cells_equal_single_backtests_with_the_options_a_split_and_walk_forward(api, coins, options, split):
+    """Every stored per-coin metric (train and test) and every fold's objective equals what single
+    backtests of the cell give on each window (sweeps.jobs.window_backtest: backtest_arrays, and
+    window_metrics for a warm window)."""
+    grid = {"fast_ma_period": [3, 8, 30], "slow_ma_period": [20, 30]}
+    response = _create(api, grid=grid, **split, **options)
+    assert response.status_code == 201, response.json()
+    sweep = wait_sweep(response.json()["id"])
+    assert sweep.status == "completed" and (sweep.completed, sweep.skipped) == (4, 2)
+    work = jobs._work_build(Sweep.objects.values(*jobs._SWEEP_FIELDS).get(id=sweep.id))
+    names = [w.name for w in work.windows]
+    folds = 2 if "walk_forward" in split else 0
+    assert names == ["train", *(["test"] if "test_start" in split else [])] + [
+        f"wf_{part}_{j}" for j in range(folds) for part in ("train", "test")
+    ]
+    count = len(work.coin_ids)
+    for cell in SweepCell.objects.filter(sweep=sweep):
+        single = np.full((len(names), len(COIN_METRICS), count), np.nan, dtype=np.float32)
+        for k, crypto_id in enumerate(work.coin_ids):
+            for w in range(len(names)):
+                try:
+                    _, metrics, _, _ = jobs.window_backtest(work, crypto_id, w, cell.parameters)
+                except EngineError:
+                    continue
+                single[w, :, k] = analysis.metrics_row(metrics)
+        assert np.array_equal(metrics_unpack(cell.coin_metrics, count), single[0], equal_nan=True), cell.n
+        if "test" in names:
+            assert np.array_equal(metrics_unpack(cell.test_coin_metrics, count), single[1], equal_nan=True), cell.n
+        for j in range(folds):
+            for part in ("train", "test"):
+                expected = (analysis.aggregates(single[names.index(f"wf_{part}_{j}")]) or {}).get(sweep.objective)
+                assert cell.folds[part][j] == expected, (cell.n, part, j)
 
 
 def test_walk_forward_chooses_per_fold_and_stitches_the_out_of_sample_curve(api, coins):

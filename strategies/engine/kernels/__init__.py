@@ -9,7 +9,9 @@ without losing digits or speed. One module per concern:
 | `signals.py` | each strategy's entry and exit signals, in one call |
 | `simulation.py` | the position model, bar by bar |
 | `portfolio.py` | the coins on one account with K slots, time by time |
+| `sweep.py` | a sweep's cells on one coin: signals, simulation and metrics per cell and window |
 | `equity.py` | the equity curve's statistics |
+| `metrics.py` | every metric of a result from its statistics and trades |
 | `common.py` | small inlined helpers shared by the others |
 
 Compiled with numba: `cache=True` (machine code cached on disk beside the source, or in
@@ -29,9 +31,11 @@ from .indicators import (
     ema_difference_kernel,
     ema_kernel,
     rsi_sma_kernel,
+    rsi_wilder_kernel,
     stochastic_k_kernel,
     wilder_averages_kernel,
 )
+from .metrics import metric_values_kernel
 from .portfolio import merge_timelines_kernel, portfolio_kernel
 from .rolling import rolling_mean_kernel, rolling_mean_nan_kernel, rolling_moments_kernel, sma_kernel
 from .signals import (
@@ -45,6 +49,7 @@ from .signals import (
     thresholds_kernel,
 )
 from .simulation import REASON_END_OF_DATA, REASON_SIGNAL, REASON_STOP_LOSS, simulate_kernel
+from .sweep import sweep_coin_kernel
 
 __all__ = [
     "REASON_END_OF_DATA",
@@ -61,16 +66,19 @@ __all__ = [
     "macd_signals_kernel",
     "mean_reversion_signals_kernel",
     "merge_timelines_kernel",
+    "metric_values_kernel",
     "portfolio_kernel",
     "rolling_mean_kernel",
     "rolling_mean_nan_kernel",
     "rolling_moments_kernel",
     "rsi_sma_kernel",
     "rsi_sma_signals_kernel",
+    "rsi_wilder_kernel",
     "simulate_kernel",
     "sma_kernel",
     "stochastic_k_kernel",
     "stochastic_signals_kernel",
+    "sweep_coin_kernel",
     "thresholds_kernel",
     "trade_stats_kernel",
     "wilder_averages_kernel",

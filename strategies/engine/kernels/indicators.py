@@ -103,6 +103,17 @@ def wilder_averages_kernel(close: np.ndarray, period: int) -> tuple[np.ndarray, 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def rsi_wilder_kernel(close: np.ndarray, period: int) -> np.ndarray:  # pragma: no cover - compiled
+    """RSI with Wilder's smoothing, 100 - 100 / (1 + gain / loss) of wilder_averages_kernel's
+    averages: 100 when only gains, NaN when neither (and in the first `period` bars)."""
+    gain, loss = wilder_averages_kernel(close, period)
+    out = np.empty(close.shape[0])
+    for i in range(close.shape[0]):
+        out[i] = 100.0 - 100.0 / (1.0 + gain[i] / loss[i])
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def rsi_sma_kernel(close: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
     """RSI from simple n-bar averages of the gains and losses of a NaN-free `close`, defined from index n.
     Why it is exact: README, "Proofs of exactness", `rsi_sma_kernel`."""

@@ -159,14 +159,22 @@ def ma_crossover_signals_kernel(
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """signals.ma_crossover_signals: sma(x, fast) crossing sma(x, slow), each mean exactly
     rounded (decided on plain running means where they are far enough apart; see above)."""
-    size = x.shape[0]
     first = max(fast, slow) - 1  # first bar with both means
-    if first + 1 >= size or _first_bad_price(x) >= 0:  # the bound needs positive prices
+    if first + 1 >= x.shape[0] or _first_bad_price(x) >= 0:  # the bound needs positive prices
         # (a copy: sma_kernel is then compiled for writable arrays only, as %D's uses it)
         x = x.copy()
         return _crossings(sma_kernel(x, fast), sma_kernel(x, slow), np.inf, -np.inf)
-    fm = _plain_means(x, fast)
-    sm = _plain_means(x, slow)
+    return _ma_crossover_of_means(x, _plain_means(x, fast), _plain_means(x, slow), fast, slow)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _ma_crossover_of_means(
+    x: np.ndarray, fm: np.ndarray, sm: np.ndarray, fast: int, slow: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """ma_crossover_signals_kernel from the plain means of its two lengths (_plain_means, which a
+    sweep computes once per length and coin), for positive prices with a bar past both means."""
+    size = x.shape[0]
+    first = max(fast, slow) - 1
     order, unsure = _decided_signs(fm, sm, first)
     if unsure:
         inv_f = 1.0 / fast
@@ -186,16 +194,27 @@ def mean_reversion_signals_kernel(
     """signals.mean_reversion_signals: (x - mid) / mid * 100 <= -threshold, x >= mid, with
     mid = sma(x, n) exactly rounded (decided on the plain running mean where it is far
     enough from each rule's edge; see above)."""
+    if n > x.shape[0] or _first_bad_price(x) >= 0:
+        size = x.shape[0]
+        entry = np.zeros(size, np.bool_)
+        exit_ = np.zeros(size, np.bool_)
+        mid = sma_kernel(x.copy(), n)  # a writable copy, as in ma_crossover_signals_kernel
+        for i in range(size):
+            entry[i], exit_[i] = _mean_reversion_rules(x[i], mid[i], -threshold)
+        return entry, exit_
+    return _mean_reversion_of_mean(x, _plain_means(x, n), n, threshold)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _mean_reversion_of_mean(
+    x: np.ndarray, mid: np.ndarray, n: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """mean_reversion_signals_kernel from the plain mean of its length (_plain_means), for
+    positive prices and n <= their count."""
     size = x.shape[0]
     entry = np.zeros(size, np.bool_)
     exit_ = np.zeros(size, np.bool_)
     limit = -threshold
-    if n > size or _first_bad_price(x) >= 0:
-        mid = sma_kernel(x.copy(), n)  # a writable copy, as in ma_crossover_signals_kernel
-        for i in range(size):
-            entry[i], exit_[i] = _mean_reversion_rules(x[i], mid[i], limit)
-        return entry, exit_
-    mid = _plain_means(x, n)
     unsure = np.zeros(size, np.bool_)
     count = 0
     for i in range(n - 1, size):

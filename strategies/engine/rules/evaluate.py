@@ -27,8 +27,8 @@ from ..kernels import (
     ema_kernel,
     rolling_moments_kernel,
     rsi_sma_kernel,
+    rsi_wilder_kernel,
     stochastic_k_kernel,
-    wilder_averages_kernel,
 )
 from .kernels import atr_kernel
 
@@ -245,7 +245,7 @@ class Evaluator:
         if name == "ema":
             return _skipping_nan(x, lambda v: ema_kernel(v, n))
         if name == "rsi_wilder":
-            return _skipping_nan(x, lambda v: ind._rsi_from_averages(*wilder_averages_kernel(v, n)))
+            return _skipping_nan(x, lambda v: rsi_wilder_kernel(v, n))
         if name == "rsi":
             return _by_runs(x, n + 1, lambda v: rsi_sma_kernel(v, n))
         if name == "highest":
