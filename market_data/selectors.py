@@ -6,6 +6,10 @@ so a series cached under an older version is never served again. The series is
 stored as compact bytes (a small header, then int64 timestamps and five float64
 columns), not as a pickled DataFrame.
 
+In front of the shared cache, each process keeps the series it read last (`series_memo`, at most
+PRICE_MEMORY_CACHE_MB): by the same versioned key, so a bumped version misses it as it misses
+the shared cache; a warm run then reads only the versions from Redis.
+
 If the cache (Redis) is down, prices come from the database (backtest_site.cache's guard:
 one warning, then the cache is left alone for a few seconds before it is tried again).
 """
@@ -16,7 +20,9 @@ import datetime as dt
 import io
 import logging
 import struct
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -242,6 +248,73 @@ def _versions_get_many(crypto_ids: Sequence[int], interval: str) -> dict[int, st
     return {keys[key]: version for key, version in found.items()}
 
 
+class SeriesMemo:
+    """This process's most recently used series, by their versioned cache key, at most `max_bytes`
+    of them (least recently used dropped first). A key names one version of one series, so an
+    entry is never stale: an import bumps the version and the next read misses."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[PriceSeries, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, PriceSeries]:
+        found = {}
+        with self._lock:
+            for key in keys:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+                    found[key] = entry[0]
+        return found
+
+    def set_many(self, series: dict[str, PriceSeries]) -> None:
+        with self._lock:
+            for key, value in series.items():
+                size = 48 * len(value)
+                if size > self.max_bytes:
+                    continue
+                old = self._entries.pop(key, None)
+                if old is not None:
+                    self._bytes -= old[1]
+                self._entries[key] = (value, size)
+                self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, size) = self._entries.popitem(last=False)
+                self._bytes -= size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+series_memo = SeriesMemo(settings.PRICE_MEMORY_CACHE_MB * 1024 * 1024)
+
+
+def _series_cached_get_many(keys: Sequence[str]) -> dict[str, PriceSeries]:
+    """The series cached under these versioned keys: this process's memo first, then the shared
+    cache in one round trip (what it returns joins the memo)."""
+    found = series_memo.get_many(keys)
+    wanted = [key for key in keys if key not in found]
+    shared = {}
+    for key, blob in (cache_guard.call(cache.get_many, wanted) or {}).items() if wanted else ():
+        try:
+            shared[key] = PriceSeries.from_bytes(blob)
+        except (ValueError, struct.error):
+            pass
+    series_memo.set_many(shared)
+    return {**found, **shared}
+
+
+def _series_cache_set_many(series: dict[str, PriceSeries]) -> None:
+    """Cache series loaded from the database under their versioned keys (shared cache and memo)."""
+    if series:
+        cache_guard.call(cache.set_many, {key: s.to_bytes() for key, s in series.items()}, settings.PRICE_CACHE_TTL)
+        series_memo.set_many(series)
+
+
 def prices_get_many(
     *,
     crypto_ids: Sequence[int],
@@ -251,27 +324,20 @@ def prices_get_many(
 ) -> dict[int, PriceSeries]:
     """The bars of several coins with start <= datetime <= end, through the cache, in the order given.
 
-    1. Read the coins' versions in one round trip; 2. read every cached series in one
-    round trip (`get_many`); 3. load the misses from the database in one statement and cache
-    each under the version read in step 1 (an import that lands meanwhile bumps the
-    version, so the older copy is never served); 4. cut the requested window.
+    1. Read the coins' versions in one round trip; 2. read every cached series (this process's
+    memo, then the shared cache in one round trip: `get_many`); 3. load the misses from the
+    database in one statement and cache each under the version read in step 1 (an import that
+    lands meanwhile bumps the version, so the older copy is never served); 4. cut the requested window.
     """
     ids = [int(c) for c in crypto_ids]
     versions = _versions_get_many(ids, interval) if ids else {}
-    series: dict[int, PriceSeries] = {}
     keys = {_series_key(c, interval, versions[c]): c for c in ids if c in versions}
-    for key, blob in (cache_guard.call(cache.get_many, list(keys)) or {}).items() if keys else ():
-        try:
-            series[keys[key]] = PriceSeries.from_bytes(blob)
-        except (ValueError, struct.error):
-            pass
+    series = {keys[key]: s for key, s in (_series_cached_get_many(list(keys)) if keys else {}).items()}
     misses = [c for c in ids if c not in series]
     if misses:
         loaded = prices_load_many(crypto_ids=misses, interval=interval)
         series.update(loaded)
-        fresh = {_series_key(c, interval, versions[c]): loaded[c].to_bytes() for c in misses if c in versions}
-        if fresh:
-            cache_guard.call(cache.set_many, fresh, settings.PRICE_CACHE_TTL)
+        _series_cache_set_many({_series_key(c, interval, versions[c]): loaded[c] for c in misses if c in versions})
     return {c: series[c].window(start=start, end=end) for c in ids}
 
 
