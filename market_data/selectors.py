@@ -109,12 +109,24 @@ def _to_ns(value: dt.datetime) -> int:
 
 
 # One row of PostgreSQL's binary COPY output for the query in _prices_load_postgresql:
-# a field count, then (length, value) for the int8 coin id, the int8 epoch and the five float8 columns.
+# a field count, then (length, value) for the int8 coin id, the timestamptz (int8 microseconds
+# since 2000-01-01) and the five float8 columns.
 _COPY_ROW = np.dtype(
     [("n", ">i2"), ("l_id", ">i4"), ("id", ">i8"), ("l0", ">i4"), ("t", ">i8")]
     + [f for k in range(1, 6) for f in ((f"l{k}", ">i4"), (f"c{k}", ">f8"))]
 )
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's timestamp zero
+
+
+def _epoch_seconds(pg_us: np.ndarray) -> np.ndarray:
+    """PostgreSQL timestamps (binary: microseconds since 2000) as whole Unix seconds, rounded half
+    away from zero as EXTRACT(EPOCH ...)::int8 rounds them; numpy's work instead of the server's
+    (the numeric EXTRACT and its cast cost the server a third of a cold read)."""
+    us = pg_us + PG_EPOCH_US
+    return np.sign(us) * ((np.abs(us) + 500_000) // 1_000_000)
 
 
 def _empty_series() -> PriceSeries:
@@ -139,13 +151,13 @@ def _split_by_coin(crypto_ids: Sequence[int], ids: np.ndarray, times: np.ndarray
 def _prices_load_postgresql(*, crypto_ids: Sequence[int], interval: str) -> dict[int, PriceSeries]:
     """Binary COPY straight into numpy: no Python object per value (about 3x faster than fetchall).
 
-    1. COPY the casted columns of every coin out in binary, in one statement (volume NULL
+    1. COPY the casted columns (the times as they are stored) of every coin out in binary, in one statement (volume NULL
        becomes NaN, so every row has the same width); 2. check the signature and skip the
        header; 3. view the rows as a structured big-endian array, split them by coin.
     """
     with connection.cursor() as cursor:
         query = cursor.mogrify(
-            "COPY (SELECT crypto_id::int8, EXTRACT(EPOCH FROM datetime)::int8, open_price::float8, "
+            "COPY (SELECT crypto_id::int8, datetime, open_price::float8, "
             "high_price::float8, low_price::float8, close_price::float8, COALESCE(volume::float8, 'NaN'::float8) "
             "FROM crypto_prices WHERE crypto_id = ANY(%s) AND interval_type = %s ORDER BY crypto_id, datetime) "
             "TO STDOUT WITH (FORMAT binary)",
@@ -163,7 +175,7 @@ def _prices_load_postgresql(*, crypto_ids: Sequence[int], interval: str) -> dict
     rows = np.frombuffer(raw, dtype=_COPY_ROW, count=count, offset=offset)
     if count and not (rows["n"] == 7).all():
         raise ValueError("unexpected COPY field count")
-    times = rows["t"].astype(np.int64) * 1_000_000_000
+    times = _epoch_seconds(rows["t"].astype(np.int64)) * 1_000_000_000
     columns = [rows[f"c{k}"].astype(np.float64) for k in range(1, 6)]
     return _split_by_coin(crypto_ids, rows["id"].astype(np.int64), times, columns)
 
