@@ -109,6 +109,8 @@ BACKTEST_LEASE_SECONDS = env_int("BACKTEST_LEASE_SECONDS", 60, minimum=5, maximu
 BACKTEST_HEARTBEAT_SECONDS = env_int("BACKTEST_HEARTBEAT_SECONDS", 15, minimum=0, maximum=3600)
 # Seconds a cached price series lives in the cache (the version key makes it safe to keep long).
 PRICE_CACHE_TTL = env_int("PRICE_CACHE_TTL", 24 * 3600, minimum=1, maximum=30 * 24 * 3600)
+# Megabytes of price series each process keeps in memory in front of the shared cache (0: none).
+PRICE_MEMORY_CACHE_MB = env_int("PRICE_MEMORY_CACHE_MB", 256, minimum=0, maximum=64 * 1024)
 
 INSTALLED_APPS = [
     "daphne",  # first: makes `runserver` serve the ASGI application

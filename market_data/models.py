@@ -98,7 +98,9 @@ class PriceQuerySet(models.QuerySet):
 
 class Price(models.Model):
     id = models.BigAutoField(primary_key=True)
-    crypto = models.ForeignKey(Cryptocurrency, on_delete=models.CASCADE, related_name="prices")
+    # No index of its own: the unique constraint below starts with it, and serves the reads of a
+    # coin's bars (crypto_id = ... AND interval_type = ... ORDER BY datetime) as well.
+    crypto = models.ForeignKey(Cryptocurrency, on_delete=models.CASCADE, related_name="prices", db_index=False)
     datetime = models.DateTimeField()
     open = models.DecimalField(max_digits=20, decimal_places=8, db_column="open_price")
     high = models.DecimalField(max_digits=20, decimal_places=8, db_column="high_price")
@@ -117,10 +119,7 @@ class Price(models.Model):
                 fields=["crypto", "datetime", "interval_type"], name="crypto_prices_crypto_datetime_interval_uniq"
             )
         ]
-        indexes = [
-            models.Index(fields=["crypto", "interval_type", "datetime"], name="idx_crypto_prices_composite"),
-            models.Index(fields=["datetime"], name="idx_crypto_prices_datetime"),
-        ]
+        indexes = [models.Index(fields=["datetime"], name="idx_crypto_prices_datetime")]
 
     def __str__(self) -> str:
         return f"{self.crypto_id} {self.interval_type} {self.datetime:%Y-%m-%d %H:%M}"

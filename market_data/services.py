@@ -41,7 +41,7 @@ from .formats import (
 from .models import INTERVAL_SECONDS, INTERVALS, SYMBOL_RE, Cryptocurrency, Price
 from .parsing import PriceBar, PriceFileError, RowError, bars_from_frame
 from .quality import quality_report
-from .selectors import prices_load, prices_version_bump
+from .selectors import PG_EPOCH_US, prices_load, prices_version_bump
 
 if TYPE_CHECKING:
     from .exchange import PairReport
@@ -110,7 +110,6 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_ROW = np.dtype(
     [("n", ">i2"), ("l0", ">i4"), ("t", ">i8")] + [f for k in range(1, 6) for f in ((f"l{k}", ">i4"), (f"c{k}", ">f8"))]
 )
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's timestamp zero
 
 
 def _copy_binary(frame: pd.DataFrame) -> bytes:
@@ -118,7 +117,7 @@ def _copy_binary(frame: pd.DataFrame) -> bytes:
     rows = np.empty(len(frame), dtype=_COPY_ROW)
     rows["n"] = 6
     rows["l0"] = 8
-    rows["t"] = frame["time"].to_numpy() // 1000 - _PG_EPOCH_US
+    rows["t"] = frame["time"].to_numpy() // 1000 - PG_EPOCH_US
     for k, column in enumerate(("open", "high", "low", "close", "volume"), start=1):
         rows[f"l{k}"] = 8
         rows[f"c{k}"] = frame[column].to_numpy()

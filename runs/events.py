@@ -23,13 +23,13 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django_eventstream.channelmanager import DefaultChannelManager
 
 from .models import INTEGER_METRICS, METRIC_FIELDS, ORIGINAL_METRIC_FIELDS
@@ -298,6 +298,7 @@ def publish(run_id: Any, payload: dict[str, Any], *, channel: str | None = None)
 FINAL = "final"  # a writer item: store the run's final `complete` if it ended without one
 WRITE_ATTEMPTS = 6  # a stored event that fails to write is retried: 0.1 + 0.2 + ... + 1.6 s
 WRITE_BACKOFF = 0.1
+WRITE_BATCH = 500  # payloads the writer stores in one transaction at most
 
 
 class ChannelWriter:
@@ -349,21 +350,35 @@ class ChannelWriter:
 
     def _run(self) -> None:
         while True:
-            channel, item = self._queue.get()
+            items = [self._queue.get()]
+            while len(items) < WRITE_BATCH:  # what else is queued already is stored with it
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if channel == FINAL:
-                    from .services import run_complete_ensure
-
-                    self._attempt(
-                        lambda run_id: run_complete_ensure(run_id=run_id), (item,), what=f"the final of {item}"
-                    )
-                else:
-                    what = f"the {item.get('type')} event of {channel}"
-                    self._attempt(send_event, (channel, item["type"], item), what=what)
+                self._write(items)
             finally:
-                self._queue.task_done()
+                for _ in items:
+                    self._queue.task_done()
             if self._queue.empty():
                 close_old_connections()  # keeps a healthy connection (runs.db), drops a broken one
+
+    def _write(self, items: list[tuple[str, Any]]) -> None:
+        """Store queued items in order: the payloads between two finals in one transaction each."""
+        from .services import run_complete_ensure
+
+        payloads: list[tuple[str, dict[str, Any]]] = []
+        for channel, item in [*items, (FINAL, None)]:
+            if channel != FINAL:
+                payloads.append((channel, item))
+                continue
+            if payloads:
+                what = f"{len(payloads)} event(s) of {payloads[0][0]}"
+                self._attempt(send_events, (payloads,), what=what)
+                payloads = []
+            if item is not None:
+                self._attempt(lambda run_id: run_complete_ensure(run_id=run_id), (item,), what=f"the final of {item}")
 
     def _attempt(self, write: Callable[..., Any], args: tuple, *, what: str) -> None:
         from .db import thread_connection_prepare
@@ -395,12 +410,36 @@ class ChannelWriter:
 def send_event(channel: str, event_type: str, payload: Mapping[str, Any]) -> int:
     """Append one payload to the channel's stored events (as django_eventstream.send_event stores
     it: the JSON text, stored as JSON), then wake the streams. Returns the event's id."""
+    data, event_id = _event_store(channel, event_type, payload)
+    streams_notify(channel, event_type, data, event_id)
+    return event_id
+
+
+def send_events(payloads: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    """Store several (channel, payload) in order in one transaction (on PostgreSQL one statement per
+    channel: runs.eventstorage's batch), then wake the streams: one commit for what the writer
+    found queued, where one each made the database the run's bottleneck."""
+    from django_eventstream.utils import get_storage
+
+    if len(payloads) == 1:
+        channel, payload = payloads[0]
+        send_event(channel, payload["type"], payload)
+        return
+    batch = getattr(get_storage(), "batch", None)
+    with transaction.atomic(), batch() if batch is not None else nullcontext():
+        stored = [
+            (channel, payload["type"], *_event_store(channel, payload["type"], payload))
+            for channel, payload in payloads
+        ]
+    for channel, event_type, data, event_id in stored:
+        streams_notify(channel, event_type, data, event_id)
+
+
+def _event_store(channel: str, event_type: str, payload: Mapping[str, Any]) -> tuple[str, int]:
     from django_eventstream.utils import get_storage
 
     data = json.dumps(payload, cls=DjangoJSONEncoder)
-    stored = get_storage().append_event(channel, event_type, data)
-    streams_notify(channel, event_type, data, stored.id)
-    return stored.id
+    return data, get_storage().append_event(channel, event_type, data).id
 
 
 def streams_notify(channel: str, event_type: str, data: str, event_id: int) -> None:

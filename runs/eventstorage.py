@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_eventstream.event import Event
 from django_eventstream.models import Event as EventRow
@@ -54,6 +54,7 @@ class RunEventStorage(DjangoModelStorage):
         try:
             yield
             self._batch_flush()
+            self._trim_maybe()
         finally:
             self._local.batch = None
 
@@ -118,10 +119,15 @@ class RunEventStorage(DjangoModelStorage):
             row = cursor.fetchone()
         if row is None:  # the channel has no counter yet: the stock path creates it
             return None
+        self._trim_maybe()
+        return Event(channel, event_type, data, id=row[0])
+
+    def _trim_maybe(self) -> None:
+        """Trim the events older than the library's 24 h, at most once a TRIM_INTERVAL."""
         if time.monotonic() >= self._next_trim:
             self._next_trim = time.monotonic() + TRIM_INTERVAL
-            try:  # the event is stored: a failed trim must not make the writer store it again
-                self.trim_event_log()
+            try:  # the events are stored: a failed trim must not make the writer store them again
+                with transaction.atomic():  # in a savepoint: a failure leaves the caller's transaction usable
+                    self.trim_event_log()
             except DatabaseError:
                 logger.warning("Could not trim the stored events; next time", exc_info=True)
-        return Event(channel, event_type, data, id=row[0])

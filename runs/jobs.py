@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from django.db import close_old_connections
 
 from market_data.selectors import PriceSeries, prices_get_many
@@ -40,6 +39,7 @@ from market_data.selectors import PriceSeries, prices_get_many
 from .db import thread_connection_prepare
 from .equity import equity_curve, equity_pack
 from .models import INTEGER_METRICS, METRIC_FIELDS, BacktestRun, RunResult
+from .tradelog import trades_pack
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def run_chunk_compute(chunk: RunChunk) -> list[dict[str, Any]]:
 
 
 def outcome_fields(outcome: CoinOutcome) -> dict[str, Any]:
-    """A coin's RunResult fields: state, error, bars, metrics at full precision, trades, equity."""
+    """A coin's RunResult fields: state, error, bars, metrics at full precision, trades and equity packed."""
     fields: dict[str, Any] = {
         "crypto_id": outcome.crypto_id,
         "bars": outcome.bars,
@@ -230,7 +230,7 @@ def outcome_fields(outcome: CoinOutcome) -> dict[str, Any]:
     for name in METRIC_FIELDS:
         value = result.metrics.get(name)
         fields[name] = None if value is None else int(value) if name in INTEGER_METRICS else float(value)
-    fields["trades"] = trades_serialize(result.trades)
+    fields["trade_log"] = trade_log_pack(result.trade_log)
     series = outcome.prices
     fields["equity"] = equity_pack(equity_curve(series.times, result.equity, series.close))
     return fields
@@ -255,25 +255,16 @@ def run_chunk(run_id: Any, crypto_ids: Sequence[int]) -> None:
 JOBS: dict[str, Callable[..., None]] = {"run_chunk": run_chunk}
 
 
-def _iso(ns: Sequence[int]) -> list[str]:
-    stamps = np.asarray(ns, dtype=np.int64).astype("datetime64[ns]")
-    return [s + "Z" for s in np.datetime_as_string(stamps, unit="s").tolist()]
+def trade_log_pack(log: Any) -> bytes:
+    """A coin's trades as stored (runs.tradelog), from the engine's TradeLog arrays."""
+    from strategies.engine import REASONS
 
-
-def trades_serialize(trades: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The engine's trades as stored: times ISO 8601 UTC, prices and net return_pct at full precision."""
-    if not trades:
-        return []
-    entry = _iso([t["entry_time"] for t in trades])
-    exit_ = _iso([t["exit_time"] for t in trades])
-    return [
-        {
-            "entry_time": et,
-            "entry_price": float(t["entry_price"]),
-            "exit_time": xt,
-            "exit_price": float(t["exit_price"]),
-            "return_pct": float(t["return_pct"]),
-            "reason": t["reason"],
-        }
-        for t, et, xt in zip(trades, entry, exit_, strict=True)
-    ]
+    return trades_pack(
+        entry_time=log.entry_time,
+        exit_time=log.exit_time,
+        entry_price=log.entry_price,
+        exit_price=log.exit_price,
+        return_pct=log.return_pct,
+        reason=log.reason,
+        reasons=REASONS,
+    )

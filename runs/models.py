@@ -10,6 +10,8 @@ from market_data.models import INTERVAL_CHOICES, Cryptocurrency
 from strategies.engine import FILL_OPTIONS, METRIC_NAMES, METRICS, STOP_MODES
 from strategies.models import Strategy
 
+from .tradelog import trades_unpack
+
 # The metrics of the original system's result events, in its order: the original endpoint's
 # stream carries these (runs/CONTRACT.md).
 ORIGINAL_METRIC_FIELDS: tuple[str, ...] = (
@@ -189,8 +191,8 @@ class RunResult(models.Model):
     max_consecutive_losses = models.IntegerField(null=True, blank=True)
     max_drawdown_duration = models.IntegerField(null=True, blank=True)
 
-    # [{"entry_time": ISO, "entry_price", "exit_time": ISO, "exit_price", "return_pct", "reason"}, ...]
-    trades = models.JSONField(default=list, blank=True)
+    # The trades, packed (runs.tradelog); `trades` gives them as dicts.
+    trade_log = models.BinaryField(default=b"", blank=True)
     # At most 2,000 points of the equity curve with buy-and-hold, packed (runs.equity).
     equity = models.BinaryField(default=b"", blank=True)
 
@@ -213,6 +215,11 @@ class RunResult(models.Model):
     def metrics(self) -> dict:
         return {name: getattr(self, name) for name in METRIC_FIELDS}
 
+    @property
+    def trades(self) -> list[dict]:
+        """[{"entry_time": ISO, "entry_price", "exit_time": ISO, "exit_price", "return_pct", "reason"}, ...]"""
+        return trades_unpack(self.trade_log)
+
 
 class RunPortfolio(models.Model):
     """A run's coins traded as one account (spec: "Portfolio of a run"), computed when its coins are done."""
@@ -223,11 +230,16 @@ class RunPortfolio(models.Model):
     metrics = models.JSONField(default=dict)  # both tables and skipped_entries, full precision (inf: null)
     # Each coin's part of the account's profit and loss (sum of stake * r of its trades), by symbol.
     contributions = models.JSONField(default=dict)
-    # [{"symbol", "entry_time", "entry_price", "exit_time", "exit_price", "return_pct", "reason"}, ...]
-    trades = models.JSONField(default=list, blank=True)
+    # The trades, packed (runs.tradelog), each with its symbol; `trades` gives them as dicts.
+    trade_log = models.BinaryField(default=b"", blank=True)
     # At most 2,000 points of the account's equity with the equal-weight buy-and-hold of the same coins.
     equity = models.BinaryField(default=b"", blank=True)
     error = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return f"{self.run_id} portfolio of {self.coins} coins, {self.slots} slots"
+
+    @property
+    def trades(self) -> list[dict]:
+        """[{"symbol", "entry_time", "entry_price", "exit_time", "exit_price", "return_pct", "reason"}, ...]"""
+        return trades_unpack(self.trade_log)

@@ -19,8 +19,9 @@ from market_data.selectors import prices_get_many
 
 from .downsample import MAX_POINTS, minmax_indices
 from .equity import EquityCurve, equity_pack
-from .jobs import _iso, engine_strategy
+from .jobs import engine_strategy
 from .models import BacktestRun, RunPortfolio, RunResult
+from .tradelog import trades_pack
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
 def run_portfolio_store(*, run_id: Any) -> RunPortfolio | None:
     """Compute and store the run's portfolio (see the module docstring); None without a coin that ran.
     An engine error is stored as the portfolio's error: the run itself is complete all the same."""
-    from strategies.engine import EngineError, backtest_portfolio_arrays
+    from strategies.engine import REASONS, EngineError, backtest_portfolio_arrays
 
     run = BacktestRun.objects.select_related("strategy").get(id=run_id)
     coins = dict(
@@ -74,8 +75,7 @@ def run_portfolio_store(*, run_id: Any) -> RunPortfolio | None:
     bh = buy_and_hold(result.times, [(columns[s]["times"], columns[s]["close"]) for s in result.symbols])
     idx = minmax_indices(np.asarray(result.equity, dtype=np.float64), MAX_POINTS)
     curve = EquityCurve(result.times[idx] // 1_000_000_000, result.equity[idx], bh[idx])
-    trades = result.trades
-    entry, exit_ = _iso([t["entry_time"] for t in trades]), _iso([t["exit_time"] for t in trades])
+    log = result.trade_log
     portfolio, _ = RunPortfolio.objects.update_or_create(
         run=run,
         defaults={
@@ -83,18 +83,13 @@ def run_portfolio_store(*, run_id: Any) -> RunPortfolio | None:
             "coins": len(columns),
             "metrics": _finite(result.metrics),
             "contributions": result.contributions(),
-            "trades": [
-                {
-                    "symbol": t["symbol"],
-                    "entry_time": et,
-                    "entry_price": float(t["entry_price"]),
-                    "exit_time": xt,
-                    "exit_price": float(t["exit_price"]),
-                    "return_pct": float(t["return_pct"]),
-                    "reason": t["reason"],
-                }
-                for t, et, xt in zip(trades, entry, exit_, strict=True)
-            ],
+            "trade_log": trades_pack(
+                **{name: log[name] for name in ("entry_time", "exit_time", "entry_price", "exit_price", "return_pct")},
+                reason=log["reason"],
+                reasons=REASONS,
+                symbol=log["coin"],
+                symbols=result.symbols,
+            ),
             "equity": equity_pack(curve),
             "error": "",
         },

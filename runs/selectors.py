@@ -23,7 +23,7 @@ def run_exists(*, run_id: Any) -> bool:
 
 def run_result_rows(*, run: BacktestRun) -> QuerySet[RunResult]:
     """One row per coin, without the heavy trades and equity columns."""
-    return RunResult.objects.filter(run=run).defer("trades", "equity").order_by("crypto_symbol")
+    return RunResult.objects.filter(run=run).defer("trade_log", "equity").order_by("crypto_symbol")
 
 
 def run_result_get(*, run_id: Any, symbol: str) -> RunResult | None:

@@ -191,7 +191,7 @@ def run_mark_running(*, run_id: Any) -> None:
 
 
 # The values of a result row before its coin is done (what a failed coin keeps).
-_EMPTY_RESULT: dict[str, Any] = {"trades": [], "equity": b""}
+_EMPTY_RESULT: dict[str, Any] = {"trade_log": b"", "equity": b""}
 
 
 def run_results_store(

@@ -156,3 +156,52 @@ def test_missing_volume_reads_as_nan_and_empty_series_is_empty(coin):
     assert np.isnan(s.volume[0]) and s.volume[1] == 10.5
     assert s.close.tolist() == [3, 4]
     assert len(selectors.prices_load(crypto_id=coin.id, interval="1w")) == 0
+
+
+def test_the_process_memo_keeps_the_latest_series_within_its_size():
+    def series(n):
+        return PriceSeries(np.arange(n, dtype=np.int64), *(np.zeros(n) for _ in range(5)))
+
+    memo = selectors.SeriesMemo(max_bytes=48 * 25)  # 25 bars
+    memo.set_many({"a": series(10), "b": series(10)})
+    assert set(memo.get_many(["a", "b", "c"])) == {"a", "b"}
+    memo.get_many(["a"])  # a is now the most recent
+    memo.set_many({"c": series(10), "huge": series(26)})  # c pushes out b; too large is never kept
+    assert set(memo.get_many(["a", "b", "c", "huge"])) == {"a", "c"}
+
+
+def test_a_second_read_in_this_process_needs_only_the_versions(coin, loads):
+    _bars(coin, [1, 2, 3])
+    prices_get(crypto_id=coin.id, interval="1h")
+    real_get_many = cache.get_many
+    asked = []
+    cache.get_many = lambda keys, *a, **k: (asked.append(list(keys)), real_get_many(keys, *a, **k))[1]
+    try:
+        s = prices_get(crypto_id=coin.id, interval="1h")
+    finally:
+        del cache.get_many
+    assert s.close.tolist() == [1, 2, 3] and len(loads) == 1
+    assert asked == [[selectors._version_key(coin.id, "1h")]]
+
+
+def test_stored_times_become_whole_seconds_as_postgresql_extract_rounds_them():
+    """The binary COPY carries timestamps as microseconds since 2000: rounded half away from zero,
+    as EXTRACT(EPOCH ...)::int8 did on the server."""
+    us = np.array([0, 500_000, 1_499_999, -500_000, -1_500_000, -1_499_999], dtype=np.int64)
+    seconds = selectors._epoch_seconds(us - selectors.PG_EPOCH_US)
+    assert seconds.tolist() == [0, 1, 1, -1, -2, -1]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's")
+def test_the_copy_read_gives_the_times_extract_gives(coin):
+    times = [T0 + dt.timedelta(seconds=s, microseconds=u) for s, u in ((0, 0), (3600, 500_000), (7200, 499_999))]
+    Price.objects.bulk_create(
+        Price(crypto=coin, datetime=t, open=1, high=1, low=1, close=1, interval_type="1h") for t in times
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXTRACT(EPOCH FROM datetime)::int8 FROM crypto_prices WHERE crypto_id = %s ORDER BY datetime",
+            [coin.id],
+        )
+        expected = [row[0] * 10**9 for row in cursor.fetchall()]
+    assert selectors.prices_load(crypto_id=coin.id, interval="1h").times.tolist() == expected

@@ -107,7 +107,7 @@ def test_publish_keeps_order_for_a_listener_across_threads(tdb, monkeypatch):
     """Many threads publish to one run; a listener on an event loop sees each thread's events in the
     order that thread published them, and nothing is lost."""
     sent = []
-    monkeypatch.setattr(events, "send_event", lambda channel, kind, payload: sent.append(payload))
+    monkeypatch.setattr(events, "send_events", lambda payloads: sent.extend(payload for _, payload in payloads))
 
     async def scenario():
         listener = events.subscribe("r1")
