@@ -377,6 +377,7 @@ async function loadRun(runId, { prefillForm = true, focus = false } = {}) {
   show($("#summary"), false);
   show($("#run-message"), false);
   Object.assign(state, { run: null, total: 0, completed: 0, finished: false });
+  page.dataset.settled = "false"; // "true" once the shown run's final state is on the page
   setStreamStatus("Loading…");
   let run;
   try {
@@ -528,7 +529,10 @@ async function finish(summary, elapsed, { settle, status } = {}) {
   }
   updateProgress();
   requestAnimationFrame(keepFocus); // after the frame: its check of what is visible forces no extra layout
-  if (!settle) return;
+  if (!settle) {
+    page.dataset.settled = "true";
+    return;
+  }
   // The stored run is the final word (skipped coins of a cancelled run, anything the stream missed).
   try {
     const run = await getJSON(`${urls.runs}${state.run.id}/`);
@@ -546,6 +550,7 @@ async function finish(summary, elapsed, { settle, status } = {}) {
   } catch {
     /* the rows from the stream stand */
   }
+  if (token === state.loadToken) page.dataset.settled = "true";
 }
 
 async function cancelRun() {
