@@ -23,9 +23,20 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
 from market_data.models import INTERVALS, Cryptocurrency
-from runs.models import FEW_BARS, FEW_TRADES, METRIC_DISPLAY, METRIC_FIELDS, BacktestRun, RunResult
+from runs.models import (
+    CUSTOM_PRESET,
+    FEW_BARS,
+    FEW_TRADES,
+    FILL_LABELS,
+    FILL_PRESETS,
+    FILL_TEXT,
+    METRIC_DISPLAY,
+    METRIC_FIELDS,
+    BacktestRun,
+    RunResult,
+)
 from runs.selectors import run_exists
-from strategies.engine import FEE_PCT, FILL_OPTIONS, STOP_MODES
+from strategies.engine import FEE_PCT, FILL, FILL_OPTIONS, METRICS, SLIPPAGE_PCT, STOP_MODE, STOP_MODES
 from sweeps.analysis import AGGREGATES, DEFAULT_OBJECTIVE
 from sweeps.models import Sweep
 
@@ -35,6 +46,11 @@ FAVICON = Path(settings.BASE_DIR) / "static" / "app" / "favicon.ico"
 def _metric_display(name: str) -> dict[str, object]:
     # A metric without display metadata yet still reaches the page, under its field name.
     return METRIC_DISPLAY.get(name) or {"label": name.replace("_", " ").capitalize(), "title": "", "unit": ""}
+
+
+def _fill_choices(spec) -> list[dict[str, str]]:
+    """An execution option's values (the engine's), each with its label and its words."""
+    return [{"value": v, "label": FILL_LABELS[spec.name][v], "text": FILL_TEXT[spec.name][v]} for v in spec.options]
 
 
 def page_facts() -> dict[str, Any]:
@@ -49,6 +65,22 @@ def page_facts() -> dict[str, Any]:
             {"value": value, "label": label, "style": BacktestRun.STATUS_STYLES[value]}
             for value, label in BacktestRun.Status.choices
         ],
+        "slippage": {
+            "min": SLIPPAGE_PCT.min,
+            "max": SLIPPAGE_PCT.max,
+            "default": SLIPPAGE_PCT.default,
+            "label": SLIPPAGE_PCT.display_name,
+        },
+        # The execution options (the engine's values), their labels and words, and the run form's presets.
+        "fill_options": {
+            spec.name: {
+                "label": spec.display_name,
+                "default": spec.default,
+                "options": _fill_choices(spec),
+            }
+            for spec in (FILL, STOP_MODE)
+        },
+        "fill_presets": [*FILL_PRESETS, CUSTOM_PRESET],
         "in_progress": [str(s) for s in BacktestRun.IN_PROGRESS],
         "resumable": [str(BacktestRun.Status.INTERRUPTED)],  # a sweep the server left continues
     }
@@ -80,6 +112,84 @@ def run_page(request: HttpRequest, run_id: UUID) -> HttpResponse:
 @require_GET
 def runs_page(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/runs.html", {"demo_data": _demo_data(), "nav": "runs", "facts": page_facts()})
+
+
+# Where the numbers differ from other tools on the same trades, and why (spec/ENGINE.md).
+DIFFERENCES: tuple[tuple[str, str], ...] = (
+    (
+        "The open position at the end is closed and counted",
+        "A position still open after the last bar is sold at the last close (reason end_of_data) and counts as a "
+        "trade in total_trades, the win rate and every trade metric. vectorbt's statistics count closed trades "
+        "only and report the open one apart; backtesting.py closes it only with finalize_trades=True; freqtrade "
+        "force-exits it at the end of the timerange.",
+    ),
+    (
+        "Moving averages are exactly rounded: an exact tie is not a cross",
+        "SMA(x, n) is the float64 nearest to the exact mean of its n inputs. pandas' rolling mean, which vectorbt and "
+        "backtesting.py use, keeps a running sum that drifts in the last bit, so two windows with equal means can "
+        "differ by 1e-20 and count as a cross. On real ADA/BTC 5-minute candles vectorbt and backtesting.py count "
+        "115 trades of a crossover where this engine counts 113.",
+    ),
+    (
+        "Sharpe and Sortino are per bar, annualised by the bars of a 24/7 year",
+        "The ratios are taken over the equity curve's bar-to-bar returns b, times sqrt(P) with P = 525,600 / "
+        "interval minutes (8,760 bars a year at 1h, 365 at 1d): crypto trades every day. No risk-free rate. "
+        "backtesting.py resamples the equity to daily returns first, freqtrade's report uses daily profits, and "
+        "vectorbt annualises by the freq it is given: the same trades can so give different ratios.",
+    ),
+    (
+        "Returns compound; the fee is charged on both fills",
+        "total_return is (final equity - 1) * 100 with all the equity in each trade, not a sum of trade "
+        "percentages. fee_pct is charged on the entry and on the exit, on the fill price (slippage included): "
+        "r = exit*(1-fee) / (entry*(1+fee)) - 1.",
+    ),
+    (
+        "Fills: at the close by default, the next open as an option",
+        "vectorbt fills at the signal bar's close, as the default here; backtesting.py and freqtrade fill at the next "
+        "bar's open (the Next open preset). With next-open fills and stops off the trades equal vectorbt's "
+        "from_signals on signals shifted one bar with price=open. With fills at the close a bar either exits or "
+        "enters, never both, and an entry bar is not checked for exit.",
+    ),
+    (
+        "An intrabar stop and a buy can share a bar",
+        "With the intrabar stop a bar whose low reaches the stop sells at the stop, or at the open when the bar "
+        "opened below it. That agrees with vectorbt's sl_stop given open, high and low, except that vectorbt takes "
+        "one order per bar and never buys again at the close of the bar that stopped out; here the stop and a buy "
+        "decided at the close are two moments, so both happen.",
+    ),
+    (
+        "A profit factor with no losing trade is undefined",
+        "profit_factor is null (shown “–”) when a trade gained and none lost, and 0 when none gained, rather than "
+        "an infinite ratio.",
+    ),
+)
+
+
+@require_GET
+def methods_page(request: HttpRequest) -> HttpResponse:
+    """`/methods/`: each metric and fill option in words and formulas, from the engine's own
+    definitions (strategies.engine METRICS, the execution options), and where other tools differ."""
+    context = {
+        "demo_data": _demo_data(),
+        "nav": "methods",
+        "metrics": METRICS,
+        "fill_options": [
+            {
+                "name": spec.name,
+                "label": spec.display_name,
+                "default": spec.default,
+                "options": _fill_choices(spec),
+            }
+            for spec in (FILL, STOP_MODE)
+        ],
+        "slippage": SLIPPAGE_PCT,
+        "fee": FEE_PCT,
+        "presets": FILL_PRESETS,
+        "differences": DIFFERENCES,
+        "few_trades": FEW_TRADES,
+        "few_bars": FEW_BARS,
+    }
+    return render(request, "pages/methods.html", context)
 
 
 @require_GET
@@ -146,5 +256,6 @@ urlpatterns = [
     path("sweeps/", sweeps_page, name="sweeps-page"),
     path("sweeps/new", sweep_new_page, name="sweep-new-page"),
     path("sweeps/<uuid:sweep_id>/", sweep_page, name="sweep-page"),
+    path("methods/", methods_page, name="methods-page"),
     path("favicon.ico", favicon, name="favicon"),
 ]

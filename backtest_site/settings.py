@@ -292,6 +292,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backtest_site.schema.refusals_add",
+        # The original endpoint and the event streams (not DRF views), with each event's payload.
+        "runs.schema.streams_add",
     ],
 }
 

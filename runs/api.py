@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django.conf import settings
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.utils.decorators import method_decorator
 from django.views.decorators.gzip import gzip_page
@@ -29,7 +30,7 @@ from . import selectors, services
 from .backends import BackendUnavailable
 from .charts import result_chart
 from .compare import MAX_RUNS, runs_compare
-from .models import BacktestRun
+from .models import BacktestRun, RunResult
 from .serializers import (
     BodyError,
     DetailSerializer,
@@ -39,6 +40,7 @@ from .serializers import (
     RunRequestSerializer,
     RunSerializer,
     RunStatusSerializer,
+    RunUpdateSerializer,
     ValidationErrorsSerializer,
     json_body_parse,
     portfolio_detail,
@@ -117,10 +119,17 @@ class RunRequestParser(JSONParser):
 class RunFilter(django_filters.FilterSet):
     strategy = django_filters.NumberFilter(field_name="strategy_id")
     status = django_filters.ChoiceFilter(choices=BacktestRun.Status.choices)
+    search = django_filters.CharFilter(
+        method="search_filter", max_length=100, help_text="runs whose name (or note) contains this, any case"
+    )
 
     class Meta:
         model = BacktestRun
-        fields = ["strategy", "status"]
+        fields = ["strategy", "status", "search"]
+
+    def search_filter(self, queryset, name, value):
+        text = value.strip().replace("\x00", "")
+        return queryset.filter(Q(name__icontains=text) | Q(note__icontains=text)) if text else queryset
 
 
 class RunListCreateApi(generics.ListAPIView):
@@ -135,7 +144,9 @@ class RunListCreateApi(generics.ListAPIView):
     authentication_classes = CSRF_PROTECTED
 
     def get_queryset(self):
-        return selectors.run_list()
+        return selectors.run_list().prefetch_related(
+            Prefetch("results", queryset=RunResult.objects.only("id", "run_id", "crypto_symbol"))
+        )
 
     def get_throttles(self):
         return [RunCreateThrottle()] if self.request.method == "POST" else []
@@ -161,15 +172,59 @@ class RunListCreateApi(generics.ListAPIView):
 
 
 class RunDetailApi(APIView):
-    """A run with its summary and one row per coin (rounded metrics)."""
+    """GET: a run with its summary and one row per coin (rounded metrics). PATCH: its name or note.
+    DELETE: a finished run, with its results, account and events (409 while it is in progress)."""
+
+    permission_classes = [AllowAny]  # runs have no owner (as cancel): the page renames and deletes
+    authentication_classes = CSRF_PROTECTED
+    parser_classes = [RunRequestParser]
+
+    def _detail(self, request: Request, run: BacktestRun) -> Response:
+        context = {"results": list(selectors.run_result_rows(run=run)), "request": request}
+        return Response(RunDetailSerializer(run, context=context).data)
 
     @extend_schema(responses={200: RunDetailSerializer})
     def get(self, request: Request, run_id) -> Response:
         run = selectors.run_get(run_id=run_id)
         if run is None:
             raise Http404
-        context = {"results": selectors.run_result_rows(run=run), "request": request}
-        return Response(RunDetailSerializer(run, context=context).data)
+        return self._detail(request, run)
+
+    @extend_schema(
+        request=RunUpdateSerializer,
+        responses={
+            200: RunDetailSerializer,
+            400: OpenApiResponse(ValidationErrorsSerializer, description="each bad field with its messages"),
+        },
+    )
+    def patch(self, request: Request, run_id) -> Response:
+        if not selectors.run_exists(run_id=run_id):
+            raise Http404
+        try:
+            data = request.data
+        except ParseError as exc:
+            return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
+        update = RunUpdateSerializer(data=data)
+        if not update.is_valid():
+            return Response({"errors": update.errors}, status=status.HTTP_400_BAD_REQUEST)
+        services.run_update(run_id=run_id, **update.validated_data)
+        return self._detail(request, selectors.run_get(run_id=run_id))
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: OpenApiResponse(description="deleted, with its results, account and stored events"),
+            409: OpenApiResponse(DetailSerializer, description="the run is in progress: cancel it first"),
+        },
+    )
+    def delete(self, request: Request, run_id) -> Response:
+        if not selectors.run_exists(run_id=run_id):
+            raise Http404
+        try:
+            services.run_delete(run_id=run_id)
+        except services.RunInProgress as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class RunResultApi(APIView):

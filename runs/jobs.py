@@ -224,6 +224,10 @@ def outcome_fields(outcome: CoinOutcome) -> dict[str, Any]:
         "state": RunResult.State.FAILED if outcome.error else RunResult.State.DONE,
         "error": outcome.error or "",
     }
+    series = outcome.prices
+    if series is not None and len(series):  # the bars actually used, failed coins' too
+        fields["first_bar"] = _moment(series.times[0])
+        fields["last_bar"] = _moment(series.times[-1])
     result = outcome.result
     if result is None:
         return fields
@@ -231,7 +235,6 @@ def outcome_fields(outcome: CoinOutcome) -> dict[str, Any]:
         value = result.metrics.get(name)
         fields[name] = None if value is None else int(value) if name in INTEGER_METRICS else float(value)
     fields["trade_log"] = trade_log_pack(result.trade_log)
-    series = outcome.prices
     fields["equity"] = equity_pack(equity_curve(series.times, result.equity, series.close))
     return fields
 
@@ -253,6 +256,10 @@ def run_chunk(run_id: Any, crypto_ids: Sequence[int]) -> None:
 
 # The jobs a backend may run, by name (a Celery task carries the name and the ids).
 JOBS: dict[str, Callable[..., None]] = {"run_chunk": run_chunk}
+
+
+def _moment(ns: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(ns) // 1_000_000_000, tz=dt.UTC)
 
 
 def trade_log_pack(log: Any) -> bytes:

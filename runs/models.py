@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import models
 
@@ -66,6 +67,61 @@ METRIC_DISPLAY: dict[str, dict[str, object]] = {
 # Fewer closed trades (or bars) than this and a coin's metrics are flagged as resting on too few.
 FEW_TRADES = 5
 FEW_BARS = 100
+
+# How each execution option fills, in words (the Methods page, the run header); keyed by the
+# engine's own option values (strategies.engine FILL.options, STOP_MODE.options).
+FILL_TEXT: dict[str, dict[str, str]] = {
+    "fill": {
+        "close": "orders fill at the close of the bar that decided them",
+        "next_open": "orders decided at a bar's close fill at the next bar's open",
+    },
+    "stop_mode": {
+        "close": "the stop-loss is checked on closes and sells at the close",
+        "intrabar": (
+            "the stop-loss rests as an order, hit when a bar's low reaches it (a gap through it fills at the open)"
+        ),
+    },
+}
+FILL_LABELS: dict[str, dict[str, str]] = {
+    "fill": {"close": "At the close", "next_open": "Next bar's open"},
+    "stop_mode": {"close": "On closes", "intrabar": "Intrabar (bar's low)"},
+}
+# The fill presets of the run form, stamped on every run (by their values, so a preset is never stored
+# apart from what it stands for); any other combination is "custom".
+FILL_PRESETS: tuple[dict[str, Any], ...] = (
+    {"key": "original", "label": "At the close (original)", "fill": "close", "stop_mode": "close", "slippage_pct": 0.0},
+    {"key": "next_open", "label": "Next open", "fill": "next_open", "stop_mode": "close", "slippage_pct": 0.0},
+    {
+        "key": "realistic",
+        "label": "Next open, intrabar stop, 0.05 % slippage",
+        "fill": "next_open",
+        "stop_mode": "intrabar",
+        "slippage_pct": 0.05,
+    },
+)
+CUSTOM_PRESET = {"key": "custom", "label": "Custom"}
+
+
+def fill_preset(fill: str, stop_mode: str, slippage_pct: float) -> dict[str, Any]:
+    """The preset a run's execution options are, or CUSTOM_PRESET."""
+    for preset in FILL_PRESETS:
+        if (preset["fill"], preset["stop_mode"]) == (fill, stop_mode) and abs(
+            preset["slippage_pct"] - slippage_pct
+        ) < 1e-12:
+            return preset
+    return CUSTOM_PRESET
+
+
+def fills_text(fill: str, stop_mode: str, slippage_pct: float, fee_pct: float) -> str:
+    """How a run's fills were simulated, in one sentence."""
+    slip = f"{slippage_pct:g} % slippage against the trader on every fill" if slippage_pct else "no slippage"
+    fee = f"a fee of {fee_pct:g} % per fill" if fee_pct else "no fee"
+    text = f"{FILL_TEXT['fill'][fill]}; {FILL_TEXT['stop_mode'][stop_mode]}; {slip}; {fee}."
+    return text[0].upper() + text[1:]
+
+
+RUN_NAME_MAX = 100
+RUN_NOTE_MAX = 2000
 
 
 class BacktestRunQuerySet(models.QuerySet):
@@ -136,6 +192,13 @@ class BacktestRun(models.Model):
     failed = models.IntegerField(default=0)
     skipped = models.IntegerField(default=0)  # pending coins skipped after a cancel
     summary = models.JSONField(null=True, blank=True)  # the `complete` event's summary
+    # The trader's own words for the run (editable after it: PATCH /api/runs/<id>/).
+    name = models.CharField(max_length=RUN_NAME_MAX, blank=True, default="", db_index=True)
+    note = models.TextField(max_length=RUN_NOTE_MAX, blank=True, default="")
+    # The bars actually used: the earliest first bar and the latest last bar of the run's coins
+    # (stored when it ends; the typed dates may lie outside the data).
+    first_bar = models.DateTimeField(null=True, blank=True)
+    last_bar = models.DateTimeField(null=True, blank=True)
 
     objects = BacktestRunQuerySet.as_manager()
 
@@ -167,6 +230,8 @@ class RunResult(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     error = models.TextField(blank=True, default="")
     bars = models.IntegerField(null=True, blank=True)
+    first_bar = models.DateTimeField(null=True, blank=True)  # the coin's first and last bar in the window
+    last_bar = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -13,14 +13,32 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from market_data.models import INTERVALS, SYMBOL_RE, Cryptocurrency
-from strategies.engine import FEE_PCT, FILL, PORTFOLIO_SLOTS, SLIPPAGE_PCT, STOP_MODE, InvalidParameters, ParamSpec
+from strategies.engine import (
+    FEE_PCT,
+    FILL,
+    INTERVAL_MINUTES,
+    PORTFOLIO_SLOTS,
+    SLIPPAGE_PCT,
+    STOP_MODE,
+    InvalidParameters,
+    ParamSpec,
+)
 from strategies.models import Strategy
 from strategies.services import strategy_parameters_resolve
 
 from . import services
 from .equity import equity_unpack
 from .events import round_metric, rounded_metrics
-from .models import INTEGER_METRICS, METRIC_FIELDS, BacktestRun, RunResult
+from .models import (
+    INTEGER_METRICS,
+    METRIC_FIELDS,
+    RUN_NAME_MAX,
+    RUN_NOTE_MAX,
+    BacktestRun,
+    RunResult,
+    fill_preset,
+    fills_text,
+)
 
 
 def run_links(run_id: Any) -> dict[str, str]:
@@ -174,6 +192,23 @@ def symbols_parse(value: Any, errors: dict[str, list[str]]) -> list[str]:
     return symbols
 
 
+def text_parse(value: Any, errors: dict[str, list[str]], *, field: str, max_length: int) -> str | None:
+    """A run's name or note: a string of at most max_length characters, trimmed; None when not given."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors[field] = ["must be a string"]
+        return None
+    text = value.strip()
+    if "\x00" in text:
+        errors[field] = ["must not contain NUL characters"]
+        return None
+    if len(text) > max_length:
+        errors[field] = [f"must be at most {max_length} characters, got {len(text)}"]
+        return None
+    return text
+
+
 ID_MAX = 2**63 - 1  # the id column's range (bigint)
 
 
@@ -313,6 +348,15 @@ class RunRequestSerializer(serializers.Serializer):
     symbols = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="coin subset; empty = every active coin"
     )
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=RUN_NAME_MAX, help_text="the run's name (optional, editable later)"
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=RUN_NOTE_MAX,
+        help_text="a note on the run (optional, editable)",
+    )
 
     def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
         # The whole validation is to_internal_value's: a body that is not an object (null, a
@@ -330,9 +374,70 @@ class RunRequestSerializer(serializers.Serializer):
         strategy = batch["strategy"]
         parameters = parameters_parse(strategy, data.get("parameters"), errors) if strategy else {}
         slots = slots_parse(data.get("portfolio_slots"), errors)
+        name = text_parse(data.get("name"), errors, field="name", max_length=RUN_NAME_MAX)
+        note = text_parse(data.get("note"), errors, field="note", max_length=RUN_NOTE_MAX)
         if errors:
             raise serializers.ValidationError(errors)
-        return {**batch, "parameters": parameters, "portfolio_slots": slots}
+        return {**batch, "parameters": parameters, "portfolio_slots": slots, "name": name or "", "note": note or ""}
+
+
+class RunUpdateSerializer(serializers.Serializer):
+    """The body of PATCH /api/runs/<id>/: a new name, a new note, or both (the rest of a run is what it ran with)."""
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=RUN_NAME_MAX)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=RUN_NOTE_MAX)
+
+    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
+        return self.to_internal_value(data)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object"]})
+        errors: dict[str, list[str]] = {}
+        for key in data:
+            if key not in self.fields:
+                errors[str(key)[:100]] = [
+                    f"unknown field, or one that cannot change; the fields are {', '.join(self.fields)}"
+                ]
+        name = text_parse(data.get("name"), errors, field="name", max_length=RUN_NAME_MAX)
+        note = text_parse(data.get("note"), errors, field="note", max_length=RUN_NOTE_MAX)
+        if not errors and name is None and note is None:
+            errors["non_field_errors"] = ["give a name, a note or both"]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {"name": name, "note": note}
+
+
+class FillPresetSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+
+
+def _iso_moment(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _shown(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def window_warnings(run: BacktestRun, first: dt.datetime | None, last: dt.datetime | None) -> dict[str, list[str]]:
+    """A start date before the first bar used, an end date after the last: said, naming the field.
+
+    Not a refusal: coins start and stop trading at different times, and the original endpoint
+    accepted any dates; the run uses the bars there are and is labelled with them.
+    """
+    warnings: dict[str, list[str]] = {}
+    bar = dt.timedelta(minutes=INTERVAL_MINUTES.get(run.interval, 60))  # a bar's time is its open
+    if first is not None and run.window_start is not None and first - run.window_start >= bar:
+        warnings["start_date"] = [
+            f"{run.start_date} is before the data: the first bar used is {_shown(first)}, and the run starts there"
+        ]
+    if last is not None and run.window_end is not None and run.window_end - last > bar and run.is_finished:
+        warnings["end_date"] = [
+            f"{run.end_date} is after the data: the last bar used is {_shown(last)}, and the run ends there"
+        ]
+    return warnings
 
 
 class RunCreatedSerializer(serializers.Serializer):
@@ -420,11 +525,19 @@ class RunSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     events_url = serializers.SerializerMethodField()
     page_url = serializers.SerializerMethodField()
+    fill_preset = serializers.SerializerMethodField()
+    fills_text = serializers.SerializerMethodField()
+    coin_symbols = serializers.SerializerMethodField()
+    first_bar = serializers.SerializerMethodField()
+    last_bar = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
 
     class Meta:
         model = BacktestRun
         fields = [
             "id",
+            "name",
+            "note",
             "strategy",
             "parameters",
             "rules",
@@ -447,6 +560,12 @@ class RunSerializer(serializers.ModelSerializer):
             "successful",
             "failed",
             "summary",
+            "fill_preset",
+            "fills_text",
+            "coin_symbols",
+            "first_bar",
+            "last_bar",
+            "warnings",
             "url",
             "events_url",
             "page_url",
@@ -473,6 +592,46 @@ class RunSerializer(serializers.ModelSerializer):
 
     def get_page_url(self, run: BacktestRun) -> str:
         return run_links(run.id)["page_url"]
+
+    @extend_schema_field(FillPresetSerializer)
+    def get_fill_preset(self, run: BacktestRun) -> dict[str, str]:
+        preset = fill_preset(run.fill, run.stop_mode, run.slippage_pct)
+        return {"key": preset["key"], "label": preset["label"]}
+
+    def get_fills_text(self, run: BacktestRun) -> str:
+        """How the fills were simulated, in words (runs.models.fills_text)."""
+        return fills_text(run.fill, run.stop_mode, run.slippage_pct, run.fee_pct)
+
+    def _rows(self, run: BacktestRun) -> list[RunResult]:
+        rows = self.context.get("results")
+        return list(rows) if rows is not None else list(run.results.all())  # prefetched by the list
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_coin_symbols(self, run: BacktestRun) -> list[str]:
+        """The symbols of the run's coins (those it ran on, not only those it was asked for)."""
+        return sorted(r.crypto_symbol for r in self._rows(run))
+
+    def _bars(self, run: BacktestRun) -> tuple[dt.datetime | None, dt.datetime | None]:
+        if run.first_bar is not None or "results" not in self.context:
+            return run.first_bar, run.last_bar
+        firsts = [r.first_bar for r in self.context["results"] if r.first_bar is not None]
+        lasts = [r.last_bar for r in self.context["results"] if r.last_bar is not None]
+        return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_first_bar(self, run: BacktestRun) -> str | None:
+        first = self._bars(run)[0]
+        return None if first is None else _iso_moment(first)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_last_bar(self, run: BacktestRun) -> str | None:
+        last = self._bars(run)[1]
+        return None if last is None else _iso_moment(last)
+
+    @extend_schema_field(serializers.DictField(child=serializers.ListField(child=serializers.CharField())))
+    def get_warnings(self, run: BacktestRun) -> dict[str, list[str]]:
+        """Typed dates outside the bars the run used, by field: the run ran on the bars there were."""
+        return window_warnings(run, *self._bars(run))
 
 
 def result_row(result: RunResult) -> dict[str, Any]:

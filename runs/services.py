@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from market_data.selectors import coins_with_bars
@@ -91,6 +91,8 @@ def run_create(
     stop_mode: str = "close",
     slippage_pct: float = 0.0,
     portfolio_slots: int | None = None,
+    name: str = "",
+    note: str = "",
     start: bool = True,
 ) -> BacktestRun:
     """Store a validated run, with one pending result row per coin.
@@ -124,6 +126,8 @@ def run_create(
             portfolio_slots=portfolio_slots,
             symbols=wanted,
             total=len(coins),
+            name=name,
+            note=note,
         )
         RunResult.objects.bulk_create(
             RunResult(run=run, crypto_id=c.id, crypto_symbol=c.symbol, crypto_name=c.name, is_demo=c.is_demo)
@@ -316,8 +320,14 @@ def run_finish(*, run_id: Any, message: str | None = None) -> bool:
         summary = events.summary_build(
             total=run["total"], rows=rows, failed=run["failed"], status=final, message=message, skipped=run["skipped"]
         )
+        bars = RunResult.objects.filter(run_id=run_id).aggregate(first=Min("first_bar"), last=Max("last_bar"))
         finished = BacktestRun.objects.filter(id=run_id, status__in=allowed, finished_at__isnull=True).update(
-            status=final, finished_at=now, elapsed_time=elapsed, summary=summary
+            status=final,
+            finished_at=now,
+            elapsed_time=elapsed,
+            summary=summary,
+            first_bar=bars["first"],
+            last_bar=bars["last"],
         )
         if finished:
             events.publish(run_id, events.complete_payload(summary=summary, elapsed_time=elapsed))
@@ -358,6 +368,38 @@ def run_cancel(*, run_id: Any) -> BacktestRun:
     if batch_cancel is not None:  # a queue: drop the chunks not yet started (their coins are skipped)
         batch_cancel(str(run_id))
     return run
+
+
+class RunInProgress(Exception):
+    """The run is still pending or running (HTTP 409): cancel it first."""
+
+
+def run_update(*, run_id: Any, name: str | None = None, note: str | None = None) -> BacktestRun:
+    """Rename a run or change its note (the trader's words; nothing the numbers depend on)."""
+    changes = {k: v for k, v in (("name", name), ("note", note)) if v is not None}
+    if changes:
+        BacktestRun.objects.filter(id=run_id).update(**changes)
+    return BacktestRun.objects.select_related("strategy").get(id=run_id)
+
+
+def run_delete(*, run_id: Any) -> None:
+    """Delete a finished run with its results, its account and its stored events.
+
+    A run in progress is refused (RunInProgress): its jobs would write rows and events of a run that
+    is gone. Cancel it first; once it has ended (a few seconds) it can be deleted.
+    """
+    from django_eventstream.models import Event, EventCounter
+
+    with transaction.atomic():
+        run = BacktestRun.objects.select_for_update().filter(id=run_id).first()
+        if run is None:
+            return
+        if run.status in BacktestRun.IN_PROGRESS:
+            raise RunInProgress(f"run {run_id} is {run.status}: cancel it first, then delete it")
+        channel = events.channel_name(run_id)
+        Event.objects.filter(channel=channel).delete()
+        EventCounter.objects.filter(name=channel).delete()
+        run.delete()  # its results and its portfolio go with it (on_delete=CASCADE)
 
 
 def run_final_payload(run: BacktestRun) -> dict[str, Any]:

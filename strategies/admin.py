@@ -134,7 +134,7 @@ class ParameterFormSet(BaseInlineFormSet):
             self._clean_rules(parent, parent_data)
             return
         key = parent_data.get("key") or self.instance.key
-        defaults, form_of = {}, {}
+        defaults, form_of, labels = {}, {}, {}
         for form in self._kept():
             data = form.cleaned_data
             try:
@@ -153,10 +153,11 @@ class ParameterFormSet(BaseInlineFormSet):
             if data.get("is_active"):
                 defaults[data["parameter_name"]] = default
                 form_of[data["parameter_name"]] = form
+                labels[data["parameter_name"]] = data.get("display_name") or ""
         if any(form.errors for form in self.forms) or not defaults:
             return
         try:
-            strategy_defaults_validate(strategy_key=key, defaults=defaults)
+            strategy_defaults_validate(strategy_key=key, defaults=defaults, labels=labels)
         except InvalidParameters as exc:
             form_of[exc.parameter].add_error("default_value", f"with the other defaults: {exc.rule}")
 

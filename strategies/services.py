@@ -111,13 +111,16 @@ def strategy_parameter_validate(
     return default
 
 
-def strategy_defaults_validate(*, strategy_key: str, defaults: Mapping[str, Any]) -> None:
+def strategy_defaults_validate(
+    *, strategy_key: str, defaults: Mapping[str, Any], labels: Mapping[str, str] | None = None
+) -> None:
     """Check the active definitions' defaults together (cross-field rules such as fast < slow).
 
-    Raises InvalidParameters naming the parameter whose default breaks a rule.
+    Raises InvalidParameters naming the parameter whose default breaks a rule (the other one by its
+    display name: `labels`, as the admin's form has them, else the engine's).
     """
     spec = strategy_spec(strategy_key)
-    parameters_resolve(strategy_key, {k: v for k, v in defaults.items() if spec.param(k) is not None})
+    parameters_resolve(strategy_key, {k: v for k, v in defaults.items() if spec.param(k) is not None}, labels=labels)
 
 
 def _check_narrowed(definition: ParameterDefinition, value: Any) -> None:
@@ -174,7 +177,8 @@ def strategy_parameters_resolve(*, strategy: Strategy, params: Mapping[str, Any]
             continue
         _check_narrowed(definition, value)
         merged[name] = value
-    return parameters_resolve(strategy.key, merged)
+    labels = {name: d.display_name for name, d in definitions.items() if d.display_name}
+    return parameters_resolve(strategy.key, merged, labels=labels)
 
 
 def strategy_keys() -> Iterable[str]:

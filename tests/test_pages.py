@@ -272,3 +272,70 @@ def test_a_run_page_shows_the_demo_badge_only_for_a_run_of_demo_coins(client, pl
     demo = Cryptocurrency.objects.get(symbol="DEMO")
     RunResult.objects.create(run=run, crypto=demo, crypto_symbol="DEMO", crypto_name=demo.name, is_demo=True)
     assert 'id="demo-badge"' in client.get(f"/runs/{run.id}/").content.decode()
+
+
+def test_the_run_form_offers_the_fill_presets_defined_once_on_the_server(client, plain_static, db):
+    from runs.models import CUSTOM_PRESET, FILL_PRESETS
+    from strategies.engine import FILL, SLIPPAGE_PCT, STOP_MODE
+
+    html = client.get("/").content.decode()
+    facts = page_facts_of(html)
+    assert facts["fill_presets"] == [*FILL_PRESETS, CUSTOM_PRESET]
+    assert [p["label"] for p in facts["fill_presets"]] == [
+        "At the close (original)",
+        "Next open",
+        "Next open, intrabar stop, 0.05 % slippage",
+        "Custom",
+    ]
+    assert [o["value"] for o in facts["fill_options"]["fill"]["options"]] == list(FILL.options)
+    assert [o["value"] for o in facts["fill_options"]["stop_mode"]["options"]] == list(STOP_MODE.options)
+    assert facts["slippage"]["max"] == SLIPPAGE_PCT.max
+    for preset in facts["fill_presets"]:
+        assert f'<option value="{preset["key"]}">' in html
+    assert 'id="slippage_pct"' in html and 'id="fill"' in html and 'id="stop_mode"' in html
+    assert 'href="/methods/' in html  # the run page links the methods
+
+
+def test_scripts_keep_no_copy_of_the_fill_presets_or_option_labels():
+    from runs.models import FILL_LABELS, FILL_PRESETS
+
+    source = "\n".join(p.read_text() for p in APP.glob("*.js"))
+    for preset in FILL_PRESETS:
+        assert preset["label"] not in source, preset["label"]
+    for labels in FILL_LABELS.values():
+        for label in labels.values():
+            assert f'"{label}"' not in source, label
+    assert "at the signal bar's close" not in source  # the sweep form's old copy
+
+
+def test_the_methods_page_states_each_metric_and_fill_option_from_the_engine(client, plain_static, db):
+    from django.utils.html import escape
+
+    from backtest_site.pages import DIFFERENCES
+    from runs.models import FILL_PRESETS, FILL_TEXT
+    from strategies.engine import METRICS
+
+    response = client.get("/methods/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for metric in METRICS:
+        assert f'id="metric-{metric.name}"' in html
+        assert escape(metric.label) in html and escape(metric.description) in html and escape(metric.formula) in html
+    for texts in FILL_TEXT.values():
+        for text in texts.values():
+            assert escape(text) in html
+    for preset in FILL_PRESETS:
+        assert escape(preset["label"]) in html
+    for title, _ in DIFFERENCES:
+        assert escape(title) in html
+    for words in ("vectorbt", "backtesting.py", "freqtrade", "end_of_data", "exactly rounded", "sqrt(P)"):
+        assert words in html, words
+    assert 'aria-current="page" href="/methods/"' in html
+
+
+def test_every_result_page_links_the_methods(client, plain_static, run):
+    for url in (f"/runs/{run.id}/", "/"):
+        html = client.get(url).content.decode()
+        assert 'id="run-methods-link"' in html and 'id="detail-methods-link"' in html
+    sweep_html = (ROOT / "templates" / "pages" / "sweeps_detail.html").read_text()
+    assert "{% url 'methods-page' %}" in sweep_html

@@ -34,7 +34,11 @@ BAD_REQUESTS = [
     ({"parameters": {"rsi_period": 14.5}}, "parameters.rsi_period", "integer"),
     ({"parameters": {"rsi_period": "14"}}, "parameters.rsi_period", "integer"),
     ({"parameters": {"nonsense": 1}}, "parameters.nonsense", "unknown parameter"),
-    ({"parameters": {"oversold_threshold": 80}}, "parameters.oversold_threshold", "less than overbought_threshold"),
+    (
+        {"parameters": {"oversold_threshold": 80}},
+        "parameters.oversold_threshold",
+        "less than Overbought threshold (80 ≥ 70)",
+    ),
     ({"parameters": {"rsi_smoothing": "ema"}}, "parameters.rsi_smoothing", "one of"),
     ({"parameters": [1, 2]}, "parameters", "must be an object"),
     ({"start_date": "2024-02-30"}, "start_date", "not a valid date"),

@@ -75,3 +75,6 @@ export function withQuery(url, params) {
   }
   return u.origin === window.location.origin ? u.pathname + u.search : u.toString();
 }
+
+// Any other method (PATCH, DELETE), with the same errors.
+export const sendJSON = (method, url, body, options = {}) => requestJSON(url, { ...options, method, body });

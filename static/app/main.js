@@ -6,19 +6,20 @@
 //   2. if it is still running, join its event stream from event 0 (rows are keyed by coin, so
 //      replayed results never double); if the stream cannot be held, poll the run instead;
 //   3. at the end, the summary cards, and one more GET to settle the final state.
-import { ApiError, getAll, getJSON, postJSON } from "./api.js";
+import { ApiError, getAll, getJSON, postJSON, sendJSON } from "./api.js";
 import { CoinDetail } from "./coin_detail.js";
 import { renderRunRules } from "./run_rules.js";
 import { CoinPicker } from "./coins.js";
-import { $, el, fmtInt, fmtNum, show } from "./dom.js";
+import { $, el, fmtDateTime, fmtInt, fmtNum, show } from "./dom.js";
 import { facts, IN_PROGRESS, statusClass, statusLabel } from "./facts.js";
+import { FillPresets } from "./fills.js";
 import {
   clearErrors, collectRun, formSnapshot, renderParameters, setParameterValues, showErrors, showFormAlert,
 } from "./form.js";
 import { Presets } from "./presets.js";
 import { RunStream } from "./stream.js";
 import { renderSummary } from "./summary.js";
-import { downloadText, ResultsTable, rowFrom, SORT_KEYS } from "./table.js";
+import { COLUMNS, downloadText, ResultsTable, rowFrom, SORT_KEYS } from "./table.js";
 
 const POLL_MS = 2000;
 // While the stream is open, the stored run is checked now and then too: a run that ended without a
@@ -51,6 +52,7 @@ const state = {
 };
 
 const picker = new CoinPicker($("#coins-field"));
+const fills = new FillPresets(form);
 const detail = new CoinDetail($("#detail-modal"));
 const table = new ResultsTable({
   table: $("#results-table"),
@@ -102,6 +104,20 @@ function applyInterval() {
     input.max = last;
     if (input.dataset.touched !== "true") input.value = value;
   }
+  state.dataRange = { first, last, interval };
+  dateWarnings();
+}
+
+// A typed date outside the data is not refused (coins start and end at different times, and the
+// server runs on the bars there are), but said next to its field before the run.
+function dateWarnings() {
+  const { first, last, interval } = state.dataRange || {};
+  const start = $("#start_date").value;
+  const end = $("#end_date").value;
+  $("#start_date-warning").textContent = first && start && start < first
+    ? `Before the data: the first ${interval} bar is on ${first}; the run will start there.` : "";
+  $("#end_date-warning").textContent = last && end && end > last
+    ? `After the data: the last ${interval} bar is on ${last}; the run will end there.` : "";
 }
 
 // The template lists every interval the site knows (facts.intervals); keep those with data.
@@ -126,6 +142,7 @@ function resetDefaults() {
   clearErrors(form);
   selectStrategy($("#strategy").value);
   $("#fee_pct").value = String(facts.fee.default);
+  fills.reset();
   for (const id of ["start_date", "end_date"]) $(`#${id}`).dataset.touched = "false";
   applyInterval();
   picker.search.value = "";
@@ -149,6 +166,7 @@ function prefill(run) {
   }
   applyInterval();
   $("#fee_pct").value = String(run.fee_pct ?? facts.fee.default);
+  fills.set({ ...run, fill_preset: run.fill_preset?.key });
   picker.select(run.symbols || null);
 }
 
@@ -166,11 +184,13 @@ function applySnapshot(snap) {
     $("#end_date").value = snap.end_date || "";
   }
   if (snap.fee_pct !== undefined) $("#fee_pct").value = snap.fee_pct;
+  if (snap.fill) fills.set(snap);
   picker.select(snap.symbols || null);
+  dateWarnings();
 }
 
 function snapshot() {
-  return formSnapshot({ form, strategy: state.strategy, coinPicker: picker });
+  return { ...formSnapshot({ form, strategy: state.strategy, coinPicker: picker }), ...fills.snapshot() };
 }
 
 // The current form in this history entry, so Back (and a reload) finds it as it was left.
@@ -198,6 +218,9 @@ async function submitRun(event) {
   event.preventDefault();
   clearErrors(form);
   const { body, errors } = collectRun({ form, strategy: state.strategy, coinPicker: picker });
+  fills.collect(body, errors);
+  const name = $("#run_name").value.trim();
+  if (name) body.name = name;
   if (Object.keys(errors).length) {
     showErrors(form, errors)?.focus();
     return;
@@ -226,7 +249,9 @@ async function submitRun(event) {
 function handleCreateError(err) {
   if (!(err instanceof ApiError)) throw err;
   if (err.status === 400 && err.body?.errors) {
-    showErrors(form, err.body.errors)?.focus();
+    const errors = err.body.errors;
+    if (["fill", "stop_mode", "slippage_pct"].some((k) => k in errors)) fills.set({ fill_preset: "custom" });
+    showErrors(form, errors)?.focus();
   } else if (err.status === 429) {
     const wait = Number.isFinite(err.retryAfter) && err.retryAfter > 0 ? Math.ceil(err.retryAfter) : 5;
     showFormAlert(form, `Too many runs are in progress right now. Please try again in ${wait} second${wait === 1 ? "" : "s"}.`);
@@ -259,9 +284,12 @@ function renderRunPanel(run) {
   $("#run-title").textContent = run.strategy?.name || "Run";
   const params = Object.entries(run.parameters || {}).map(([k, v]) => `${paramLabel(k)} ${v}`).join(" · ");
   const period = `${dateOnly(run.start_date) || "first bar"} → ${dateOnly(run.end_date) || "last bar"}`;
-  const coins = run.symbols?.length ? `${run.symbols.length} coin${run.symbols.length === 1 ? "" : "s"}` : "all coins";
-  $("#run-meta").textContent = [params, `${period} · ${run.interval} bars · fee ${fmtNum(run.fee_pct ?? 0)}%`, coins]
+  $("#run-meta").textContent = [params, `${period} · ${run.interval} bars · fee ${fmtNum(run.fee_pct ?? 0)}%`, coinsText(run)]
     .filter(Boolean).join(" | ");
+  $("#run-fill-preset").textContent = run.fill_preset?.label || "";
+  $("#run-fills-text").textContent = run.fills_text || "";
+  renderBars(run);
+  renderName(run);
   const link = $("#run-link");
   link.href = run.page_url || `/runs/${run.id}/`;
   link.title = new URL(link.href, window.location.origin).href;
@@ -271,12 +299,44 @@ function renderRunPanel(run) {
   setStatus(run.status);
 }
 
+// The coins by name (the first dozen, then how many more), not only a count.
+function coinsText(run) {
+  const symbols = run.coin_symbols?.length ? run.coin_symbols : run.symbols || [];
+  if (!symbols.length) return "all coins";
+  const shown = symbols.slice(0, 12).join(", ");
+  const more = symbols.length > 12 ? ` and ${symbols.length - 12} more` : "";
+  return `${symbols.length} coin${symbols.length === 1 ? "" : "s"}: ${shown}${more}`;
+}
+
+// The bars the run actually used, and a typed date outside them said as the server says it.
+function renderBars(run) {
+  $("#run-bars").textContent = run.first_bar
+    ? `Bars used: ${fmtDateTime(run.first_bar)} → ${fmtDateTime(run.last_bar)}` : "";
+  const warnings = Object.entries(run.warnings || {});
+  const box = $("#run-warnings");
+  box.replaceChildren(...warnings.map(([field, messages]) => el("div", { dataset: { field }, text: `${FIELD_LABELS[field] || field}: ${messages.join(" ")}` })));
+  show(box, warnings.length > 0);
+}
+
+const FIELD_LABELS = { start_date: "From", end_date: "To" };
+
+function renderName(run) {
+  $("#run-name").textContent = run.name || "";
+  $("#run-note").textContent = run.note || "";
+  show($("#run-name-line"), Boolean(run.name || run.note));
+  if (run.name) $("#run-title").textContent = `${run.name} · ${run.strategy?.name || "Run"}`;
+  const finished = !IN_PROGRESS.has(run.status);
+  $("#run-delete").disabled = !finished;
+  $("#run-delete").title = finished ? "" : "A run in progress cannot be deleted: cancel it first";
+}
+
 function setStatus(status) {
   const badge = $("#run-status");
   badge.textContent = statusLabel(status);
   badge.dataset.status = status;
   badge.className = statusClass(status);
   show($("#cancel-button"), IN_PROGRESS.has(status));
+  $("#run-delete").disabled = IN_PROGRESS.has(status);
   if (state.run) state.run.status = status;
 }
 
@@ -319,6 +379,7 @@ async function loadRun(runId, { prefillForm = true, focus = false } = {}) {
   show($("#summary"), false);
   show($("#run-message"), false);
   Object.assign(state, { run: null, total: 0, completed: 0, finished: false });
+  page.dataset.settled = "false"; // "true" once the shown run's final state is on the page
   setStreamStatus("Loading…");
   let run;
   try {
@@ -470,7 +531,10 @@ async function finish(summary, elapsed, { settle, status } = {}) {
   }
   updateProgress();
   requestAnimationFrame(keepFocus); // after the frame: its check of what is visible forces no extra layout
-  if (!settle) return;
+  if (!settle) {
+    page.dataset.settled = "true";
+    return;
+  }
   // The stored run is the final word (skipped coins of a cancelled run, anything the stream missed).
   try {
     const run = await getJSON(`${urls.runs}${state.run.id}/`);
@@ -478,6 +542,7 @@ async function finish(summary, elapsed, { settle, status } = {}) {
     state.run = { ...state.run, ...run };
     upsertStored(run);
     setStatus(run.status);
+    renderBars(run);
     show($("#run-demo-badge"), (run.results || []).some((r) => r.is_demo));
     table.flush();
     const skipped = skippedCount();
@@ -487,6 +552,7 @@ async function finish(summary, elapsed, { settle, status } = {}) {
   } catch {
     /* the rows from the stream stand */
   }
+  if (token === state.loadToken) page.dataset.settled = "true";
 }
 
 async function cancelRun() {
@@ -541,6 +607,96 @@ function openDetail(row) {
   detail.load(state.run, row, window.bootstrap ? visible : Promise.resolve());
 }
 
+// --- Name, note, delete ---------------------------------------------------------------------------
+
+function openEdit(open) {
+  show($("#run-edit-form"), open);
+  $("#run-edit").setAttribute("aria-expanded", String(open));
+  if (open) {
+    $("#edit-name").value = state.run?.name || "";
+    $("#edit-note").value = state.run?.note || "";
+    $("#edit-name").focus();
+  }
+}
+
+async function saveEdit(event) {
+  event.preventDefault();
+  if (!state.run) return;
+  const editForm = $("#run-edit-form");
+  for (const n of editForm.querySelectorAll(".is-invalid")) n.classList.remove("is-invalid");
+  try {
+    const run = await sendJSON("PATCH", `${urls.runs}${state.run.id}/`, { name: $("#edit-name").value, note: $("#edit-note").value });
+    state.run = { ...state.run, name: run.name, note: run.note };
+    renderName(state.run);
+    openEdit(false);
+    $("#run-edit-status").textContent = "Saved.";
+    $("#run-edit").focus();
+  } catch (err) {
+    const errors = err.body?.errors || {};
+    for (const [field, messages] of Object.entries(errors)) {
+      const input = $(`#edit-${field}`);
+      if (!input) continue;
+      input.classList.add("is-invalid");
+      $(`#edit-${field}-error`).textContent = [].concat(messages).join(" ");
+    }
+    if (!Object.keys(errors).length) $("#run-edit-status").textContent = `Could not save: ${err.message}`;
+  }
+}
+
+// Delete asks once more on the page (no browser dialog), then goes to the list of runs.
+async function deleteRun(confirmed) {
+  if (!state.run) return;
+  const confirm = $("#run-delete-confirm");
+  if (!confirmed) {
+    show(confirm, true);
+    confirm.focus();
+    $("#run-edit-status").textContent = "Deleting removes its results and events for good.";
+    return;
+  }
+  try {
+    await sendJSON("DELETE", `${urls.runs}${state.run.id}/`);
+  } catch (err) {
+    show(confirm, false);
+    $("#run-edit-status").textContent = err.status === 409 ? "The run is in progress: cancel it first." : `Could not delete: ${err.message}`;
+    return;
+  }
+  window.location.assign(`/runs/?deleted=${encodeURIComponent(state.run.name || state.run.id.slice(0, 8))}`);
+}
+
+// --- Sweep: this form as a new sweep ------------------------------------------------------------
+
+// /sweeps/new with the form in its query string (strategy, each parameter as p.<name>, dates, interval,
+// fee and fill options, coins); the sweep form reads the same names.
+function sweepUrl() {
+  const { body } = collectRun({ form, strategy: state.strategy, coinPicker: picker });
+  fills.collect(body, {});
+  const q = new URLSearchParams();
+  if (body.strategy_id) q.set("strategy", String(body.strategy_id));
+  for (const [name, value] of Object.entries(body.parameters || {})) q.set(`p.${name}`, String(value));
+  for (const key of ["start_date", "end_date", "interval", "fee_pct", "fill", "stop_mode", "slippage_pct"]) {
+    if (body[key] !== undefined && body[key] !== null && !Number.isNaN(body[key])) q.set(key, String(body[key]));
+  }
+  if (body.symbols?.length) q.set("symbols", body.symbols.join(","));
+  return `${$("#sweep-button").dataset.url || "/sweeps/new"}?${q}`;
+}
+
+// --- Columns ---------------------------------------------------------------------------------------
+
+function renderColumnChooser() {
+  const list = $("#columns-list");
+  list.replaceChildren(...COLUMNS.filter((c) => !c.fixed).map((col) => {
+    const id = `col-${col.key}`;
+    const box = el("input", { class: "form-check-input", type: "checkbox", id, value: col.key });
+    box.checked = table.shown.has(col.key);
+    box.addEventListener("change", () => {
+      const keys = new Set([...list.querySelectorAll("input:checked")].map((b) => b.value));
+      table.setColumns(keys);
+    });
+    return el("div", { class: "form-check small" }, box,
+      el("label", { class: "form-check-label text-nowrap", for: id, text: col.label, title: col.title }));
+  }));
+}
+
 // --- Wiring -------------------------------------------------------------------------------------
 
 async function copyLink() {
@@ -574,7 +730,7 @@ async function init() {
   // Any change to the form: the shown results are marked as the shown run's, and Back will find it.
   for (const type of ["input", "change"]) {
     form.addEventListener(type, (event) => {
-      if (event.target.closest("#presets") || event.target.id === "coin-search") return;
+      if (event.target.closest("#presets") || event.target.id === "coin-search" || event.target.id === "run_name") return;
       markStale();
       rememberForm();
     });
@@ -586,6 +742,15 @@ async function init() {
     strategyName: (id) => state.strategies.find((s) => String(s.id) === String(id))?.name || "",
   });
   $("#export-csv").addEventListener("click", exportCsv);
+  renderColumnChooser();
+  $("#columns-reset").addEventListener("click", () => { table.setColumns(null); renderColumnChooser(); });
+  $("#run-edit").addEventListener("click", () => openEdit($("#run-edit-form").classList.contains("d-none")));
+  $("#run-edit-cancel").addEventListener("click", () => openEdit(false));
+  $("#run-edit-form").addEventListener("submit", saveEdit);
+  $("#run-delete").addEventListener("click", () => deleteRun(false));
+  $("#run-delete-confirm").addEventListener("click", () => deleteRun(true));
+  $("#sweep-button").addEventListener("click", () => window.location.assign(sweepUrl()));
+  for (const id of ["start_date", "end_date"]) $(`#${id}`).addEventListener("input", dateWarnings);
   $("#cancel-button").addEventListener("click", cancelRun);
   const modalEl = $("#detail-modal");
   modalEl.addEventListener("keydown", trapFocus);
@@ -615,6 +780,7 @@ async function init() {
   selectStrategy(state.strategies[0]?.id);
   applyInterval();
   $("#run-button").disabled = state.strategies.length === 0;
+  $("#sweep-button").disabled = state.strategies.length === 0;
   if (page.dataset.runId) await loadRun(page.dataset.runId, { prefillForm: true });
   else if (history.state?.form) applySnapshot(history.state.form); // Back to the page: the form as it was left
   page.dataset.ready = "true";

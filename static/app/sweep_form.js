@@ -8,6 +8,7 @@ import { $, $$, el, fmtInt, show } from "./dom.js";
 import {
   activeDefinitions, checkParameter, clearErrors, numberStep, paramKey, renderParameters, showErrors, showFormAlert,
 } from "./form.js";
+import { facts } from "./facts.js";
 import { aggregateLabel, dateOnly, sweepOptions } from "./sweep_common.js";
 
 const PREVIEW_DELAY_MS = 300;
@@ -307,11 +308,46 @@ function fillSelect(select, values, labels = {}, selected = null) {
   if (selected && values.includes(selected)) select.value = selected;
 }
 
+// The run page's "Sweep…" opens this page with its form in the query string: each parameter as
+// p.<name> (its fixed value), dates, interval, fee, fill options and coins.
+function prefillFromQuery(query) {
+  for (const def of activeDefinitions(state.strategy)) {
+    const raw = query.get(`p.${def.name}`);
+    if (raw === null) continue;
+    const input = $(`#${CSS.escape(`param-${def.name}`)}`, $("#sweep-params"));
+    if (!input) continue;
+    if (def.type === "boolean") input.checked = raw === "true";
+    else input.value = raw;
+    const list = $(`#${CSS.escape(`list-${def.name}`)}`);
+    if (list && list.type === "text") list.value = raw;
+  }
+  const interval = query.get("interval");
+  if (interval && [...$("#interval").options].some((o) => o.value === interval)) {
+    $("#interval").value = interval;
+    applyInterval();
+  }
+  for (const id of ["start_date", "end_date"]) {
+    const value = query.get(id);
+    if (value) {
+      $(`#${id}`).value = value.slice(0, 10);
+      $(`#${id}`).dataset.touched = "true";
+    }
+  }
+  for (const id of ["fee_pct", "slippage_pct", "fill", "stop_mode"]) {
+    const value = query.get(id);
+    if (value !== null && $(`#${id}`)) $(`#${id}`).value = value;
+  }
+  const symbols = query.get("symbols");
+  if (symbols) picker.select(symbols.split(",").filter(Boolean));
+}
+
 async function init() {
   const objectiveLabels = Object.fromEntries((options.aggregates || []).map((a) => [a, aggregateLabel(a)]));
   fillSelect($("#objective"), options.aggregates || [], objectiveLabels, options.objective);
-  fillSelect($("#fill"), options.fill || ["close"], { close: "at the signal bar's close", next_open: "at the next bar's open" });
-  fillSelect($("#stop_mode"), options.stop_mode || ["close"], { close: "closes", intrabar: "intrabar (high/low)" });
+  // The options' labels are the server's (runs.models FILL_LABELS, through the page facts).
+  const labels = (name) => Object.fromEntries((facts.fill_options?.[name]?.options || []).map((o) => [o.value, o.label]));
+  fillSelect($("#fill"), options.fill || ["close"], labels("fill"));
+  fillSelect($("#stop_mode"), options.stop_mode || ["close"], labels("stop_mode"));
   try {
     [state.strategies, state.coins] = await Promise.all([getAll(urls.strategies), getAll(urls.coins)]);
   } catch (err) {
@@ -326,9 +362,11 @@ async function init() {
   const intervals = INTERVAL_ORDER.filter((i) => seen.has(i));
   fillSelect($("#interval"), intervals.length ? intervals : ["1h"], {}, "1h");
   applyInterval();
-  const wanted = new URLSearchParams(window.location.search).get("strategy");
+  const query = new URLSearchParams(window.location.search);
+  const wanted = query.get("strategy");
   const initial = state.strategies.find((s) => String(s.id) === wanted || s.key === wanted) || state.strategies[0];
   selectStrategy(initial?.id);
+  prefillFromQuery(query);
 
   strategySelect.addEventListener("change", () => {
     selectStrategy(strategySelect.value);

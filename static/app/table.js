@@ -23,21 +23,48 @@ const metricColumn = (key) => {
   return { key, label: m.label, title: m.title, fmt: metricFormat(m), colour: Boolean(m.colour) };
 };
 
+const vsBuyHold = {
+  key: "vs_bh", label: "vs B&H", fmt: (v) => (isNum(v) ? `${v > 0 ? "+" : ""}${fmtNum(v)} pp` : "–"), colour: true,
+  title: "Return minus buy-and-hold return, in percentage points",
+};
+// The columns shown until the trader chooses (the original's metrics); every other metric can be added.
+const DEFAULT_METRICS = ["total_return", "buy_hold_return", "win_rate", "total_trades", "sharpe_ratio", "max_drawdown",
+  "exposure_pct", "stop_loss_exits"];
+export const DEFAULT_COLUMNS = ["symbol", "total_return", "buy_hold_return", "vs_bh", "win_rate", "total_trades",
+  "sharpe_ratio", "max_drawdown", "exposure_pct", "stop_loss_exits", "status"];
+// Every column there is, in display order: the defaults first, then the other metrics in the engine's order.
 export const COLUMNS = [
-  { key: "symbol", label: "Coin", type: "text" },
+  { key: "symbol", label: "Coin", type: "text", fixed: true },
   metricColumn("total_return"),
   metricColumn("buy_hold_return"),
-  { key: "vs_bh", label: "vs B&H", fmt: (v) => (isNum(v) ? `${v > 0 ? "+" : ""}${fmtNum(v)} pp` : "–"), colour: true,
-    title: "Return minus buy-and-hold return, in percentage points" },
-  metricColumn("win_rate"),
-  metricColumn("total_trades"),
-  metricColumn("sharpe_ratio"),
-  metricColumn("max_drawdown"),
-  metricColumn("exposure_pct"),
-  metricColumn("stop_loss_exits"),
-  { key: "status", label: "Status", type: "text" },
+  vsBuyHold,
+  ...DEFAULT_METRICS.slice(2).map(metricColumn),
+  ...[...METRICS.keys()].filter((k) => !DEFAULT_METRICS.includes(k)).map(metricColumn),
+  { key: "status", label: "Status", type: "text", fixed: true },
 ];
 export const SORT_KEYS = new Set(COLUMNS.map((c) => c.key));
+
+const COLUMNS_KEY = "backtest.columns.v1";
+
+// The columns this browser chose (localStorage), or the defaults.
+export function storedColumns() {
+  try {
+    const keys = JSON.parse(localStorage.getItem(COLUMNS_KEY) || "null");
+    if (Array.isArray(keys) && keys.length) return new Set([...keys.filter((k) => SORT_KEYS.has(k)), "symbol", "status"]);
+  } catch {
+    /* a broken entry: the defaults */
+  }
+  return new Set(DEFAULT_COLUMNS);
+}
+
+function storeColumns(keys) {
+  try {
+    if (keys) localStorage.setItem(COLUMNS_KEY, JSON.stringify([...keys]));
+    else localStorage.removeItem(COLUMNS_KEY);
+  } catch {
+    /* storage off: the choice lasts for this page */
+  }
+}
 
 function num(value) {
   if (value === null || value === undefined || value === "") return null;
@@ -96,17 +123,34 @@ export class ResultsTable {
     this.sort = { key: null, dir: "none" };
     this.frame = 0;
     this.rowHeight = 0;
-    this.topSpacer = el("tr", { class: "spacer", "aria-hidden": "true" }, el("td", { colspan: COLUMNS.length }));
-    this.bottomSpacer = el("tr", { class: "spacer", "aria-hidden": "true" }, el("td", { colspan: COLUMNS.length }));
+    this.shown = storedColumns();
+    this.columns = COLUMNS.filter((c) => this.shown.has(c.key));
+    this.topSpacer = el("tr", { class: "spacer", "aria-hidden": "true" }, el("td", { colspan: this.columns.length }));
+    this.bottomSpacer = el("tr", { class: "spacer", "aria-hidden": "true" }, el("td", { colspan: this.columns.length }));
     this.renderHead();
     const later = () => this.rows.size >= VIRTUAL_FROM && this.schedule();
     window.addEventListener("scroll", later, { passive: true });
     window.addEventListener("resize", later);
   }
 
+  // Show these columns (a Set of keys; null: the defaults), remember them in this browser, redraw every row.
+  setColumns(keys) {
+    this.shown = keys ? new Set([...keys, "symbol", "status"]) : new Set(DEFAULT_COLUMNS);
+    storeColumns(keys ? this.shown : null);
+    this.columns = COLUMNS.filter((c) => this.shown.has(c.key));
+    for (const spacer of [this.topSpacer, this.bottomSpacer]) spacer.firstChild.colSpan = this.columns.length;
+    this.renderHead();
+    this.updateHead();
+    for (const symbol of this.rows.keys()) this.stale.add(symbol);
+    this.trs.clear();
+    this.body.replaceChildren();
+    cancelAnimationFrame(this.frame);
+    this.render();
+  }
+
   renderHead() {
     this.head.replaceChildren(
-      ...COLUMNS.map((col) => {
+      ...this.columns.map((col) => {
         const button = el("button", { type: "button", class: "sort-button", dataset: { key: col.key }, title: col.title },
           col.label, el("span", { class: "sort-icon", "aria-hidden": "true" }));
         button.addEventListener("click", () => this.sortBy(col.key, null, { user: true }));
@@ -210,7 +254,7 @@ export class ResultsTable {
 
   renderRow(row) {
     const tr = el("tr", { dataset: { symbol: row.symbol, status: row.status }, class: row.status === "ok" ? "result-row" : "result-row table-row-muted" });
-    for (const col of COLUMNS) {
+    for (const col of this.columns) {
       if (col.key === "symbol") {
         const name = el("span", { class: "d-block small text-body-secondary coin-name", text: row.name });
         const label = row.status === "ok"
@@ -313,12 +357,13 @@ export class ResultsTable {
     this.fewNote?.classList.toggle("d-none", few === 0);
   }
 
+  // Every metric, shown or not, in the table's current order.
   toCSV() {
     const metricCols = COLUMNS.slice(1, -1).map((c) => c.key);
-    const header = ["coin", "name", ...metricCols, "profitable_trades", "losing_trades", "status", "error"];
+    const header = ["coin", "name", ...metricCols, "status", "error"];
     const lines = [header];
     for (const row of this.sorted()) {
-      lines.push([row.symbol, row.name, ...metricCols.map((k) => row[k]), row.profitable_trades, row.losing_trades, row.status, row.error]);
+      lines.push([row.symbol, row.name, ...metricCols.map((k) => row[k]), row.status, row.error]);
     }
     return lines.map((cells) => cells.map(csvCell).join(",")).join("\r\n") + "\r\n";
   }

@@ -181,11 +181,15 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
     return value
 
 
-def parameters_resolve(key: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+def parameters_resolve(
+    key: str, params: Mapping[str, Any] | None, *, labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Fill in defaults, check types, ranges and cross-field rules.
 
     Returns a new dict with every parameter of the strategy, in canonical types. `key` may
-    be a rule strategy (strategies.engine.rules), which resolves its own.
+    be a rule strategy (strategies.engine.rules), which resolves its own. A broken cross-field
+    rule names the other parameter by its display name: `labels` (name -> display name, e.g.
+    the admin's) or the engine's own ("must be less than Slow MA period (50 ≥ 20)").
     """
     if not isinstance(key, str):
         return key.parameters_resolve(params)
@@ -199,8 +203,9 @@ def parameters_resolve(key: str, params: Mapping[str, Any] | None) -> dict[str, 
     resolved = {p.name: coerce_value(p, params[p.name]) if p.name in params else p.default for p in spec.params}
     for smaller, larger in spec.less_than:
         if not resolved[smaller] < resolved[larger]:
+            other = (labels or {}).get(larger) or spec.param(larger).display_name
             raise InvalidParameters(
-                smaller, f"must be less than {larger} ({resolved[smaller]:g} >= {resolved[larger]:g})"
+                smaller, f"must be less than {other} ({resolved[smaller]:g} \u2265 {resolved[larger]:g})"
             )
     return resolved
 

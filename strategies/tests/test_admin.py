@@ -69,7 +69,12 @@ def test_valid_edits_are_saved(save_strategy):
         ("rsi_period", {"min_value": 1}, "min_value", "below the engine's minimum 2"),
         ("rsi_period", {"max_value": 501}, "max_value", "above the engine's maximum 500"),
         ("rsi_period", {"default_value": ""}, "default_value", "required"),
-        ("oversold_threshold", {"default_value": "75"}, "default_value", "must be less than overbought_threshold"),
+        (
+            "oversold_threshold",
+            {"default_value": "75"},
+            "default_value",
+            "must be less than Overbought threshold (75 ≥ 70)",
+        ),
     ],
 )
 def test_a_definition_that_cannot_work_is_refused_on_its_field(save_strategy, name, edit, field, message):
@@ -105,7 +110,7 @@ def test_a_deleted_definition_can_be_added_back(save_strategy):
 def test_a_cross_field_rule_broken_by_defaults_is_refused_on_the_default(save_strategy):
     response = save_strategy(2, edits={"fast_ma_period": {"default_value": "40"}})
     assert response.status_code == 200
-    assert "must be less than slow_ma_period" in field_errors(response)["fast_ma_period"]["default_value"][0]
+    assert "must be less than Slow MA period (40 ≥ 30)" in field_errors(response)["fast_ma_period"]["default_value"][0]
     assert param(2, "fast_ma_period").default_value == "10"
 
 

@@ -85,7 +85,7 @@ def test_an_unknown_parameter_is_refused_by_name():
         ({"rsi_period": "14"}, "rsi_period", "must be an integer"),
         ({"rsi_period": 14.5}, "rsi_period", "must be an integer"),
         ({"oversold_threshold": True}, "oversold_threshold", "must be a number"),
-        ({"oversold_threshold": 80}, "oversold_threshold", "must be less than overbought_threshold (80 >= 70)"),
+        ({"oversold_threshold": 80}, "oversold_threshold", "must be less than Overbought threshold (80 ≥ 70)"),
         ({"stop_loss_threshold": 0}, "stop_loss_threshold", "must be >= 0.1"),
     ],
 )
@@ -99,7 +99,7 @@ def test_integral_floats_are_accepted_as_integers():
 
 def test_a_cross_field_rule_sees_the_admin_defaults():
     edit(2, "slow_ma_period", default_value="12")
-    assert refused(2, {"fast_ma_period": 15}) == ("fast_ma_period", "must be less than slow_ma_period (15 >= 12)")
+    assert refused(2, {"fast_ma_period": 15}) == ("fast_ma_period", "must be less than Slow MA period (15 ≥ 12)")
 
 
 def test_works_with_the_prefetched_strategy_too():

@@ -250,7 +250,7 @@ def test_bad_values_are_refused_next_to_their_field(asgi_server, market, page, b
     page.get_by_label("Fast MA period").fill("40")
     page.get_by_role("button", name="Run backtest").click()
     feedback = page.locator('[data-field="parameters.fast_ma_period"] .invalid-feedback')
-    expect(feedback).to_contain_text("must be less than slow_ma_period")
+    expect(feedback).to_contain_text("must be less than Slow MA period (40 ≥ 30)")
     expect(page.get_by_label("Fast MA period")).to_be_focused()
     assert BacktestRun.objects.count() == 0
 
