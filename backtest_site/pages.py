@@ -1,4 +1,5 @@
 """The HTML pages: `/` (set up and watch a run), `/runs/` (past runs), `/runs/<uuid>/` (one stored run),
+`/compare/?runs=...` (runs side by side),
 `/sweeps/` (past sweeps), `/sweeps/new` (set up a sweep), `/sweeps/<uuid>/` (one sweep, live or stored).
 
 The pages are shells: static/app/*.js fills them from the JSON API and the run's event
@@ -25,7 +26,7 @@ from django.views.decorators.http import require_GET
 from market_data.models import INTERVALS, Cryptocurrency
 from runs.models import FEW_BARS, FEW_TRADES, METRIC_DISPLAY, METRIC_FIELDS, BacktestRun, RunResult
 from runs.selectors import run_exists
-from strategies.engine import FEE_PCT, FILL_OPTIONS, STOP_MODES
+from strategies.engine import FEE_PCT, FILL_OPTIONS, PORTFOLIO_METRICS, PORTFOLIO_SLOTS, STOP_MODES
 from sweeps.analysis import AGGREGATES, DEFAULT_OBJECTIVE
 from sweeps.models import Sweep
 
@@ -41,6 +42,15 @@ def page_facts() -> dict[str, Any]:
     """What the scripts display, from where it is defined (the engine, the models)."""
     return {
         "fee": {"min": FEE_PCT.min, "max": FEE_PCT.max, "default": FEE_PCT.default, "label": FEE_PCT.display_name},
+        # The run's account (runs.portfolio): the slots' range and the metric only an account has.
+        "portfolio": {
+            "slots": {"min": PORTFOLIO_SLOTS.min, "max": PORTFOLIO_SLOTS.max, "label": PORTFOLIO_SLOTS.display_name},
+            "metrics": [
+                {"key": m.name, "label": m.label, "title": m.description, "unit": "int"}
+                for m in PORTFOLIO_METRICS
+                if m.name not in METRIC_FIELDS
+            ],
+        },
         "intervals": list(INTERVALS),
         "metrics": [{"key": name, **_metric_display(name)} for name in METRIC_FIELDS],
         "few_trades": FEW_TRADES,
@@ -80,6 +90,12 @@ def run_page(request: HttpRequest, run_id: UUID) -> HttpResponse:
 @require_GET
 def runs_page(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/runs.html", {"demo_data": _demo_data(), "nav": "runs", "facts": page_facts()})
+
+
+@require_GET
+def compare_page(request: HttpRequest) -> HttpResponse:
+    """`/compare/?runs=<id>,<id>,...`: runs side by side (static/app/compare.js reads GET /api/runs/compare/)."""
+    return render(request, "pages/compare.html", {"demo_data": _demo_data(), "nav": "runs", "facts": page_facts()})
 
 
 @require_GET
@@ -143,6 +159,7 @@ urlpatterns = [
     path("", backtest_page, name="backtest-page"),
     path("runs/", runs_page, name="runs-page"),
     path("runs/<uuid:run_id>/", run_page, name="run-page"),
+    path("compare/", compare_page, name="compare-page"),
     path("sweeps/", sweeps_page, name="sweeps-page"),
     path("sweeps/new", sweep_new_page, name="sweep-new-page"),
     path("sweeps/<uuid:sweep_id>/", sweep_page, name="sweep-page"),
