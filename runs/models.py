@@ -34,8 +34,9 @@ METRIC_FIELDS: tuple[str, ...] = (
 INTEGER_METRICS = frozenset(m.name for m in METRICS if m.kind == "int") | {"max_drawdown_duration"}
 # How the page shows each metric (it reads these from the template, never a copy of its own): the
 # engine's label and description (strategies.engine.METRICS), a unit from its kind ("%" percent,
-# "" plain number, "int" a count), and the page's own flags: whether gains are green and losses red
-# (colour), and whether the value means nothing for a coin without trades (needs_trades, shown "–").
+# "" plain number, "int" a count, a drawdown's duration in bars too), and the page's own flags:
+# whether gains are green and losses red (colour), and whether the value means nothing for a coin
+# without trades (needs_trades, shown "–").
 _UNITS = {"pct": "%", "ratio": "", "int": "int", "bars": ""}
 _FLAGS: dict[str, dict[str, bool]] = {
     "total_return": {"colour": True},
@@ -53,7 +54,12 @@ _FLAGS: dict[str, dict[str, bool]] = {
     "avg_bars_held": {"needs_trades": True},
 }
 METRIC_DISPLAY: dict[str, dict[str, object]] = {
-    m.name: {"label": m.label, "title": m.description, "unit": _UNITS[m.kind], **_FLAGS.get(m.name, {})}
+    m.name: {
+        "label": m.label,
+        "title": m.description,
+        "unit": "int" if m.name in INTEGER_METRICS else _UNITS[m.kind],
+        **_FLAGS.get(m.name, {}),
+    }
     for m in METRICS
 }
 # Fewer closed trades (or bars) than this and a coin's metrics are flagged as resting on too few.

@@ -14,6 +14,7 @@ import { facts, IN_PROGRESS, statusClass, statusLabel } from "./facts.js";
 import {
   clearErrors, collectRun, formSnapshot, renderParameters, setParameterValues, showErrors, showFormAlert,
 } from "./form.js";
+import { PortfolioPanel } from "./portfolio.js";
 import { Presets } from "./presets.js";
 import { RunStream } from "./stream.js";
 import { renderSummary } from "./summary.js";
@@ -51,6 +52,7 @@ const state = {
 
 const picker = new CoinPicker($("#coins-field"));
 const detail = new CoinDetail($("#detail-modal"));
+const portfolio = new PortfolioPanel($("#portfolio"));
 const table = new ResultsTable({
   table: $("#results-table"),
   head: $("#results-head"),
@@ -125,6 +127,7 @@ function resetDefaults() {
   clearErrors(form);
   selectStrategy($("#strategy").value);
   $("#fee_pct").value = String(facts.fee.default);
+  $("#portfolio_slots").value = "";
   for (const id of ["start_date", "end_date"]) $(`#${id}`).dataset.touched = "false";
   applyInterval();
   picker.search.value = "";
@@ -148,6 +151,7 @@ function prefill(run) {
   }
   applyInterval();
   $("#fee_pct").value = String(run.fee_pct ?? facts.fee.default);
+  $("#portfolio_slots").value = run.portfolio_slots ?? "";
   picker.select(run.symbols || null);
 }
 
@@ -165,6 +169,7 @@ function applySnapshot(snap) {
     $("#end_date").value = snap.end_date || "";
   }
   if (snap.fee_pct !== undefined) $("#fee_pct").value = snap.fee_pct;
+  if (snap.portfolio_slots !== undefined) $("#portfolio_slots").value = snap.portfolio_slots;
   picker.select(snap.symbols || null);
 }
 
@@ -315,6 +320,7 @@ async function loadRun(runId, { prefillForm = true, focus = false } = {}) {
   table.clear();
   clearStale();
   show($("#summary"), false);
+  portfolio.clear();
   show($("#run-message"), false);
   Object.assign(state, { run: null, total: 0, completed: 0, finished: false });
   setStreamStatus("Loading…");
@@ -339,6 +345,7 @@ async function loadRun(runId, { prefillForm = true, focus = false } = {}) {
   upsertStored(run);
   if (urlSort) table.sortBy(urlSort.key, urlSort.dir);
   updateProgress();
+  portfolio.fromRun(run);
   if (IN_PROGRESS.has(run.status)) watch(run, token);
   else finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
 }
@@ -367,6 +374,7 @@ function watch(run, token) {
         state.total = p.total ?? state.total;
         scheduleProgress();
       },
+      portfolio: (p) => portfolio.fromEvent(p, run.id),
       complete: (p) => finish(p.summary, p.elapsed_time, { settle: true }),
       status: (s) => setStreamStatus(s === "live" ? "Live" : "Connection lost; reconnecting…"),
       reconnected: () => reconcile(token),
@@ -476,6 +484,7 @@ async function finish(summary, elapsed, { settle, status } = {}) {
     state.run = { ...state.run, ...run };
     upsertStored(run);
     setStatus(run.status);
+    portfolio.fromRun(run);
     show($("#run-demo-badge"), (run.results || []).some((r) => r.is_demo));
     table.flush();
     const skipped = skippedCount();
