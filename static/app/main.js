@@ -399,7 +399,10 @@ async function reconcile(token) {
     state.completed = Math.max(state.completed, run.completed || 0);
     upsertStored(run);
     updateProgress();
-    if (!IN_PROGRESS.has(run.status)) finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
+    if (!IN_PROGRESS.has(run.status)) {
+      portfolio.fromRun(run);
+      finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
+    }
   } catch {
     /* the stream or the next check will tell */
   }
@@ -416,6 +419,7 @@ async function poll(runId, token) {
     upsertStored(run);
     updateProgress();
     if (!IN_PROGRESS.has(run.status)) {
+      portfolio.fromRun(run);
       finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
       return;
     }

@@ -12,6 +12,7 @@ const ROWS = ["total_return", "cagr", "max_drawdown", "sharpe_ratio", "sortino_r
 const EXTRA = new Map((facts.portfolio?.metrics || []).map((m) => [m.key, m]));
 const SHARED_COLOUR = LINE_COLOURS[0];
 const ALONE_COLOUR = "#adb5bd";
+const BARS = 40; // the most coins the bars show
 
 const meta = (key) => METRICS.get(key) || EXTRA.get(key) || { label: key, unit: "" };
 
@@ -24,6 +25,26 @@ export function fmtMetric(key, value, { sign = false } = {}) {
 
 const plural = (n, word) => `${fmtInt(n)} ${word}${n === 1 ? "" : "s"}`;
 
+// The chart libraries' first draw compiles much of their code (about 200 ms for ECharts on a busy
+// 2-core machine): done once while the page is idle after loading, on a small chart out of sight,
+// so the panel's draws at the end of a run are short tasks.
+function warmUp() {
+  const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
+  idle(() => {
+    const box = el("div", { class: "chart-warmup", "aria-hidden": "true" });
+    document.body.append(box);
+    const bars = contributionBars(box, { symbols: ["A", "B"], series: [{ name: "a", colour: SHARED_COLOUR, values: [1, -1] }] });
+    idle(() => {
+      bars.dispose();
+      const chart = equityPanes(box, [{ name: "a", colour: SHARED_COLOUR, times: [1e9, 1e9 + 3600], values: [1, 1.1], drawdown: true }]);
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        chart.remove();
+        box.remove();
+      }));
+    }, { timeout: 2000 });
+  }, { timeout: 2000 });
+}
+
 export class PortfolioPanel {
   constructor(root) {
     this.root = root;
@@ -31,15 +52,19 @@ export class PortfolioPanel {
     this.bars = null;
     this.runId = null;
     this.contributions = null; // what the bars show, drawn again when the width changes (label slant)
+    this.drawToken = 0; // a newer draw (or clear) makes an older one's pending steps void
     this.width = 0;
     new ResizeObserver(() => {
       const width = $("#contributions-chart", root).clientWidth;
       if (this.bars && this.contributions && width !== this.width) this.drawContributions(...this.contributions);
       else this.bars?.resize();
     }).observe(root);
+    $("#contributions-details", root).addEventListener("toggle", () => this.fillTable());
+    warmUp();
   }
 
   clear() {
+    this.drawToken += 1;
     this.chart?.remove();
     this.chart = null;
     this.bars?.dispose();
@@ -75,9 +100,21 @@ export class PortfolioPanel {
     this.header(p);
     if (this.failed(p)) return;
     this.renderMetrics(p.metrics || {}, p.isolated || null);
-    this.drawEquity(p.equity || {});
-    this.drawContributions(p.contributions || {}, p.isolated?.contributions || {});
-    this.root.dataset.state = "stored";
+    // Each chart in a task of its own, after the frame that shows the summary: the page never holds
+    // the main thread for long, however many coins (a first ECharts draw alone costs tens of ms).
+    const token = ++this.drawToken;
+    const later = (fn) => new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => {
+      if (token === this.drawToken) fn();
+      resolve();
+    }, 0)));
+    const timed = (name, fn) => () => {
+      const t0 = performance.now();
+      fn();
+      performance.measure(`bt:portfolio-${name}`, { start: t0, end: performance.now() });
+    };
+    later(timed("equity", () => this.drawEquity(p.equity || {})))
+      .then(() => later(timed("contributions", () => this.drawContributions(p.contributions || {}, p.isolated?.contributions || {}))))
+      .then(() => { if (token === this.drawToken) this.root.dataset.state = "stored"; });
   }
 
   header(p) {
@@ -144,22 +181,28 @@ export class PortfolioPanel {
     this.contributions = [shared, alone];
     this.width = box.clientWidth;
     const symbols = Object.keys(shared).sort((x, y) => (shared[y] - shared[x]) || x.localeCompare(y));
+    this.tableRows = symbols;
+    $("#contributions-body", this.root).replaceChildren();
+    if ($("#contributions-details", this.root).open) this.fillTable();
     if (!symbols.length) {
       this.bars?.dispose();
       this.bars = null;
       box.replaceChildren(el("div", { class: "chart-loading", text: "No coin traded in the account." }));
-      $("#contributions-body", this.root).replaceChildren();
       return;
     }
+    // Past BARS coins the bars show the largest gains and the largest losses; the table has every coin.
+    const shown = symbols.length > BARS ? [...symbols.slice(0, BARS / 2), ...symbols.slice(-BARS / 2)] : symbols;
     if (!this.bars) box.replaceChildren();
     else this.bars.resize();
     this.bars = contributionBars(box, {
-      symbols,
+      symbols: shown,
+      window: BARS,
       series: [
-        { name: "Shared account", colour: SHARED_COLOUR, values: symbols.map((s) => shared[s]) },
-        { name: "Alone (equal share)", colour: ALONE_COLOUR, values: symbols.map((s) => alone[s] ?? null) },
+        { name: "Shared account", colour: SHARED_COLOUR, values: shown.map((s) => shared[s]) },
+        { name: "Alone (equal share)", colour: ALONE_COLOUR, values: shown.map((s) => alone[s] ?? null) },
       ],
     });
+    box.dataset.coins = String(symbols.length);
     const total = symbols.reduce((sum, s) => sum + (shared[s] || 0), 0);
     const best = symbols[0];
     const worst = symbols.at(-1);
@@ -167,9 +210,18 @@ export class PortfolioPanel {
     const text = `${plural(symbols.length, "coin")}; together ${fmtPct(total)} of the capital. `
       + `Largest gain ${best} ${fmtPct(shared[best])}${symbols.length > 1 ? `, ${low}` : ""}.`;
     box.setAttribute("aria-label", `Each coin's contribution to the account: ${text}`);
-    $("#contributions-note", this.root).textContent = `% of the starting capital each coin's trades made or lost, `
-      + `in the shared account and alone: ${text}${symbols.length > 30 ? " Drag the slider under the bars for the rest." : ""}`;
-    $("#contributions-body", this.root).replaceChildren(...symbols.map((s) => {
+    const part = shown.length < symbols.length
+      ? ` The bars show the ${BARS / 2} largest and the ${BARS / 2} smallest; the table below has all ${fmtInt(symbols.length)}.` : "";
+    $("#contributions-note", this.root).textContent = "% of the starting capital each coin's trades made or lost, "
+      + `in the shared account and alone: ${text}${part}`;
+  }
+
+  // The table of every coin's contribution, built when it is opened (500 rows cost nothing until then).
+  fillTable() {
+    const body = $("#contributions-body", this.root);
+    if (body.childElementCount || !this.contributions) return;
+    const [shared, alone] = this.contributions;
+    body.replaceChildren(...(this.tableRows || []).map((s) => {
       const a = shared[s];
       const b = alone[s];
       const diff = isNum(a) && isNum(b) ? a - b : null;

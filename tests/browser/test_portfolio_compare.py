@@ -258,3 +258,20 @@ def test_bad_or_unknown_ids_in_the_address_say_so(asgi_server, market, page, bro
     expect(alert).to_be_visible()
     expect(alert).to_contain_text(re.compile(message))
     expect(page.locator("#compare-body")).to_be_hidden()
+
+
+def test_one_change_is_named_alone_and_the_coins_in_both_runs_are_compared(asgi_server, market, page):
+    ready(page, f"{asgi_server.url}/")
+    a = post_run(page, BODY)
+    b = post_run(page, {**BODY, "symbols": ["BTC", "ETH"]})
+    page.goto(f"{asgi_server.url}/compare/?runs={a.id},{b.id}")
+    expect(page.locator("#compare-page")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#changes-verdict")).to_have_text(re.compile(r"^One input differs: Coins\."))
+    expect(page.locator('#changes-body tr[data-input="coins"] td')).to_have_text(["3 coins", "2 coins · −SOL"])
+    # Same settings on the coins both ran: no change at all, coin by coin.
+    expect(page.locator("#deltas-body tr")).to_have_count(2)
+    # equal changes (none) keep the coins in symbol order
+    assert page.locator("#deltas-body tr").evaluate_all("rs => rs.map(r => r.dataset.symbol)") == ["BTC", "ETH"]
+    changes = page.locator('#deltas-body td[data-key="0.total_return"]').all_inner_texts()
+    assert changes == ["0.00%", "0.00%"]
+    expect(page.locator("#deltas-summary")).to_have_text("B: 0 coins better, 0 worse than A on return")
