@@ -1,4 +1,5 @@
 """The HTML pages: `/` (set up and watch a run), `/runs/` (past runs), `/runs/<uuid>/` (one stored run),
+`/compare/?runs=...` (runs side by side),
 `/sweeps/` (past sweeps), `/sweeps/new` (set up a sweep), `/sweeps/<uuid>/` (one sweep, live or stored).
 
 The pages are shells: static/app/*.js fills them from the JSON API and the run's event
@@ -36,7 +37,17 @@ from runs.models import (
     RunResult,
 )
 from runs.selectors import run_exists
-from strategies.engine import FEE_PCT, FILL, FILL_OPTIONS, METRICS, SLIPPAGE_PCT, STOP_MODE, STOP_MODES
+from strategies.engine import (
+    FEE_PCT,
+    FILL,
+    FILL_OPTIONS,
+    METRICS,
+    PORTFOLIO_METRICS,
+    PORTFOLIO_SLOTS,
+    SLIPPAGE_PCT,
+    STOP_MODE,
+    STOP_MODES,
+)
 from sweeps.analysis import AGGREGATES, DEFAULT_OBJECTIVE
 from sweeps.models import Sweep
 
@@ -57,6 +68,15 @@ def page_facts() -> dict[str, Any]:
     """What the scripts display, from where it is defined (the engine, the models)."""
     return {
         "fee": {"min": FEE_PCT.min, "max": FEE_PCT.max, "default": FEE_PCT.default, "label": FEE_PCT.display_name},
+        # The run's account (runs.portfolio): the slots' range and the metric only an account has.
+        "portfolio": {
+            "slots": {"min": PORTFOLIO_SLOTS.min, "max": PORTFOLIO_SLOTS.max, "label": PORTFOLIO_SLOTS.display_name},
+            "metrics": [
+                {"key": m.name, "label": m.label, "title": m.description, "unit": "int"}
+                for m in PORTFOLIO_METRICS
+                if m.name not in METRIC_FIELDS
+            ],
+        },
         "intervals": list(INTERVALS),
         "metrics": [{"key": name, **_metric_display(name)} for name in METRIC_FIELDS],
         "few_trades": FEW_TRADES,
@@ -193,6 +213,12 @@ def methods_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+def compare_page(request: HttpRequest) -> HttpResponse:
+    """`/compare/?runs=<id>,<id>,...`: runs side by side (static/app/compare.js reads GET /api/runs/compare/)."""
+    return render(request, "pages/compare.html", {"demo_data": _demo_data(), "nav": "runs", "facts": page_facts()})
+
+
+@require_GET
 @cache_control(max_age=86400, public=True)
 def favicon(request: HttpRequest) -> FileResponse:
     """/favicon.ico, which browsers ask for on pages that name no icon (the admin, the API docs)."""
@@ -253,6 +279,7 @@ urlpatterns = [
     path("", backtest_page, name="backtest-page"),
     path("runs/", runs_page, name="runs-page"),
     path("runs/<uuid:run_id>/", run_page, name="run-page"),
+    path("compare/", compare_page, name="compare-page"),
     path("sweeps/", sweeps_page, name="sweeps-page"),
     path("sweeps/new", sweep_new_page, name="sweep-new-page"),
     path("sweeps/<uuid:sweep_id>/", sweep_page, name="sweep-page"),

@@ -6,10 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .models import METRIC_FIELDS, BacktestRun, RunResult
+from strategies.engine import PORTFOLIO_METRICS
+from strategies.models import StrategyParameter
+
+from .models import METRIC_DISPLAY, METRIC_FIELDS, BacktestRun, RunResult
 from .serializers import RunSerializer, portfolio_detail
 
 MAX_RUNS = 6
+# The per-coin figures compared: the first run's value ("base") and each other run's change from it.
+DELTA_FIELDS = ("total_return", "max_drawdown", "total_trades")
 # Lower is better for these; higher for every other metric (a drawdown is negative: higher is shallower).
 LOWER_IS_BETTER = frozenset({"losing_trades", "max_consecutive_losses", "max_drawdown_duration", "stop_loss_exits"})
 # Counts and neutral figures: no best is marked for them.
@@ -27,6 +32,30 @@ INPUTS: tuple[tuple[str, str], ...] = (
     ("portfolio_slots", "Slots"),
     ("coins", "Coins"),
 )
+# The coins' rows: the run summary's field, the metric it ranks like, and its label.
+COIN_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("avg_return", "total_return", "Average coin: total return"),
+    ("avg_sharpe_ratio", "sharpe_ratio", "Average coin: Sharpe"),
+    ("avg_max_drawdown", "max_drawdown", "Average coin: max drawdown"),
+    ("avg_win_rate", "win_rate", "Average coin: win rate"),
+    ("beat_buy_hold", "beat_buy_hold", "Coins that beat buy-and-hold"),
+)
+_UNITS = {"pct": "%", "ratio": "", "int": "int", "bars": ""}
+_PORTFOLIO_DISPLAY = {
+    m.name: {"label": m.label, "title": m.description, "unit": _UNITS[m.kind]} for m in PORTFOLIO_METRICS
+}
+
+
+def _display(name: str) -> dict[str, Any]:
+    shown = METRIC_DISPLAY.get(name) or _PORTFOLIO_DISPLAY.get(name) or {"label": name, "title": "", "unit": ""}
+    return {"label": shown["label"], "title": shown.get("title", ""), "unit": shown["unit"]}
+
+
+def better(name: str) -> str | None:
+    """Which way a metric row is better: "higher", "lower", or None when no best is marked."""
+    if name in NOT_RANKED:
+        return None
+    return "lower" if name in LOWER_IS_BETTER else "higher"
 
 
 def _inputs(run: BacktestRun, coins: list[str]) -> dict[str, Any]:
@@ -45,17 +74,33 @@ def _inputs(run: BacktestRun, coins: list[str]) -> dict[str, Any]:
     }
 
 
-def changes(inputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every input whose value is not the same in all the runs, with each run's value."""
+def changes(inputs: Sequence[dict[str, Any]], parameter_labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every input whose value is not the same in all the runs, with each run's value. A parameter is
+    labelled by its display name (parameter_labels), else by its name."""
     names = list(dict.fromkeys(name for one in inputs for name in one))
     labels = dict(INPUTS)
+    parameter_labels = parameter_labels or {}
     out = []
     for name in names:
         values = [one.get(name) for one in inputs]
         if any(v != values[0] for v in values[1:]):
-            label = labels.get(name) or f"Parameter {name.split('.', 1)[1]}"
+            key = name.split(".", 1)[-1]
+            label = labels.get(name) or f"Parameter: {parameter_labels.get(key) or key}"
             out.append({"input": name, "label": label, "values": values})
     return out
+
+
+def _parameter_labels(runs: Sequence[BacktestRun]) -> dict[str, str]:
+    """Display names of the runs' parameters (the first run's strategy naming one wins)."""
+    order = {run.strategy_id: k for k, run in reversed(list(enumerate(runs)))}
+    rows = StrategyParameter.objects.filter(strategy_id__in=order).values_list(
+        "strategy_id", "parameter_name", "display_name"
+    )
+    labels: dict[str, str] = {}
+    for _, name, display in sorted(rows, key=lambda r: -order[r[0]]):
+        if display:
+            labels[name] = display
+    return labels
 
 
 def best_of(name: str, values: Sequence[float | None]) -> int | None:
@@ -84,24 +129,40 @@ def runs_compare(runs: Sequence[BacktestRun]) -> dict[str, Any]:
     }
     coins = {run.id: sorted(RunResult.objects.filter(run=run).values_list("crypto_symbol", flat=True)) for run in runs}
     inputs = [_inputs(run, coins[run.id]) for run in runs]
-    changed = changes(inputs)
+    changed = changes(inputs, _parameter_labels(runs))
     portfolios = [getattr(run, "portfolio", None) for run in runs]
     metric_rows = []
     for name in (*METRIC_FIELDS, "skipped_entries"):
         values = [None if p is None else p.metrics.get(name) for p in portfolios]
         values = [None if v is None else round(float(v), 2) for v in values]
-        metric_rows.append({"metric": name, "values": values, "best": best_of(name, values)})
-    for key in ("avg_return", "avg_sharpe_ratio", "avg_max_drawdown", "avg_win_rate", "beat_buy_hold"):
+        metric_rows.append(
+            {"metric": name, **_display(name), "better": better(name), "values": values, "best": best_of(name, values)}
+        )
+    for key, name, label in COIN_ROWS:
         values = [None if not run.summary else run.summary.get(key) for run in runs]
-        name = {"avg_return": "total_return", "avg_win_rate": "win_rate"}.get(key, key)
-        metric_rows.append({"metric": f"coins.{key}", "values": values, "best": best_of(name, values)})
+        unit = "int" if key == "beat_buy_hold" else _display(name)["unit"]
+        metric_rows.append(
+            {
+                "metric": f"coins.{key}",
+                "label": label,
+                "title": "Over the coins traded one by one, each on its own capital",
+                "unit": unit,
+                "better": better(name),
+                "values": values,
+                "best": best_of(name, values),
+            }
+        )
     first = rows_by_run[runs[0].id]
     shared = [s for s in first if all(s in rows_by_run[run.id] for run in runs[1:])]
     deltas = []
     for symbol in sorted(shared):
-        entry: dict[str, Any] = {"crypto_symbol": symbol}
+        base = first[symbol]
+        entry: dict[str, Any] = {
+            "crypto_symbol": symbol,
+            "base": {k: base[k] if k == "total_trades" else round(base[k], 2) for k in DELTA_FIELDS},
+        }
         for run in runs[1:]:
-            row, base = rows_by_run[run.id][symbol], first[symbol]
+            row = rows_by_run[run.id][symbol]
             entry.setdefault("runs", []).append(
                 {
                     "id": str(run.id),

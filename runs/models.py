@@ -37,8 +37,9 @@ METRIC_FIELDS: tuple[str, ...] = (
 INTEGER_METRICS = frozenset(m.name for m in METRICS if m.kind == "int") | {"max_drawdown_duration"}
 # How the page shows each metric (it reads these from the template, never a copy of its own): the
 # engine's label and description (strategies.engine.METRICS), a unit from its kind ("%" percent,
-# "" plain number, "int" a count), and the page's own flags: whether gains are green and losses red
-# (colour), and whether the value means nothing for a coin without trades (needs_trades, shown "–").
+# "" plain number, "int" a count, a drawdown's duration in bars too), and the page's own flags:
+# whether gains are green and losses red (colour), and whether the value means nothing for a coin
+# without trades (needs_trades, shown "–").
 _UNITS = {"pct": "%", "ratio": "", "int": "int", "bars": ""}
 _FLAGS: dict[str, dict[str, bool]] = {
     "total_return": {"colour": True},

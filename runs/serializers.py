@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.db.models import Avg, Count, Sum
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -664,9 +665,34 @@ class RunDetailSerializer(RunSerializer):
         return None if portfolio is None else portfolio_detail(portfolio, trades=False)
 
 
+# Counts: the coins traded in isolation add up to these; every other metric is a mean of the coins.
+ISOLATED_SUMS = frozenset({"total_trades", "profitable_trades", "losing_trades", "stop_loss_exits"})
+
+
+def isolated_of(run_id: Any) -> dict[str, Any]:
+    """The run's coins each traded alone on an equal share (1/N) of the capital, beside the shared
+    account: `total_return` is that split's return (the mean of the coins'), counts are sums, the
+    other metrics the mean over the coins that have one; `contributions` is each coin's return / N
+    (% of the starting capital, as the account's contributions are)."""
+    done = RunResult.objects.filter(run_id=run_id, state=RunResult.State.DONE)
+    aggregates = {name: (Sum if name in ISOLATED_SUMS else Avg)(name) for name in METRIC_FIELDS}
+    values = done.aggregate(coins=Count("id"), **aggregates)
+    n = values.pop("coins")
+    returns = dict(done.values_list("crypto_symbol", "total_return")) if n else {}
+    return {
+        "coins": n,
+        "metrics": {
+            name: (None if value is None else int(value) if name in ISOLATED_SUMS else round_metric("", value))
+            for name, value in values.items()
+        },
+        "contributions": {s: round(r / n, 2) for s, r in sorted(returns.items()) if r is not None},
+    }
+
+
 def portfolio_detail(portfolio, *, trades: bool) -> dict[str, Any]:
     """A run's account: slots, rounded metrics, each coin's contribution (% of the starting capital),
-    the equity with the equal-weight buy-and-hold (and, with trades=True, every trade)."""
+    the same coins traded in isolation (isolated_of), the equity with the equal-weight buy-and-hold
+    (and, with trades=True, every trade)."""
     curve = equity_unpack(portfolio.equity)
     body = {
         "slots": portfolio.slots,
@@ -674,6 +700,7 @@ def portfolio_detail(portfolio, *, trades: bool) -> dict[str, Any]:
         "error": portfolio.error or None,
         "metrics": {name: round_metric(name, value) for name, value in portfolio.metrics.items()},
         "contributions": {s: round(v * 100, 2) for s, v in sorted(portfolio.contributions.items())},
+        "isolated": isolated_of(portfolio.run_id),
         "equity": {
             "times": [_iso_seconds(t) for t in curve.times.tolist()],
             "values": curve.values.tolist(),

@@ -101,3 +101,42 @@ def test_compare_refuses_unknown_and_too_many_runs(api, coins):
     assert response.status_code == 400 and unknown in response.json()["errors"]["ids"][0]
     seven = ",".join(str(x) for x in [a.id, *[f"00000000-0000-0000-0000-00000000000{k}" for k in range(6)]])
     assert api.get(f"/api/runs/compare/?ids={seven}").status_code == 400
+
+
+def test_the_portfolio_shows_the_same_coins_traded_in_isolation(api, coins):
+    run = wait_run(api.post("/api/runs/", {**BODY, "portfolio_slots": 1}).json()["id"])
+    rows = list(run.results.filter(state="done"))
+    isolated = api.get(f"/api/runs/{run.id}/").json()["portfolio"]["isolated"]
+    assert isolated == api.get(f"/api/runs/{run.id}/portfolio/").json()["isolated"]
+    assert isolated["coins"] == 3
+    mean_return = sum(r.total_return for r in rows) / 3
+    assert isolated["metrics"]["total_return"] == pytest.approx(mean_return, abs=0.005)
+    assert isolated["metrics"]["total_trades"] == sum(r.total_trades for r in rows)  # counts add up
+    assert isolated["metrics"]["max_drawdown"] == pytest.approx(sum(r.max_drawdown for r in rows) / 3, abs=0.005)
+    # each coin on a third of the capital: its return over 3, in % of the capital as the account's contributions
+    assert isolated["contributions"] == {r.crypto_symbol: round(r.total_return / 3, 2) for r in rows}
+    assert sum(isolated["contributions"].values()) == pytest.approx(mean_return, abs=0.02)
+
+
+def test_compare_rows_carry_labels_and_direction_and_the_deltas_their_reference(api, coins):
+    from strategies.models import StrategyParameter
+
+    StrategyParameter.objects.filter(strategy_id=1, parameter_name="rsi_period").update(display_name="RSI length")
+    a = wait_run(api.post("/api/runs/", BODY).json()["id"])
+    b = wait_run(api.post("/api/runs/", {**BODY, "parameters": {"rsi_period": 21}}).json()["id"])
+    body = api.get(f"/api/runs/compare/?ids={a.id},{b.id}").json()
+    rows = {r["metric"]: r for r in body["metrics"]}
+    assert rows["total_return"]["label"] == "Total return" and rows["total_return"]["unit"] == "%"
+    assert rows["total_return"]["better"] == "higher" and rows["max_consecutive_losses"]["better"] == "lower"
+    assert rows["total_trades"]["better"] is None and rows["total_trades"]["best"] is None
+    assert rows["skipped_entries"]["label"] == "Skipped entries"
+    assert rows["coins.avg_return"]["label"].startswith("Average coin") and rows["coins.beat_buy_hold"]["unit"] == "int"
+    assert [ch["label"] for ch in body["changes"]] == ["Parameter: RSI length"]
+    aaa = body["coins"][0]
+    base = a.results.get(crypto_symbol="AAA")
+    assert aaa["base"] == {
+        "total_return": round(base.total_return, 2),
+        "max_drawdown": round(base.max_drawdown, 2),
+        "total_trades": base.total_trades,
+    }
+    assert body["runs"][1]["portfolio"]["equity"]["values"][0] == pytest.approx(1.0)

@@ -146,6 +146,16 @@ export function collectRun({ form, strategy, coinPicker }) {
   else if (fee < min || fee > max) errors.fee_pct = [`must be between ${min} and ${max}`];
   body.fee_pct = fee;
 
+  // The account's slots: empty means one per coin (the server's default).
+  const slotsInput = $("#portfolio_slots", form);
+  const slotsRaw = slotsInput ? slotsInput.value.trim() : "";
+  if (slotsInput && (slotsRaw !== "" || slotsInput.validity.badInput)) {
+    const slots = Number(slotsRaw);
+    const { min: lo, max: hi } = facts.portfolio.slots;
+    if (!Number.isInteger(slots) || slots < lo || slots > hi) errors.portfolio_slots = [`must be a whole number from ${lo} to ${hi}`];
+    else body.portfolio_slots = slots;
+  }
+
   const symbols = coinPicker.selected();
   if (symbols.length === 0) errors.symbols = ["choose at least one coin"];
   else if (!coinPicker.allSelected()) body.symbols = symbols;
@@ -208,6 +218,7 @@ export function formSnapshot({ form, strategy, coinPicker }) {
     dates_touched: start.dataset.touched === "true" || end.dataset.touched === "true",
     interval: $("#interval", form).value,
     fee_pct: $("#fee_pct", form).value,
+    portfolio_slots: $("#portfolio_slots", form)?.value ?? "",
     symbols: coinPicker.allSelected() ? null : coinPicker.selected(),
   };
 }

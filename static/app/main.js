@@ -16,6 +16,7 @@ import { FillPresets } from "./fills.js";
 import {
   clearErrors, collectRun, formSnapshot, renderParameters, setParameterValues, showErrors, showFormAlert,
 } from "./form.js";
+import { PortfolioPanel } from "./portfolio.js";
 import { Presets } from "./presets.js";
 import { RunStream } from "./stream.js";
 import { renderSummary } from "./summary.js";
@@ -54,6 +55,7 @@ const state = {
 const picker = new CoinPicker($("#coins-field"));
 const fills = new FillPresets(form);
 const detail = new CoinDetail($("#detail-modal"));
+const portfolio = new PortfolioPanel($("#portfolio"));
 const table = new ResultsTable({
   table: $("#results-table"),
   head: $("#results-head"),
@@ -143,6 +145,7 @@ function resetDefaults() {
   selectStrategy($("#strategy").value);
   $("#fee_pct").value = String(facts.fee.default);
   fills.reset();
+  $("#portfolio_slots").value = "";
   for (const id of ["start_date", "end_date"]) $(`#${id}`).dataset.touched = "false";
   applyInterval();
   picker.search.value = "";
@@ -167,6 +170,7 @@ function prefill(run) {
   applyInterval();
   $("#fee_pct").value = String(run.fee_pct ?? facts.fee.default);
   fills.set({ ...run, fill_preset: run.fill_preset?.key });
+  $("#portfolio_slots").value = run.portfolio_slots ?? "";
   picker.select(run.symbols || null);
 }
 
@@ -185,6 +189,7 @@ function applySnapshot(snap) {
   }
   if (snap.fee_pct !== undefined) $("#fee_pct").value = snap.fee_pct;
   if (snap.fill) fills.set(snap);
+  if (snap.portfolio_slots !== undefined) $("#portfolio_slots").value = snap.portfolio_slots;
   picker.select(snap.symbols || null);
   dateWarnings();
 }
@@ -377,6 +382,7 @@ async function loadRun(runId, { prefillForm = true, focus = false } = {}) {
   table.clear();
   clearStale();
   show($("#summary"), false);
+  portfolio.clear();
   show($("#run-message"), false);
   Object.assign(state, { run: null, total: 0, completed: 0, finished: false });
   page.dataset.settled = "false"; // "true" once the shown run's final state is on the page
@@ -402,6 +408,7 @@ async function loadRun(runId, { prefillForm = true, focus = false } = {}) {
   upsertStored(run);
   if (urlSort) table.sortBy(urlSort.key, urlSort.dir);
   updateProgress();
+  portfolio.fromRun(run);
   if (IN_PROGRESS.has(run.status)) watch(run, token);
   else finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
 }
@@ -430,6 +437,7 @@ function watch(run, token) {
         state.total = p.total ?? state.total;
         scheduleProgress();
       },
+      portfolio: (p) => portfolio.fromEvent(p, run.id),
       complete: (p) => finish(p.summary, p.elapsed_time, { settle: true }),
       status: (s) => setStreamStatus(s === "live" ? "Live" : "Connection lost; reconnecting…"),
       reconnected: () => reconcile(token),
@@ -454,7 +462,10 @@ async function reconcile(token) {
     state.completed = Math.max(state.completed, run.completed || 0);
     upsertStored(run);
     updateProgress();
-    if (!IN_PROGRESS.has(run.status)) finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
+    if (!IN_PROGRESS.has(run.status)) {
+      portfolio.fromRun(run);
+      finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
+    }
   } catch {
     /* the stream or the next check will tell */
   }
@@ -471,6 +482,7 @@ async function poll(runId, token) {
     upsertStored(run);
     updateProgress();
     if (!IN_PROGRESS.has(run.status)) {
+      portfolio.fromRun(run);
       finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
       return;
     }
@@ -543,6 +555,7 @@ async function finish(summary, elapsed, { settle, status } = {}) {
     upsertStored(run);
     setStatus(run.status);
     renderBars(run);
+    portfolio.fromRun(run);
     show($("#run-demo-badge"), (run.results || []).some((r) => r.is_demo));
     table.flush();
     const skipped = skippedCount();

@@ -3,6 +3,7 @@
 import { getAll, getJSON, withQuery } from "./api.js";
 import { $, el, fmtDateTime, fmtInt, fmtNum, fmtPct, fmtSeconds, show, signClass } from "./dom.js";
 import { IN_PROGRESS, statusClass, statusLabel } from "./facts.js";
+import { CompareTicks } from "./runs_compare.js";
 
 const REFRESH_MS = 3000;
 
@@ -17,6 +18,7 @@ const state = {
   labels: new Map(), // strategy id -> {parameter name -> display name}
   timer: null,
 };
+const ticks = new CompareTicks({ button: $("#compare-button"), status: $("#compare-status") });
 
 function paramsText(run) {
   const labels = state.labels.get(run.strategy?.id) || {};
@@ -55,6 +57,7 @@ function row(run) {
   const avg = run.summary?.avg_return;
   const link = el("a", { href: run.page_url || `/runs/${run.id}/`, class: "run-link", text: run.name || fmtDateTime(run.created_at) });
   const tr = el("tr", { dataset: { runId: run.id, status: run.status } },
+    ticks.cell(run),
     el("td", { class: "run-name-cell" }, link,
       run.name ? el("span", { class: "d-block small text-body-secondary text-nowrap", text: fmtDateTime(run.created_at) }) : null,
       run.note ? el("span", { class: "d-block small text-body-secondary run-note", text: run.note }) : null),

@@ -3,13 +3,13 @@
 // the browser reconnects by itself and sends Last-Event-ID, and the stream resumes after it.
 import { withQuery } from "./api.js";
 
-const TYPES = ["start", "result", "progress", "complete"];
+const TYPES = ["start", "result", "progress", "portfolio", "complete"];
 // A replay can bring hundreds of events in one network chunk, which the browser dispatches in one
 // task: the events are only queued there, and handled in slices of at most this many milliseconds.
 const SLICE_MS = 8;
 
 export class RunStream {
-  // handlers: start, result, error (a coin failed), progress, complete, status(text),
+  // handlers: start, result, error (a coin failed), progress, portfolio (the run's account), complete, status(text),
   //           reconnected() after a drop, lost(reason) when the stream cannot be held
   constructor({ eventsUrl, runId, handlers }) {
     this.eventsUrl = eventsUrl;

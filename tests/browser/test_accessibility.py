@@ -154,3 +154,31 @@ def test_admin_formats_decimals_names_the_app_and_fits_1440_px(asgi_server, mark
     )
     assert values and all(re.fullmatch(r"-?\d+(\.\d*[1-9])?|", v) for v in values), values  # 2, 0.5, never 2.0000000000
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_compare_page_and_the_runs_ticks_are_clean_for_axe(asgi_server, market, page, browser_errors):
+    from .test_portfolio_compare import BODY, post_run
+
+    base = asgi_server.url
+    ready(page, f"{base}/")
+    a = post_run(page, BODY)
+    b = post_run(page, {**BODY, "parameters": {"rsi_period": 21}})
+    page.goto(f"{base}/runs/")
+    expect(page.locator("#runs-page")).to_have_attribute("data-ready", "true")
+    for run in (a, b):
+        page.locator(f'tr[data-run-id="{run.id}"] input[type=checkbox]').check()
+    expect(page.locator("#compare-button")).to_be_enabled()
+    assert axe_violations(page) == []
+    page.locator("#compare-button").click()
+    expect(page.locator("#compare-page")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#compare-chart")).to_have_attribute("data-drawn", "true")
+    assert axe_violations(page) == []
+    # The tables that scroll sideways on a phone are Tab stops, so the keyboard scrolls them too.
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.wait_for_timeout(200)
+    assert axe_violations(page) == []
+    browser_errors.expect(r"status of 400")  # the API's answer to a bad id, which the page then explains
+    page.goto(f"{base}/compare/?runs={a.id},not-a-run")
+    page_errors = page.locator("#compare-error")
+    expect(page_errors).to_be_visible()
+    assert axe_violations(page) == []
