@@ -73,8 +73,10 @@ export function keyboardControls(box, chart) {
     if (!next) return;
     event.preventDefault();
     scale.setVisibleLogicalRange(next);
-    box.dataset.visibleFrom = next.from.toFixed(1);
-    box.dataset.visibleTo = next.to.toFixed(1);
+    // What the chart shows: it stops a pan that would leave too few bars in view, so say where it did.
+    const shown = scale.getVisibleLogicalRange() || next;
+    box.dataset.visibleFrom = shown.from.toFixed(1);
+    box.dataset.visibleTo = shown.to.toFixed(1);
   };
   box.addEventListener("keydown", onKey);
   return () => box.removeEventListener("keydown", onKey);

@@ -224,12 +224,19 @@ export class ResultsTable {
     if (to < n) wanted.push(this.bottomSpacer);
     // Move only what is out of place, and give the focus back to a moved row's control (moving a
     // node blurs it); drop what is left over.
-    const focused = this.body.contains(document.activeElement) ? document.activeElement : null;
+    // A row drawn anew (its stored copy after the stream's) gives the focus to its new row's control.
+    let focused = this.body.contains(document.activeElement) ? document.activeElement : null;
+    const focusedRow = focused?.closest("tr[data-symbol]")?.dataset.symbol;
+    const focusedClass = focused?.classList.contains("coin-open") ? "coin-open" : null;
     const kids = this.body.children;
     for (let i = 0; i < wanted.length; i += 1) {
       if (kids[i] !== wanted[i]) this.body.insertBefore(wanted[i], kids[i] || null);
     }
     while (kids.length > wanted.length) kids[kids.length - 1].remove();
+    if (focused && !focused.isConnected && focusedRow && focusedClass) {
+      focused = this.trs.get(focusedRow)?.querySelector(`.${focusedClass}`) || null;
+      if (focused && !focused.isConnected) focused = null;
+    }
     if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
     if (n >= VIRTUAL_FROM) {
       const sample = this.body.querySelector("tr.result-row");

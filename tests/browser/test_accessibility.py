@@ -106,6 +106,8 @@ def test_keyboard_paths_skip_link_coin_list_dialog_charts_trades_and_focus_at_th
     expect(page.locator("#summary")).to_be_visible(timeout=RUN_TIMEOUT)
     expect(page.locator("#run-status")).to_have_text("Completed")
     assert page.evaluate("document.activeElement !== document.body")
+    # The run's final state read back and drawn (the page's last GET after `complete`) before the re-sort below.
+    expect(page.locator("#backtest-page")).to_have_attribute("data-settled", "true", timeout=RUN_TIMEOUT)
 
     # The coin dialog keeps the focus inside, however many Tabs; the charts and the trade list are stops in it.
     expect(page.locator('#results-head th[data-key="total_return"]')).to_have_attribute("aria-sort", "descending")
@@ -125,13 +127,19 @@ def test_keyboard_paths_skip_link_coin_list_dialog_charts_trades_and_focus_at_th
         seen.add(focused(page))
     assert {"price-chart", "equity-chart"} <= seen, seen
     assert page.evaluate("[...document.querySelectorAll('#detail-modal .trades-scroll')].every(e => e.tabIndex === 0)")
-    # A focused chart pans with the arrow keys.
+    # A focused chart zooms in with "+" and pans with the arrow keys (zoomed in, a pan has bars to move to;
+    # at the fitted view the chart stops a pan that would leave too few bars in view).
     chart.focus()
+    page.keyboard.press("+")
+    zoomed_in = "b => b.dataset.visibleTo - b.dataset.visibleFrom < 0.9 * parseInt(b.dataset.bars, 10)"
+    page.wait_for_function(zoomed_in, arg=chart.element_handle())
+    zoomed = float(chart.get_attribute("data-visible-from"))
     page.keyboard.press("ArrowLeft")
-    expect(chart).to_have_attribute("data-visible-from", re.compile(r"-?\d"))
-    first = float(chart.get_attribute("data-visible-from"))
+    left = "([box, than]) => parseFloat(box.dataset.visibleFrom) < than"
+    page.wait_for_function(left, arg=[chart.element_handle(), zoomed])
+    once = float(chart.get_attribute("data-visible-from"))
     page.keyboard.press("ArrowLeft")
-    assert float(chart.get_attribute("data-visible-from")) < first
+    page.wait_for_function(left, arg=[chart.element_handle(), once])
     # The chart containers hold the library's attribution link, so they are groups, not images.
     assert page.locator("#detail-modal [role=img] a").count() == 0
     page.keyboard.press("Escape")
