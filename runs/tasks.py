@@ -2,7 +2,7 @@
 
 A job's first argument is its batch's id (a run's id): the worker renews the lease of the
 batches it is executing, and skips the coins of a revoked task. A sweep's job is one more
-entry in `runs.jobs.JOBS` (and, if its chunks can be revoked, in `SKIPS`), not another task.
+entry in `runs.jobs.JOBS` and in `SKIPS` (its revoked chunks' cells are cancelled), not another task.
 
 In a worker process (`worker_process_setup`, from backtest_site.celery's signals):
 - events are stored in the transaction that stores their results (events.ChannelWriter), so a
@@ -34,8 +34,15 @@ def _run_chunk_skip(run_id: Any, crypto_ids: Sequence[int]) -> None:
     services.run_results_skip(run_id=run_id, crypto_ids=crypto_ids)
 
 
-# What a revoked job's coins become (a run's: skipped and counted, so the run still finishes).
-SKIPS: dict[str, Callable[..., None]] = {"run_chunk": _run_chunk_skip}
+def _sweep_chunk_skip(sweep_id: Any, cell_numbers: Sequence[int]) -> None:
+    from sweeps import services
+
+    services.sweep_cells_cancel(sweep_id=sweep_id, numbers=cell_numbers)
+
+
+# What a revoked job's coins or cells become (a run's coins: skipped and counted; a sweep's cells:
+# cancelled and counted), so the batch still finishes.
+SKIPS: dict[str, Callable[..., None]] = {"run_chunk": _run_chunk_skip, "sweep_chunk": _sweep_chunk_skip}
 
 
 class WorkerBackend:

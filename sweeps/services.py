@@ -353,6 +353,9 @@ def sweep_cancel(*, sweep_id: Any) -> Sweep:
     sweep = Sweep.objects.get(id=sweep_id)
     if not updated:
         raise SweepNotCancellable(f"sweep {sweep_id} is already {sweep.status}")
+    batch_cancel = getattr(backend(), "batch_cancel", None)
+    if batch_cancel is not None:  # a queue: drop the chunks not yet started (their cells are cancelled)
+        batch_cancel(str(sweep_id))
     return sweep
 
 

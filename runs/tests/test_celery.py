@@ -303,3 +303,32 @@ def test_a_sweep_through_celery_equals_the_in_process_sweep(coins, celery_runs):
 
     assert cells(sweep) == cells(pooled)
     assert sweep.summary["best"] == pooled.summary["best"]
+
+
+def test_cancel_revokes_a_sweeps_chunks_not_started_and_the_sweep_still_ends(coins, celery_runs):
+    """As a run's: the worker, frozen while the sweep is submitted and cancelled, discards the revoked
+    chunks when it thaws and their cells are cancelled and counted, so the sweep ends `cancelled`."""
+    from sweeps.models import Sweep, SweepCell
+
+    body = {
+        "strategy_id": 2,
+        "grid": {"fast_ma_period": list(range(3, 15)), "slow_ma_period": [20, 30]},
+        "parameters": {},
+    }
+    worker = celery_runs.start_worker("w1")
+    worker.signal(signal.SIGSTOP)
+    response = APIClient().post("/api/sweeps/", body, format="json")
+    assert response.status_code == 201
+    sweep_id = response.json()["id"]
+    assert APIClient().post(f"/api/sweeps/{sweep_id}/cancel/").json()["status"] == "cancelled"
+    worker.signal(signal.SIGCONT)
+    deadline = time.monotonic() + 60
+    while Sweep.objects.get(id=sweep_id).finished_at is None:
+        assert time.monotonic() < deadline, "the cancelled sweep did not end"
+        time.sleep(0.1)
+    sweep = Sweep.objects.get(id=sweep_id)
+    assert sweep.status == "cancelled" and sweep.total == 24
+    assert sweep.completed + sweep.cancelled_cells == 24 and sweep.cancelled_cells >= 1
+    assert set(SweepCell.objects.filter(sweep=sweep).values_list("state", flat=True)) <= {"done", "cancelled"}
+    assert SweepCell.objects.filter(sweep=sweep, state="cancelled").count() == sweep.cancelled_cells
+    assert "Discarding revoked task" in worker.log.read_text()
