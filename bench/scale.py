@@ -1,8 +1,8 @@
-"""Scale-out on Celery: one run of 500 coins x a year of hourly bars, on the in-process pool and
-on 1 and 2 Celery worker processes, in one run of this script.
+"""Scale-out on Celery: one run of 500 coins x a year of hourly bars, and a 1,000-cell sweep over
+48 of them, each on the in-process pool and on 1 and 2 Celery worker processes, in one run of this script.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bt_scale REDIS_URL=redis://127.0.0.1:6379/6 \\
-        .venv/bin/python bench/scale.py [--coins 500] [--repeat 2]
+        .venv/bin/python bench/scale.py [--coins 500] [--sweep-coins 48] [--repeat 2] [--skip-runs|--skip-sweeps]
 
 Steps:
 1. Migrate the database and load the coins (bench/support.py: the demo universe, then
@@ -15,6 +15,9 @@ Steps:
 4. Timed: the pool (BACKTEST_WORKERS threads), then `celery -A backtest_site worker
    --concurrency 1`, then `--concurrency 2` (each started, warmed up and idle before its run);
    --repeat runs each, the best is printed with every sample.
+5. The same for the sweep (bench/sweep.py's grid: the MA crossover, fast 5..54 x slow 60..250 step
+   10, 1,000 cells) over the first --sweep-coins coins by symbol, timed from creation to
+   `finished_at` (every cell stored, the conclusions written), after a warm-up sweep on the pool.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ def main() -> None:
     parser.add_argument("--coins", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--strategy", type=int, default=1)
+    parser.add_argument("--sweep-coins", type=int, default=48)
+    parser.add_argument("--skip-runs", action="store_true", help="time the sweep only")
+    parser.add_argument("--skip-sweeps", action="store_true", help="time the run only")
     options = parser.parse_args()
     for name in ("DATABASE_URL", "REDIS_URL"):
         if not os.environ.get(name):
@@ -81,11 +87,50 @@ def main() -> None:
             raise SystemExit(f"run {run.id} ended {row}")
         return seconds
 
-    results: dict[str, list[float]] = {}
+    from market_data.models import Cryptocurrency
+    from sweeps.models import Sweep
+
+    symbols = list(Cryptocurrency.objects.order_by("symbol").values_list("symbol", flat=True)[: options.sweep_coins])
+
+    def timed_sweep() -> float:
+        from sweeps.api import sweep_request_create
+
+        body = {
+            "strategy_id": 2,
+            "grid": {
+                "fast_ma_period": {"from": 5, "to": 54, "step": 1},
+                "slow_ma_period": {"from": 60, "to": 250, "step": 10},
+            },
+            "start_date": "2024-01-01",
+            "end_date": "2024-12-31",
+            "symbols": symbols,
+        }
+        started = time.perf_counter()
+        sweep = sweep_request_create(body)
+        while True:
+            row = Sweep.objects.values("finished_at", "status", "completed", "total").get(id=sweep.id)
+            if row["finished_at"] is not None:
+                break
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        backends.wait_idle(str(sweep.id), timeout=60)
+        if row["status"] != "completed" or row["completed"] != row["total"] or row["total"] != 1000:
+            raise SystemExit(f"sweep {sweep.id} ended {row}")
+        return seconds
+
+    kinds = [
+        (kind, timer)
+        for kind, timer, skip in (("run", timed_run, options.skip_runs), ("sweep", timed_sweep, options.skip_sweeps))
+        if not skip
+    ]
+    results: dict[str, dict[str, list[float]]] = {kind: {} for kind, _ in kinds}
     pool = backends.ThreadPoolBackend(settings.BACKTEST_WORKERS)
     backends.backend_use(pool)
-    timed_run()  # warm-up: the price cache filled
-    results[f"in-process pool ({settings.BACKTEST_WORKERS} threads)"] = [timed_run() for _ in range(options.repeat)]
+    for kind, timer in kinds:
+        timer()  # warm-up: the price cache filled
+        results[kind][f"in-process pool ({settings.BACKTEST_WORKERS} threads)"] = [
+            timer() for _ in range(options.repeat)
+        ]
     pool.shutdown()
     logs = Path("/tmp") / f"bench-scale-{os.getpid()}"
     logs.mkdir(exist_ok=True)
@@ -105,19 +150,25 @@ def main() -> None:
             worker.start(app)
             backends.backend_use(backends.CeleryBackend(app))
             label = f"celery, 1 worker x --concurrency {concurrency}"
-            results[label] = [timed_run() for _ in range(options.repeat)]
+            for kind, timer in kinds:
+                results[kind][label] = [timer() for _ in range(options.repeat)]
         finally:
             worker.stop()
     app.close()
 
-    print(f"\n{options.coins} coins x 8,784 hourly bars, strategy {options.strategy}, {os.cpu_count()} cores")
-    best = {}
-    for label, samples in results.items():
-        best[label] = min(samples)
-        print(f"  {label:<45} {best[label]:6.2f} s   (samples: {', '.join(f'{s:.2f}' for s in samples)})")
-    pool_s, one, two = best.values()
-    print(f"  1 -> 2 worker processes: {one / two:.2f}x faster (target >= 1.7x)")
-    print(f"  1 worker process vs the pool: {one / pool_s:.2f}x the pool's time (target <= 1.2x)")
+    titles = {
+        "run": f"a run of {options.coins} coins x 8,784 hourly bars, strategy {options.strategy}",
+        "sweep": f"a sweep of 1,000 cells (MA crossover) x {len(symbols)} coins x 8,784 hourly bars",
+    }
+    for kind, _ in kinds:
+        print(f"\n{titles[kind]}, {os.cpu_count()} cores")
+        best = {}
+        for label, samples in results[kind].items():
+            best[label] = min(samples)
+            print(f"  {label:<45} {best[label]:6.2f} s   (samples: {', '.join(f'{s:.2f}' for s in samples)})")
+        pool_s, one, two = best.values()
+        print(f"  1 -> 2 worker processes: {one / two:.2f}x faster (target >= 1.7x)")
+        print(f"  1 worker process vs the pool: {one / pool_s:.2f}x the pool's time (target <= 1.2x)")
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ def sweep_row(sweep: Sweep) -> dict[str, Any]:
             "stop_mode": sweep.stop_mode,
             "slippage_pct": sweep.slippage_pct,
             "symbols": sweep.symbols,
-            "coins": [{"crypto_symbol": c[1], "crypto_name": c[2]} for c in sweep.coins],
+            "coins": [{"crypto_id": c[0], "crypto_symbol": c[1], "crypto_name": c[2]} for c in sweep.coins],
             "status": sweep.status,
             "created_at": sweep.created_at,
             "finished_at": sweep.finished_at,

@@ -90,7 +90,8 @@ class Worker:
                 raise RuntimeError(f"worker {self.name} exited: {self.log.read_text()[-3000:]}")
             if app.control.ping(destination=[self.name], timeout=0.5):
                 return self
-        raise RuntimeError(f"worker {self.name} did not answer: {self.log.read_text()[-3000:]}")
+        self.kill()  # never left running behind a failed test
+        raise RuntimeError(f"worker {self.name} did not answer in {timeout:.0f} s: {self.log.read_text()[-3000:]}")
 
     def signal(self, signum: int) -> None:
         if self.proc is not None and self.proc.poll() is None:

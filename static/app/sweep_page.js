@@ -561,18 +561,45 @@ function renderWalkForward(wf) {
     el("td", { class: "text-end", text: fmtAggregate(objective, fold.train_objective) }),
     el("td", { class: "text-end", text: fmtAggregate(objective, fold.test_objective) }),
     el("td", { class: "text-end", text: fmtNum(fold.efficiency) }))));
+  // The average, and one coin's own stitched curve beside it when one is picked.
+  const select = $("#wf-coin");
+  const picked = select.value;
+  const coins = (state.sweep.coins || []).filter((c) => wf.coins?.[String(c.crypto_id)]);
+  select.replaceChildren(el("option", { value: "", text: "Average of the coins" }),
+    ...coins.map((c) => el("option", { value: String(c.crypto_id), text: `${c.crypto_symbol} · ${c.crypto_name}` })));
+  select.value = coins.some((c) => String(c.crypto_id) === picked) ? picked : "";
+  select.onchange = () => drawWalkForward(wf);
+  drawWalkForward(wf);
+}
+
+function drawWalkForward(wf) {
   const curve = wf.average;
   if (!curve) return;
+  const id = $("#wf-coin").value;
+  const coin = id ? wf.coins[id] : null;
+  const symbol = coin ? (state.sweep.coins || []).find((c) => String(c.crypto_id) === id)?.crypto_symbol : null;
+  const line = (c, name, color, width) => ({
+    type: "line", name, showSymbol: false, data: c.times.map((t, i) => [t, c.values[i]]), lineStyle: { color, width },
+    itemStyle: { color },
+  });
+  const series = [line(curve, "Average of the coins", coin ? "#adb5bd" : "#0d6efd", coin ? 1 : 2)];
+  if (coin) series.push(line(coin, symbol, "#0d6efd", 2));
+  const shown = coin || curve;
   wfChart = wfChart || echarts.init($("#wf-chart"), null, { renderer: "canvas" });
   wfChart.setOption({
-    aria: { enabled: true, label: { description: `Stitched out-of-sample equity of ${wf.folds.length} folds, from 1.0 to ${fmtNum(curve.values.at(-1), 3)}` } },
+    aria: { enabled: true, label: { description: `Stitched out-of-sample equity of ${coin ? symbol : "the coins' average"} over ${wf.folds.length} folds, from 1.0 to ${fmtNum(shown.values.at(-1), 3)}` } },
     tooltip: { trigger: "axis", valueFormatter: (value) => fmtNum(value, 3) },
-    grid: { left: 48, right: 12, top: 12, bottom: 28 },
+    legend: { show: Boolean(coin), top: 0, right: 0 },
+    grid: { left: 48, right: 12, top: coin ? 28 : 12, bottom: 28 },
     xAxis: { type: "time" },
     yAxis: { type: "value", scale: true },
-    series: [{ type: "line", showSymbol: false, data: curve.times.map((t, i) => [t, curve.values[i]]), lineStyle: { color: "#0d6efd" } }],
-  });
-  $("#wf-chart").dataset.points = String(curve.times.length);
+    series,
+  }, { replaceMerge: ["series"] });
+  const box = $("#wf-chart");
+  box.dataset.points = String(curve.times.length);
+  box.dataset.coin = symbol || "";
+  box.dataset.coinPoints = coin ? String(coin.times.length) : "0";
+  box.dataset.last = String(shown.values.at(-1));
 }
 
 // --- Loading and watching ---------------------------------------------------------------------------

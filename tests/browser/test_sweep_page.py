@@ -275,6 +275,16 @@ def test_three_swept_parameters_pick_axes_fix_the_third_and_walk_forward(asgi_se
     assert heatmap.locator("img").count() == 0
     expect(page.locator("#folds-body tr")).to_have_count(2)
     expect(page.locator("#wf-chart")).to_have_attribute("data-points", str(len(wf["average"]["times"])))
+    expect(page.locator("#wf-chart")).to_have_attribute("data-coin", "")
+    # One coin's own stitched curve, picked by name, drawn beside the average (the API keys them by coin id).
+    crypto_id, symbol, name = sweep.coins[1]
+    page.get_by_label("Show").select_option(label=f"{symbol} · {name}")
+    expect(page.locator("#wf-chart")).to_have_attribute("data-coin", symbol)
+    own = wf["coins"][str(crypto_id)]
+    expect(page.locator("#wf-chart")).to_have_attribute("data-coin-points", str(len(own["times"])))
+    assert float(page.locator("#wf-chart").get_attribute("data-last")) == own["values"][-1]
+    page.get_by_label("Show").select_option(label="Average of the coins")
+    expect(page.locator("#wf-chart")).to_have_attribute("data-coin", "")
 
 
 def test_one_swept_parameter_is_a_line_chart(asgi_server, market, page, strategies):
