@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bt_load REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/load.py [--runs 20] [--coins 48] [--waves 2] [--max-concurrent N] [--skip-load]
+        [--idle-streams 1000 [--hold 30] [--requests 200]]
 
 Steps:
 1. Migrate the PostgreSQL database named by DATABASE_URL (created if missing) and load the
@@ -19,6 +20,12 @@ Steps:
 6. Let the server settle, then count the connections and read the memory again.
 7. Print runs/s, p50/p95 time to complete, peak and settled server memory, connections.
 
+With --idle-streams N (issue 18: 1000), instead of the waves: one warm-up run, then a run held
+`running`, N event streams of it opened at once and left idle for --hold seconds while --requests
+other GETs are timed; the server's database connections (sampled every 0.1 s), RSS, threads and
+file descriptors before, with and after the streams; then N streams again and one more run (still
+healthy). Printed beside the issue's targets.
+
 Loopback only; every wait is bounded, and the script stops the server itself.
 """
 
@@ -28,19 +35,25 @@ import argparse
 import http.client
 import json
 import os
+import resource
+import selectors
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import database_prepare, flush_price_cache, server_start
+from support import PY, ROOT, database_prepare, flush_price_cache, server_start
 
 KEY_PREFIX = "load"
 WORKERS = 4  # BACKTEST_WORKERS, the settings' default
 STREAM_TIMEOUT = 300.0  # seconds one run may take, 429 retries included
+BENCH_APP = "bench-load"  # application_name of the bench's own connections (never counted)
 SETTLE_SECONDS = 30.0  # at most, waiting for connections and memory to stop changing
+STREAM_READERS = 2  # runs.streams.READS: the threads that read for the streams (a connection each while reading)
 BODY = {"strategy_id": 1, "parameters": {}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
 
 
@@ -60,7 +73,7 @@ class Database:
     def __init__(self, url: str) -> None:
         import psycopg2
 
-        self.conn = psycopg2.connect(url)
+        self.conn = psycopg2.connect(url, application_name=BENCH_APP)
         self.conn.autocommit = True
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
@@ -71,7 +84,8 @@ class Database:
     def connections(self) -> int:
         return self.query(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            "AND backend_type = 'client backend' AND application_name <> %s",
+            [BENCH_APP],
         )[0][0]
 
 
@@ -241,6 +255,373 @@ def settle(db: Database, pid: int) -> tuple[int, int, float]:
     return db.connections(), memory_kb(pid)["VmRSS"], time.perf_counter() - started
 
 
+# --- --idle-streams: many idle event streams on one process ------------------------------------
+
+# A run held `running` for the streams to wait on: made in the database as a process of another
+# host would own it (so no server recovers it as an orphan), its heartbeat ahead of the lease
+# for the bench's length only (a run left by an aborted bench is recovered later, and deleted at
+# the next start).
+HELD_OWNER = "bench-idle-elsewhere:1:held"
+_HELD_RUN = """
+import datetime as dt, sys
+from django.utils import timezone
+from runs.models import BacktestRun
+BacktestRun.objects.filter(owner=sys.argv[-2]).delete()
+now = timezone.now()
+run = BacktestRun.objects.create(
+    strategy_id=int(sys.argv[-1]), status="running", owner=sys.argv[-2], started_at=now,
+    heartbeat_at=now + dt.timedelta(minutes=15), name="bench: idle streams (held running)",
+)
+print(run.id)
+"""
+_HELD_DELETE = """
+import sys
+from runs.models import BacktestRun
+print(BacktestRun.objects.filter(owner=sys.argv[-1]).delete()[0])
+"""
+
+
+def django_script(env: dict[str, str], code: str, *args: str) -> str:
+    """Run `code` in a Django process of the bench's settings; its stdout."""
+    setup = "import django, sys; django.setup(); exec(sys.argv[1])"
+    out = subprocess.run(
+        [PY, "-c", setup, code, *args],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "backtest_site.settings"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def nofile_raise(wanted: int) -> tuple[int, int]:
+    """Raise this process's RLIMIT_NOFILE (inherited by the server it starts) towards `wanted`,
+    at most to the hard limit; the (soft, hard) limits after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def process_facts(pid: int) -> dict[str, int]:
+    """RSS, peak RSS (kB), threads and open file descriptors of a process, from /proc."""
+    facts = {"fds": len(os.listdir(f"/proc/{pid}/fd"))}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM", "Threads"):
+            facts[name] = int(value.split()[0])
+    return facts
+
+
+class IdleStreams:
+    """`count` raw HTTP/1.1 connections to one event stream, all driven by one selector thread:
+    connect, send the GET, read the status and the stream's `stream-open`, then keep reading
+    (keep-alives) until closed. A stream counts as open once `stream-open` has arrived."""
+
+    def __init__(self, port: int, path: str, count: int) -> None:
+        self.port, self.count = port, count
+        self.request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n".encode()
+        self.opened = 0
+        self.failures: Counter[str] = Counter()
+        self.keepalives = 0
+        self.ended = 0  # open streams the server ended
+        self._selector = selectors.DefaultSelector()
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        for _ in range(self.count):
+            sock = socket.socket()
+            sock.setblocking(False)
+            try:
+                sock.connect_ex(("127.0.0.1", self.port))
+            except OSError as exc:  # e.g. out of file descriptors
+                sock.close()
+                self._fail(f"connect: {exc.__class__.__name__}: {exc}")
+                continue
+            self._selector.register(sock, selectors.EVENT_WRITE, {"buffer": b"", "open": False})
+        self._thread.start()
+
+    def wait_settled(self, timeout: float) -> bool:
+        """Until every stream is open or failed (True), or `timeout` seconds (False)."""
+        deadline = time.perf_counter() + timeout
+        with self._changed:
+            while self.opened + sum(self.failures.values()) < self.count:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.5))
+        return True
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        for key in list(self._selector.get_map().values()):
+            key.fileobj.close()
+        self._selector.close()
+
+    def _fail(self, reason: str) -> None:
+        with self._changed:
+            self.failures[reason] += 1
+            self._changed.notify_all()
+
+    def _drop(self, sock: socket.socket) -> None:
+        self._selector.unregister(sock)
+        sock.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for key, mask in self._selector.select(timeout=0.2):
+                sock, state = key.fileobj, key.data
+                if mask & selectors.EVENT_WRITE:
+                    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if error:
+                        self._drop(sock)
+                        self._fail(f"connect: {os.strerror(error)}")
+                        continue
+                    sock.sendall(self.request)  # 100 bytes: fits any fresh socket buffer
+                    self._selector.modify(sock, selectors.EVENT_READ, state)
+                    continue
+                try:
+                    data = sock.recv(65536)
+                except OSError as exc:
+                    data, reason = b"", f"{exc.__class__.__name__}: {exc}"
+                else:
+                    reason = "closed by the server before `stream-open`"
+                if not data:
+                    self._drop(sock)
+                    if state["open"]:
+                        self.ended += 1
+                    else:
+                        status = state["buffer"][:12].decode(errors="replace")
+                        self._fail(status if status.startswith("HTTP/") else reason)
+                    continue
+                if state["open"]:
+                    # The tail of the last read too: an event split between two reads is counted once.
+                    tail = state["buffer"] + data
+                    self.keepalives += tail.count(b"event: keep-alive")
+                    state["buffer"] = tail[-20:]
+                    continue
+                state["buffer"] += data
+                head = state["buffer"]
+                if not head.startswith(b"HTTP/1.1 200"):
+                    if b"\r\n" in head:
+                        self._drop(sock)
+                        self._fail(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+                    continue
+                if b"stream-open" in head:
+                    state["open"], state["buffer"] = True, head[-20:]
+                    with self._changed:
+                        self.opened += 1
+                        self._changed.notify_all()
+
+
+class ConnectionWatch:
+    """Counts the server's database connections every 0.1 s on its own connection."""
+
+    def __init__(self, url: str) -> None:
+        self.db = Database(url)
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(self.db.connections())
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> ConnectionWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed_requests(port: int, paths: list[str], count: int, spread: float) -> tuple[list[float], Counter[str]]:
+    """`count` GETs cycling over `paths`, each on a new connection, one every spread/count seconds
+    (0: back to back); their times in seconds, and the statuses that were not 200."""
+    times: list[float] = []
+    bad: Counter[str] = Counter()
+    started = time.perf_counter()
+    for k in range(count):
+        wait = started + k * spread / count - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        path = paths[k % len(paths)]
+        t0 = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                bad[f"{path} {resp.status}"] += 1
+        except OSError as exc:
+            bad[f"{path} {exc.__class__.__name__}"] += 1
+        finally:
+            conn.close()
+        times.append(time.perf_counter() - t0)
+    return times, bad
+
+
+def idle_main(args: argparse.Namespace, env: dict[str, str], db: Database, coins: int) -> int:
+    """--idle-streams N: a run held running, N streams of it open at once and left idle; while they
+    are open, the server's database connections, other requests' times and its memory."""
+    count = args.idle_streams
+    url = env["DATABASE_URL"]
+    run_id = django_script(env, _HELD_RUN, HELD_OWNER, str(args.strategy))
+    server, port, up_seconds = server_start(env)
+    problems: list[str] = []
+    streams = None
+    try:
+        facts = process_facts(server.pid)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        print(
+            f"server: uvicorn pid {server.pid}, port {port}, up in {up_seconds:.2f} s; PostgreSQL + Redis; "
+            f"BACKTEST_WORKERS={WORKERS}; RUN_STREAMS_PER_CLIENT={env['RUN_STREAMS_PER_CLIENT']}, "
+            f"RUN_STREAMS_MAX={env['RUN_STREAMS_MAX']}; RLIMIT_NOFILE {soft} (hard {hard}), "
+            "uvicorn with no --limit-concurrency"
+        )
+        # One real run first, so the pool threads and the event writer hold the connections they keep.
+        warm = run_one(port, threading.Barrier(1))
+        if warm.seconds is None:
+            problems.append(f"warm-up run: {warm.failure}")
+        time.sleep(1.0)
+        before = db.connections()
+        paths = ["/api/runs/", "/api/strategies/", "/api/cryptocurrencies/", f"/api/runs/{run_id}/"]
+        base_times, base_bad = timed_requests(port, paths, args.requests, 0.0)
+        facts = process_facts(server.pid)
+        print(
+            f"before: warm-up run of {coins} coins in {warm.seconds or 0:.2f} s; {before} database connections; "
+            f"server RSS {facts['VmRSS'] / 1024:.0f} MB, {facts['Threads']} threads, {facts['fds']} fds; "
+            f"{args.requests} requests back to back: p50 {percentile(base_times, 50) * 1000:.0f} ms, "
+            f"p95 {percentile(base_times, 95) * 1000:.0f} ms"
+        )
+        streams = IdleStreams(port, f"/api/runs/{run_id}/events/", count)
+        with ConnectionWatch(url) as watch, MemoryWatch(server.pid) as memory:
+            t0 = time.perf_counter()
+            streams.start()
+            settled = streams.wait_settled(120.0)
+            open_seconds = time.perf_counter() - t0
+            with_streams = process_facts(server.pid)
+            print(
+                f"streams: {streams.opened}/{count} open in {open_seconds:.2f} s"
+                + ("" if settled else " (gave up waiting after 120 s)")
+                + (f"; refused or failed: {dict(streams.failures)}" if streams.failures else "")
+            )
+            print(
+                f"  with them: server RSS {with_streams['VmRSS'] / 1024:.0f} MB "
+                f"(+{(with_streams['VmRSS'] - facts['VmRSS']) / 1024:.0f} MB, "
+                f"{(with_streams['VmRSS'] - facts['VmRSS']) / max(streams.opened, 1):.0f} kB a stream), "
+                f"{with_streams['Threads']} threads, {with_streams['fds']} fds"
+            )
+            # Paced over the hold, which spans at least one keep-alive round of every stream.
+            times, bad = timed_requests(port, paths, args.requests, args.hold)
+            # A quiet moment with the streams still open: no request in flight, no keep-alive round due.
+            time.sleep(1.0)
+            connections_open = db.connections()
+        hold_seconds = time.perf_counter() - t0
+        samples = watch.samples
+        p50, p95 = percentile(times, 50), percentile(times, 95)
+        print(
+            f"  while open ({hold_seconds:.0f} s): {args.requests} requests over {args.hold:.0f} s "
+            f"({', '.join(paths[:3])}, the run): p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+            f"max {max(times) * 1000:.0f} ms" + (f"; not 200: {dict(bad)}" if bad else "")
+        )
+        print(
+            f"  database connections: before {before}; while open {dict(sorted(Counter(samples).items()))} "
+            f"(count: samples, every 0.1 s), in a quiet moment at the end {connections_open}; "
+            f"keep-alives received {streams.keepalives} ({streams.keepalives / max(streams.opened, 1):.1f} a stream); "
+            f"server RSS peak {memory.peak / 1024:.0f} MB; streams the server ended: {streams.ended}"
+        )
+        opened, ended = streams.opened, streams.ended
+        streams.close()
+        streams = None
+        connections_after, rss_after, waited = settle(db, server.pid)
+        after = process_facts(server.pid)
+        print(
+            f"closed: after {waited:.1f} s {connections_after} database connections, server RSS "
+            f"{rss_after / 1024:.0f} MB, {after['Threads']} threads, {after['fds']} fds"
+        )
+        held = db.query(
+            "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 70), count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND backend_type = 'client backend' AND application_name <> %s "
+            "GROUP BY 1 ORDER BY 2 DESC",
+            [BENCH_APP],
+        )
+        print("  their last queries: " + "; ".join(f"{n} x {q!r}" for q, n in held))
+        # Still healthy: the slots of the closed streams are free again, requests and runs are served.
+        again = IdleStreams(port, f"/api/runs/{run_id}/events/", count)
+        again.start()
+        again.wait_settled(120.0)
+        again.close()
+        after_times, after_bad = timed_requests(port, paths, 20, 0.0)
+        last = run_one(port, threading.Barrier(1))
+        print(
+            f"  health: {again.opened}/{count} streams open again (the closed ones' slots freed); "
+            f"20 requests p95 {percentile(after_times, 95) * 1000:.0f} ms"
+            + (f" (not 200: {dict(after_bad)})" if after_bad else "")
+            + f"; a new run of {coins} coins "
+            + (f"completed in {last.seconds:.2f} s" if last.seconds is not None else f"FAILED: {last.failure}")
+        )
+        # Beside `before`, a sample may count the stream readers' connections while they read (a
+        # keep-alive round) and the timed request in flight (one at a time, its connection closed after).
+        allowed = before + STREAM_READERS + 1
+        rows = [
+            (
+                f"{count:,} idle streams open at once on one server process",
+                f"{opened:,} open, {ended} ended by the server",
+                opened == count and not ended,
+            ),
+            (
+                "database connections unchanged (pool threads + writer)",
+                f"before {before}; with the streams open {connections_open} when quiet, at most {max(samples)} "
+                f"(<= {allowed}: + {STREAM_READERS} stream readers while they read + the timed request); "
+                f"after {connections_after}",
+                connections_open <= before and max(samples) <= allowed and connections_after <= before,
+            ),
+            (
+                "other requests still served, p95 under 500 ms",
+                f"p95 {p95 * 1000:.0f} ms, {sum(bad.values())} not 200",
+                p95 < 0.5 and not bad,
+            ),
+            (
+                "memory printed",
+                f"RSS {facts['VmRSS'] / 1024:.0f} MB before, {with_streams['VmRSS'] / 1024:.0f} MB with the "
+                f"streams (peak {memory.peak / 1024:.0f}), {rss_after / 1024:.0f} MB after",
+                True,
+            ),
+        ]
+        print("issue 18's targets:")
+        for target, figure, ok in rows:
+            print(f"  {'ok ' if ok else 'NO '} {target}: {figure}")
+            if not ok:
+                problems.append(target)
+        if again.opened != count:
+            problems.append(f"only {again.opened}/{count} streams opened again after closing")
+        if after_bad or last.seconds is None:
+            problems.append("the server was not healthy after the streams closed")
+        for problem in problems:
+            print(f"  problem: {problem}")
+    finally:
+        if streams is not None:
+            streams.close()
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        django_script(env, _HELD_DELETE, HELD_OWNER)
+    print("RESULT:", "FAILED" if problems else "ok")
+    return 1 if problems else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -249,7 +630,21 @@ def main() -> int:
     parser.add_argument("--max-concurrent", type=int, help="the server's BACKTEST_MAX_CONCURRENT_RUNS (default --runs)")
     parser.add_argument("--strategy", type=int, default=1)
     parser.add_argument("--skip-load", action="store_true", help="the database already holds the demo coins")
+    parser.add_argument(
+        "--idle-streams",
+        type=int,
+        metavar="N",
+        help="instead of the runs: N idle event streams of a run held running, open at once (issue 18: 1000)",
+    )
+    parser.add_argument("--hold", type=float, default=30.0, help="--idle-streams: seconds they stay open (min 25)")
+    parser.add_argument(
+        "--requests", type=int, default=200, help="--idle-streams: other requests timed while they are open"
+    )
     args = parser.parse_args()
+    if args.idle_streams is not None and not (
+        1 <= args.idle_streams <= 10_000 and args.hold >= 25 and 1 <= args.requests <= 10_000
+    ):
+        raise SystemExit("--idle-streams 1..10000, --hold at least 25 (one keep-alive round), --requests 1..10000")
     if not (1 <= args.runs <= 100 and 1 <= args.waves <= 5 and 1 <= args.coins <= 48):
         raise SystemExit("--runs 1..100, --waves 1..5, --coins 1..48")
     limit = args.max_concurrent or args.runs
@@ -272,6 +667,10 @@ def main() -> int:
         "RUNS_THROTTLE_RATE": "100000/min",
         "LOG_LEVEL": "WARNING",
     }
+    if args.idle_streams:
+        # Every stream comes from this one address: the per-client and total limits are raised past them.
+        env["RUN_STREAMS_PER_CLIENT"] = env["RUN_STREAMS_MAX"] = str(args.idle_streams + 10)
+        nofile_raise(2 * args.idle_streams + 1024)  # the server inherits it: a socket per stream on both sides
 
     database_prepare(env, load_coins=None if args.skip_load else args.coins)
     db = Database(database_url)
@@ -280,6 +679,8 @@ def main() -> int:
         "WHERE p.crypto_id = c.id AND p.interval_type = '1h' AND p.datetime >= '2024-01-01' "
         "AND p.datetime < '2025-01-01')"
     )[0]
+    if args.idle_streams:
+        return idle_main(args, env, db, coins)
     leftover = db.query("SELECT count(*) FROM runs_backtestrun WHERE status IN ('pending', 'running')")[0][0]
 
     server, port, up_seconds = server_start(env)

@@ -114,7 +114,7 @@ def server_start(env: dict[str, str]) -> tuple[subprocess.Popen, int, float]:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return server, port, time.perf_counter() - started
         except OSError:
-            if server.poll() is not None or time.perf_counter() - started > 60:
+            if server.poll() is not None or time.perf_counter() - started > 180:  # a cold numba cache: a minute
                 server.kill()
                 raise SystemExit("the server did not start") from None
             time.sleep(0.05)

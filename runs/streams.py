@@ -25,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import queue
 import re
 import signal
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -58,31 +58,59 @@ COMPLETE_GRACE_SECONDS = 5.0
 
 class Reads:
     """Runs the streams' database reads on `workers` threads; a thread closes its connection
-    when no read is waiting, so idle streams hold none (and a thousand streams hold at most
-    `workers` while they read)."""
+    before it waits for the next read, so idle streams hold none (and a thousand streams hold at
+    most `workers` while they read).
+
+    Its own threads and queue rather than a ThreadPoolExecutor: a pool thread cannot tell when it
+    is about to sit idle (closing only when no read was pending anywhere left the thread that
+    finished first holding its connection while the other read)."""
 
     def __init__(self, workers: int = 2) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stream-read")
+        self._workers = workers
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._pending = 0
+        self._threads: list[threading.Thread] = []
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        with self._lock:
-            self._pending += 1
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn, args)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._start()
+        self._queue.put((loop, future, fn, args))
+        return await future
 
-    def _run(self, fn: Callable[..., Any], args: tuple) -> Any:
-        try:
-            return fn(*args)
-        except Exception:
-            connection.close()  # a broken connection is not kept either
-            raise
-        finally:
-            with self._lock:
-                self._pending -= 1
-                idle = self._pending == 0
-            if idle:
-                connection.close()
+    def _start(self) -> None:
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, name="stream-read", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        while True:
+            try:
+                loop, future, fn, args = self._queue.get_nowait()
+            except queue.Empty:
+                connection.close()  # nothing to read: wait holding no connection
+                loop, future, fn, args = self._queue.get()
+            try:
+                outcome = (fn(*args), None)
+            except BaseException as exc:  # handed to the stream, which raises it
+                connection.close()  # a broken connection is not kept either
+                outcome = (None, exc)
+            try:
+                loop.call_soon_threadsafe(_settle, future, *outcome)
+            except RuntimeError:  # that loop is closed: nobody waits for the result
+                pass
+
+
+def _settle(future: asyncio.Future, result: Any, exc: BaseException | None) -> None:
+    if future.done():  # the stream was cancelled (its client left)
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 READS = Reads()

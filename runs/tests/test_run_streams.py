@@ -4,17 +4,18 @@ limited; an idle stream holds no database connection. All on a real uvicorn serv
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from runs import events, services
 from runs.models import BacktestRun
-from runs.streams import hub
+from runs.streams import Reads, hub
 from tests.support import read_event_stream, wait_run
 
 BODY = {"strategy_id": 1, "start_date": "2024-01-01", "end_date": "2024-12-31"}
@@ -190,3 +191,24 @@ def test_idle_streams_hold_no_database_connection(coins, asgi_server, manual_bac
         for conn, _ in opened:
             conn.close()
         services.batches_interrupt(batch_ids=[run_id])
+
+
+def test_a_reader_thread_that_finishes_while_another_reads_keeps_no_connection(tdb):
+    """Two reads at once on the streams' two reader threads: the one that ends first used to keep
+    its connection (another read was still in progress), so idle streams held it for ever."""
+    reads = Reads(workers=2)
+    used = []
+
+    def read(seconds: float) -> None:
+        with connection.cursor() as cursor:  # opens this thread's connection
+            cursor.execute("SELECT 1")
+        used.append(connections["default"])
+        time.sleep(seconds)
+
+    async def both() -> None:
+        await asyncio.gather(reads.call(read, 0.2), reads.call(read, 0.6))
+
+    asyncio.run(both())
+    assert len(used) == 2 and used[0] is not used[1]  # one read on each thread
+    time.sleep(0.2)  # the last thread closes its connection just after handing back its result
+    assert [wrapper.connection for wrapper in used] == [None, None]
