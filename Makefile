@@ -45,12 +45,12 @@ serve:
 # does not wait on a silent compile.
 ENGINE_WARM_UP := DEBUG=1 $(PY) manage.py shell --no-imports -c "from runs.lifecycle import engine_warm_up; engine_warm_up()"
 engine: deps
-	@echo "==> Loading the backtest engine (compiled once after a fresh clone: about 20-50 s; then under 1 s) ..."
+	@echo "==> Loading the backtest engine (compiled once after a fresh clone: about 20-50 s on an idle machine, minutes on a busy one; then about 2 s) ..."
 	@$(ENGINE_WARM_UP)
 
 # The compile is CPU-bound and the demo load mostly database writes: both at once, waiting for both.
 demo-and-engine: migrate
-	@echo "==> Compiling the backtest engine (first time only: about 20-50 s) while the demo data loads (when the database has no coins: about 10 s) ..."
+	@echo "==> Compiling the backtest engine (first time only: about 20-50 s on an idle 2-core machine, 2-3 min when it is busy; nothing is printed meanwhile) while the demo data loads (when the database has no coins: 10-20 s) ..."
 	@$(ENGINE_WARM_UP) & engine=$$!; \
 	  DEBUG=1 $(PY) manage.py load_demo --if-empty; demo=$$?; \
 	  wait $$engine; compiled=$$?; \

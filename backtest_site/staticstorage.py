@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.staticfiles import finders
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,10 @@ class StaticStorage(CompressedManifestStaticFilesStorage):
         try:
             return super().stored_name(name)
         except ValueError:
+            # whitenoise also asks for names that exist nowhere (a name's hash-like part taken off,
+            # to see whether it is a hashed file): those keep the error, and no false warning.
+            if finders.find(name) is None:
+                raise
             if not StaticStorage._warned:
                 StaticStorage._warned = True
                 logger.warning(

@@ -174,6 +174,36 @@ def test_a_server_with_debug_off_and_nothing_collected_links_plain_names(db, set
     assert Client().get("/static/app/main.js").status_code == 200  # whitenoise finds it in static/
 
 
+def test_the_plain_name_fallback_warns_only_for_files_that_exist(db, settings, tmp_path, caplog):
+    """whitenoise asks the storage for names that exist nowhere (a hash-like part of a real file's
+    name taken off); those get the storage's error, not the fallback's "run collectstatic" warning."""
+    from django.core.files.storage import storages
+
+    from backtest_site.staticstorage import StaticStorage
+
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": SITE_STORAGE}}
+    call_command("collectstatic", interactive=False, verbosity=0)
+    storages._storages.pop("staticfiles", None)
+    storage = StaticStorage()
+    StaticStorage._warned = False
+    with caplog.at_level("WARNING", logger="backtest_site.staticstorage"):
+        with pytest.raises(ValueError):
+            storage.stored_name("rest_framework/css/bootstrap-theme.min.map")  # the file is ...min.css.map
+        assert not caplog.records
+        assert re.fullmatch(r"app/main\.[0-9a-f]{12}\.js", storage.stored_name("app/main.js"))
+        (ROOT / "static" / "app" / "added-after-collectstatic.js").write_text("")
+        try:
+            assert storage.stored_name("app/added-after-collectstatic.js") == "app/added-after-collectstatic.js"
+        finally:
+            (ROOT / "static" / "app" / "added-after-collectstatic.js").unlink()
+    assert [r.getMessage() for r in caplog.records] == [
+        "Static file 'app/added-after-collectstatic.js' is not in the collected manifest; linking plain names "
+        "(run `manage.py collectstatic` for hashed, long-cached files)"
+    ]
+    StaticStorage._warned = False
+
+
 def test_settings_pick_the_manifest_storage_whatever_debug_is():
     for debug in ("0", "1"):
         env = {**os.environ, "DEBUG": debug, "SECRET_KEY": "x" * 50, "DJANGO_SETTINGS_MODULE": "backtest_site.settings"}
