@@ -107,6 +107,11 @@ BACKTEST_CHUNK_MAX = env_int("BACKTEST_CHUNK_MAX", 32, minimum=1, maximum=10_000
 # (0: no heartbeat thread; the test settings use that and call the tick directly).
 BACKTEST_LEASE_SECONDS = env_int("BACKTEST_LEASE_SECONDS", 60, minimum=5, maximum=86400)
 BACKTEST_HEARTBEAT_SECONDS = env_int("BACKTEST_HEARTBEAT_SECONDS", 15, minimum=0, maximum=3600)
+# A job that loses its database connection is tried again on a fresh one, this many times in all.
+BACKTEST_DB_ATTEMPTS = env_int("BACKTEST_DB_ATTEMPTS", 3, minimum=1, maximum=20)
+# A run with a job that has made no progress (no coin computed) for this long is ended `interrupted`
+# by the heartbeat tick (runs.lifecycle): the job is hung.
+BACKTEST_STALL_SECONDS = env_int("BACKTEST_STALL_SECONDS", 120, minimum=1, maximum=86400)
 # Seconds a cached price series lives in the cache (the version key makes it safe to keep long).
 PRICE_CACHE_TTL = env_int("PRICE_CACHE_TTL", 24 * 3600, minimum=1, maximum=30 * 24 * 3600)
 # Megabytes of price series each process keeps in memory in front of the shared cache (0: none).

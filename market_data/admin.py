@@ -10,8 +10,8 @@ from django.utils.html import format_html_join
 
 from .models import Cryptocurrency, Price
 from .quality import quality_report
-from .selectors import prices_get
-from .services import coins_update_from_exchange, prices_versions_bump_on_commit
+from .selectors import prices_get, prices_versions_bump
+from .services import coins_update_from_exchange
 
 # A filtered list counts at most this many rows; beyond it the page count is capped.
 COUNT_CAP = 100_000
@@ -65,21 +65,23 @@ class PriceAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = ["created_at"]
 
-    # Edited or deleted bars: the cached series of that coin and interval must not be served again.
+    # Edited or deleted bars: the coin's series get a new version in the same transaction (the
+    # admin's), so no process serves a cached copy of them again (market_data.selectors).
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        series = {(obj.crypto_id, obj.interval_type)}
+        coins = {obj.crypto_id}
         if change and form.initial:
-            series.add((form.initial["crypto"], form.initial["interval_type"]))
-        prices_versions_bump_on_commit(series=series)
+            coins.add(form.initial["crypto"])
+        prices_versions_bump(crypto_ids=coins)
 
     def delete_model(self, request, obj):
-        prices_versions_bump_on_commit(series=[(obj.crypto_id, obj.interval_type)])
         super().delete_model(request, obj)
+        prices_versions_bump(crypto_ids=[obj.crypto_id])
 
     def delete_queryset(self, request, queryset):
-        prices_versions_bump_on_commit(series=queryset.order_by().values_list("crypto_id", "interval_type").distinct())
+        coins = list(queryset.order_by().values_list("crypto_id", flat=True).distinct())
         super().delete_queryset(request, queryset)
+        prices_versions_bump(crypto_ids=coins)
 
 
 @admin.register(Cryptocurrency)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from dataclasses import dataclass
 
 from django.db import models
@@ -49,6 +50,12 @@ class CryptocurrencyQuerySet(models.QuerySet):
         return coins
 
 
+def prices_version_new() -> str:
+    """A new version of a coin's price series: random, so a number seen before (a database restored
+    or recreated while a process still holds series in memory) can never come back."""
+    return uuid.uuid4().hex
+
+
 class Cryptocurrency(models.Model):
     symbol = models.CharField(max_length=20, unique=True)
     name = models.CharField(max_length=100)
@@ -56,6 +63,10 @@ class Cryptocurrency(models.Model):
     # Demo data is generated, not market data: the API and the page label it as such.
     is_demo = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The version of the coin's price series (every interval): changed in the transaction of every
+    # write to its bars (imports, admin edits and deletes), and read with every series served from
+    # a cache (market_data.selectors), so every process sees an import at once.
+    prices_version = models.CharField(max_length=32, default=prices_version_new, editable=False)
 
     objects = CryptocurrencyQuerySet.as_manager()
 

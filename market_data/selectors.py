@@ -1,14 +1,17 @@
 """Reads of market data, with the price series cached per coin and interval.
 
-Cache-aside with a version key (as djangoproject.com's dashboard does): every import
-calls `prices_version_bump`, which gives the (coin, interval) a new random version,
-so a series cached under an older version is never served again. The series is
-stored as compact bytes (a small header, then int64 timestamps and five float64
-columns), not as a pickled DataFrame.
+Cache-aside with a version (as djangoproject.com's dashboard does): each coin row holds the
+version of its series (`Cryptocurrency.prices_version`), changed in the same transaction as every
+write to its bars (`prices_versions_bump`: imports, admin edits and deletes). A series is cached
+under a key naming that version, and every read asks the database for the versions first (one
+query for all the coins asked for), so a series cached under an older version is never served
+again, by any process, whatever the cache: an import from `manage.py import_prices` in another
+process, or made while Redis hung, is seen by the next read. The series is stored as compact
+bytes (a small header, then int64 timestamps and five float64 columns), not as a pickled DataFrame.
 
 In front of the shared cache, each process keeps the series it read last (`series_memo`, at most
-PRICE_MEMORY_CACHE_MB): by the same versioned key, so a bumped version misses it as it misses
-the shared cache; a warm run then reads only the versions from Redis.
+PRICE_MEMORY_CACHE_MB): by the same versioned key, so a new version misses it as it misses
+the shared cache; a warm run then reads only the versions (from the database).
 
 If the cache (Redis) is down, prices come from the database (backtest_site.cache's guard:
 one warning, then the cache is left alone for a few seconds before it is tried again).
@@ -21,9 +24,8 @@ import io
 import logging
 import struct
 import threading
-import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +36,8 @@ from django.db.models import Exists, OuterRef, Q
 
 from backtest_site.cache import cache_guard
 
-from .aggregate import coarser_intervals, derivable_from, ohlcv_aggregate
-from .models import Cryptocurrency, Price
+from .aggregate import derivable_from, ohlcv_aggregate
+from .models import Cryptocurrency, Price, prices_version_new
 
 logger = logging.getLogger(__name__)
 
@@ -85,21 +87,22 @@ class PriceSeries:
         return cls(times, *cols)
 
 
-def _version_key(crypto_id: int, interval: str) -> str:
-    return f"prices:ver:{crypto_id}:{interval}"
-
-
 def _series_key(crypto_id: int, interval: str, version: str) -> str:
     return f"prices:{crypto_id}:{interval}:{version}"
 
 
-def prices_version_bump(*, crypto_id: int, interval: str) -> None:
-    """Give the coin's series a new version: what was cached before is never served again.
+def prices_versions_bump(*, crypto_ids: Iterable[int]) -> None:
+    """Give these coins' series a new version, in the current transaction (so with the write that
+    changed their bars): what was cached before is never served again, in any process. Every
+    interval of the coin: a derived interval's series is made of a finer one's bars."""
+    ids = sorted({int(c) for c in crypto_ids})
+    if ids:
+        Cryptocurrency.objects.filter(id__in=ids).update(prices_version=prices_version_new())
 
-    The coarser intervals derivable from this one get one too: their series may be made of these bars.
-    """
-    keys = [_version_key(crypto_id, i) for i in (interval, *coarser_intervals(interval))]
-    cache_guard.call(cache.set_many, {key: uuid.uuid4().hex for key in keys}, None)
+
+def prices_version_bump(*, crypto_id: int, interval: str | None = None) -> None:
+    """`prices_versions_bump` of one coin (`interval` is not needed: the version is the coin's)."""
+    prices_versions_bump(crypto_ids=[crypto_id])
 
 
 def _to_ns(value: dt.datetime) -> int:
@@ -249,21 +252,16 @@ def prices_load(*, crypto_id: int, interval: str) -> PriceSeries:
 
 
 def _versions_get_many(crypto_ids: Sequence[int], interval: str) -> dict[int, str]:
-    """The cache versions of several coins' series, in one round trip (new ones added where missing)."""
-    keys = {_version_key(c, interval): int(c) for c in crypto_ids}
-    found = cache_guard.call(cache.get_many, list(keys)) or {}
-    missing = [key for key in keys if key not in found]
-    if missing and cache_guard.usable():
-        for key in missing:  # add() keeps a version another thread set first
-            cache_guard.call(cache.add, key, uuid.uuid4().hex, None)
-        found.update(cache_guard.call(cache.get_many, missing) or {})
-    return {keys[key]: version for key, version in found.items()}
+    """The versions of several coins' series, in one query (an indexed read of their rows): the
+    database's, never a cache's, so no cache setting or outage can make a read miss an import."""
+    rows = Cryptocurrency.objects.filter(id__in=list(crypto_ids)).order_by().values_list("id", "prices_version")
+    return dict(rows)
 
 
 class SeriesMemo:
     """This process's most recently used series, by their versioned cache key, at most `max_bytes`
     of them (least recently used dropped first). A key names one version of one series, so an
-    entry is never stale: an import bumps the version and the next read misses."""
+    entry is never stale: an import changes the version and the next read misses."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -336,7 +334,7 @@ def prices_get_many(
 ) -> dict[int, PriceSeries]:
     """The bars of several coins with start <= datetime <= end, through the cache, in the order given.
 
-    1. Read the coins' versions in one round trip; 2. read every cached series (this process's
+    1. Read the coins' versions from the database in one query; 2. read every cached series (this process's
     memo, then the shared cache in one round trip: `get_many`); 3. load the misses from the
     database in one statement and cache each under the version read in step 1 (an import that
     lands meanwhile bumps the version, so the older copy is never served); 4. cut the requested window.

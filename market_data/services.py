@@ -3,8 +3,8 @@
 All three share `prices_bulk_upsert`, the one fast write path: binary COPY (built by numpy)
 into a temporary table and one INSERT ... ON CONFLICT DO UPDATE on PostgreSQL, executemany of the same
 upsert on SQLite. An unchanged bar is not rewritten, so re-importing a file changes
-nothing. After the transaction commits, each written (coin, interval) gets a new cache
-version, so no stale series is ever served.
+nothing. In the same transaction, each coin written gets a new version of its series
+(market_data.selectors), so no stale series is ever served.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import io
 import logging
 import struct
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +40,7 @@ from .formats import (
 from .models import INTERVAL_SECONDS, INTERVALS, SYMBOL_RE, Cryptocurrency, Price
 from .parsing import PriceBar, PriceFileError, RowError, bars_from_frame
 from .quality import quality_report
-from .selectors import PG_EPOCH_US, prices_load, prices_version_bump
+from .selectors import PG_EPOCH_US, prices_load, prices_versions_bump
 
 if TYPE_CHECKING:
     from .exchange import PairReport
@@ -212,22 +211,12 @@ def _upsert_generic(*, crypto_id: int, interval: str, frame: pd.DataFrame) -> in
     return len(objs)
 
 
-def prices_versions_bump_on_commit(*, series: Iterable[tuple[int, str]]) -> None:
-    """After the current transaction commits, give each (coin id, interval) a new cache version.
-
-    Any write to crypto_prices outside prices_bulk_upsert (admin edits, deletes) calls this,
-    so no stale series is served from the cache.
-    """
-    for crypto_id, interval in set(series):
-        transaction.on_commit(partial(prices_version_bump, crypto_id=crypto_id, interval=interval))
-
-
 def prices_bulk_upsert(*, crypto_id: int, interval: str, bars: Sequence[PriceBar] | pd.DataFrame) -> int:
     """Insert or update the bars of one coin and interval; return how many were inserted or changed.
 
     Bars (PriceBar tuples, or a frame of formats.FRAME_COLUMNS) must have distinct times (the parser
     guarantees it). Runs inside a transaction
-    (joining the caller's); the cache version is bumped when the outermost one commits.
+    (joining the caller's), which also gives the coin's series a new version (selectors).
     """
     if interval not in INTERVALS:
         raise ValueError(f"unknown interval {interval!r}; known: {', '.join(INTERVALS)}")
@@ -237,8 +226,8 @@ def prices_bulk_upsert(*, crypto_id: int, interval: str, bars: Sequence[PriceBar
     upsert = {"postgresql": _upsert_postgresql, "sqlite": _upsert_sqlite}.get(connection.vendor, _upsert_generic)
     with transaction.atomic():
         written = upsert(crypto_id=crypto_id, interval=interval, frame=frame)
-        if written:
-            prices_versions_bump_on_commit(series=[(crypto_id, interval)])
+        if written:  # in the same transaction: every process sees the new bars and their version together
+            prices_versions_bump(crypto_ids=[crypto_id])
     return written
 
 
@@ -439,11 +428,8 @@ def _coin_import(report: ImportReport, *, name: str | None, frame: pd.DataFrame)
     with transaction.atomic():
         coin, report.created = _coin_lock(symbol=report.symbol, name=name or report.symbol)
         if coin.is_demo:
-            demo_bars = Price.objects.filter(crypto=coin)
-            prices_versions_bump_on_commit(
-                series=((coin.id, i) for i in demo_bars.values_list("interval_type", flat=True).distinct())
-            )
-            demo_bars.delete()
+            Price.objects.filter(crypto=coin).delete()
+            prices_versions_bump(crypto_ids=[coin.id])
             coin.is_demo = False
             coin.name = name or coin.name.removesuffix(" (demo)")
             coin.save(update_fields=["is_demo", "name"])

@@ -65,6 +65,27 @@ def job_call(job: str, args: Sequence[Any]) -> None:
     JOBS[job](*args)
 
 
+# The jobs executing in this process's pool threads: thread id -> [batch id, when it last made
+# progress (time.monotonic)]. A job notes its progress (`job_progress`) as it computes each coin;
+# one silent for BACKTEST_STALL_SECONDS is hung (`stalled_batch_ids`, runs.lifecycle's watchdog).
+_running_lock = threading.Lock()
+_running: dict[int, list[Any]] = {}
+
+
+def job_progress() -> None:
+    """The job of this thread is alive: it made progress (a coin computed, a retry begun)."""
+    entry = _running.get(threading.get_ident())
+    if entry is not None:
+        entry[1] = time.monotonic()
+
+
+def stalled_batch_ids(seconds: float) -> list[str]:
+    """The batches with a job executing here that has made no progress for `seconds`."""
+    before = time.monotonic() - seconds
+    with _running_lock:
+        return sorted({batch for batch, at in _running.values() if at < before})
+
+
 class ThreadPoolBackend:
     """Jobs on a fixed pool of threads; a done-callback logs whatever escaped a job."""
 
@@ -77,14 +98,28 @@ class ThreadPoolBackend:
         return process_id()
 
     def submit(self, job: str, *, batch_id: str, args: Sequence[Any]) -> None:
-        future = self.pool.submit(self.run, job, list(args))
+        future = self.pool.submit(self._execute, batch_id, job, list(args))
         with self._lock:
             self._futures.setdefault(batch_id, set()).add(future)
         future.add_done_callback(lambda f: self._done(f, batch_id, job))
 
+    def _execute(self, batch_id: str, job: str, args: Sequence[Any]) -> None:
+        """In a pool thread: the job, registered as executing (for the watchdog) while it runs."""
+        me = threading.get_ident()
+        with _running_lock:
+            _running[me] = [str(batch_id), time.monotonic()]
+        try:
+            self.run(job, args)
+        finally:
+            with _running_lock:
+                _running.pop(me, None)
+
     def run(self, job: str, args: Sequence[Any]) -> None:
-        """In a pool thread: the job itself."""
-        job_call(job, args)
+        """The job itself; one that loses its database connection is tried again on a fresh one
+        (runs.db.connection_retry: BACKTEST_DB_ATTEMPTS in all, with backoff)."""
+        from .db import connection_retry
+
+        connection_retry(job_call, job, args)
 
     def _done(self, future: Future, batch_id: str, job: str) -> None:
         with self._lock:

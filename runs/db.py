@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# What a lost connection raises: the server closed it (OperationalError), or Django's wrapper was
+# already closed (InterfaceError). Deadlocks and serialization failures are OperationalErrors too,
+# and worth another try as well.
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
+
+def connection_retry(fn: Callable[..., T], *args: Any, attempts: int | None = None, backoff: float = 0.2) -> T:
+    """Call `fn(*args)`; when it fails because the database connection was lost, close this
+    thread's connection (the next statement opens a fresh one) and call it again, up to
+    `attempts` times in all (settings.BACKTEST_DB_ATTEMPTS), waiting 0.2, 0.4, ... s between.
+
+    For whole jobs, whose writes are transactions of their own and safe to repeat (a run's job
+    stores only rows still pending). Inside a transaction nothing is retried: it is lost with
+    the connection, and belongs to the caller.
+    """
+    attempts = attempts or settings.BACKTEST_DB_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn(*args)
+        except CONNECTION_ERRORS as exc:
+            if connection.in_atomic_block or attempt >= attempts:
+                raise
+            logger.warning("Database connection lost (%s); attempt %d of %d in a moment", exc, attempt + 1, attempts)
+            connection.close()
+            time.sleep(backoff * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
 
 
 def thread_connection_prepare() -> None:

@@ -36,7 +36,8 @@ from django.db import close_old_connections
 
 from market_data.selectors import PriceSeries, prices_get_many
 
-from .db import thread_connection_prepare
+from .backends import job_progress
+from .db import CONNECTION_ERRORS, thread_connection_prepare
 from .equity import equity_curve, equity_pack
 from .models import INTEGER_METRICS, METRIC_FIELDS, BacktestRun, RunResult
 from .tradelog import trades_pack
@@ -153,8 +154,9 @@ def run_chunk_load(run_id: str, crypto_ids: Sequence[int]) -> RunChunk | None:
         .order_by("crypto_symbol")
         .values(*_CHUNK_FIELDS.values())
     )
-    if not rows:
-        return None  # done already (a job delivered twice)
+    if not rows:  # done already: a job delivered twice, or tried again after its results were stored
+        services.run_finish_if_done(run_id=run_id)  # ... but perhaps not the run's finish
+        return None
     row = {name: rows[0][column] for name, column in _CHUNK_FIELDS.items()}
     status = row["status"]
     if status == BacktestRun.Status.CANCELLED:
@@ -210,9 +212,15 @@ def run_chunk_compute(chunk: RunChunk) -> list[dict[str, Any]]:
         prices = prices_get_many(
             crypto_ids=list(chunk.coins), interval=spec.interval, start=spec.window_start, end=spec.window_end
         )
-    except Exception as exc:  # a database error: the chunk's coins fail, the run goes on
+    except CONNECTION_ERRORS:  # the connection is lost: the whole job is tried again (runs.db)
+        raise
+    except Exception as exc:  # another database error: the chunk's coins fail, the run goes on
         prices = dict.fromkeys(chunk.coins, exc)
-    return [outcome_fields(outcome) for outcome in batch_compute(spec, prices)]
+    fields = []
+    for outcome in batch_compute(spec, prices):
+        fields.append(outcome_fields(outcome))
+        job_progress()  # the watchdog's sign of life (runs.backends.stalled_batch_ids)
+    return fields
 
 
 def outcome_fields(outcome: CoinOutcome) -> dict[str, Any]:

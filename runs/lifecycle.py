@@ -14,7 +14,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from . import events, services
-from .backends import backend, process_id
+from .backends import backend, process_id, stalled_batch_ids
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +35,36 @@ def server_started() -> None:
     engine_warm_up()
 
 
+# A run whose coins are all counted but which is still in progress this long after its last count
+# lost its finish (the job that counted it normally finishes it within milliseconds).
+LOST_FINISH_GRACE_SECONDS = 10.0
+
+
 def leases_tick() -> int:
-    """One heartbeat: renew the runs this process's backend is executing, then end `interrupted`
-    the runs whose executor is gone: at once those of a dead process of this host, and any run
-    whose heartbeat is older than the lease. Returns how many were interrupted."""
-    services.batches_heartbeat(batch_ids=backend().active_batch_ids())
-    stale_before = timezone.now() - dt.timedelta(seconds=settings.BACKTEST_LEASE_SECONDS)
-    count = services.batches_orphans_recover(me=process_id(), alive=pid_alive)
-    count += services.batches_recover(stale_before=stale_before)
+    """One heartbeat:
+    1. the watchdog: end `interrupted` the runs of this process with a job that has made no
+       progress for BACKTEST_STALL_SECONDS (hung: its slot is freed, its stream gets `complete`;
+       should the job ever return, it stores nothing);
+    2. renew the other runs this process's backend is executing;
+    3. end `interrupted` the runs whose executor is gone: at once those of a dead process of this
+       host, and any run whose heartbeat is older than the lease;
+    4. finish the runs whose coins are all counted but whose finish was lost.
+    Returns how many were interrupted."""
+    stalled = stalled_batch_ids(settings.BACKTEST_STALL_SECONDS)
+    count = services.batches_interrupt(batch_ids=stalled)
     if count:
-        logger.warning("Marked %d run(s) that no process executes any more as interrupted", count)
-    return count
+        logger.warning(
+            "Run(s) %s made no progress for %d s: interrupted", ", ".join(stalled), settings.BACKTEST_STALL_SECONDS
+        )
+    services.batches_heartbeat(batch_ids=[b for b in backend().active_batch_ids() if b not in stalled])
+    now = timezone.now()
+    stale_before = now - dt.timedelta(seconds=settings.BACKTEST_LEASE_SECONDS)
+    gone = services.batches_orphans_recover(me=process_id(), alive=pid_alive)
+    gone += services.batches_recover(stale_before=stale_before)
+    if gone:
+        logger.warning("Marked %d run(s) that no process executes any more as interrupted", gone)
+    services.runs_finish_lost(settled_before=now - dt.timedelta(seconds=LOST_FINISH_GRACE_SECONDS))
+    return count + gone
 
 
 def pid_alive(pid: int) -> bool:

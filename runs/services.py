@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from market_data.selectors import coins_with_bars
@@ -241,6 +241,10 @@ def run_results_store(
             stored = [row.crypto_id for row in pending]
             ok = sum(1 for c in stored if by_coin[c]["state"] == State.DONE)
             counts = _run_count(run_id, completed=len(stored), successful=ok, failed=len(stored) - ok)
+            if counts is None:  # the run has ended (the watchdog, a shutdown): a late job adds nothing
+                logger.warning("Run %s ended while a job computed %d coin(s); not stored", run_id, len(stored))
+                transaction.set_rollback(True)
+                return
             if inside:
                 with events.stored_batch():
                     _results_publish(run_id, stored, ok, counts, coins, by_coin)
@@ -279,14 +283,24 @@ def run_results_skip(*, run_id: Any, crypto_ids: Sequence[int]) -> None:
         if not skipped:
             return
         counts = _run_count(run_id, skipped=skipped)
+        if counts is None:  # ended meanwhile: nothing to count
+            transaction.set_rollback(True)
+            return
         if counts["completed"] + counts["skipped"] >= counts["total"]:
             run_finish(run_id=run_id)
 
 
-def _run_count(run_id: Any, *, completed: int = 0, successful: int = 0, failed: int = 0, skipped: int = 0) -> dict:
+def _run_count(
+    run_id: Any, *, completed: int = 0, successful: int = 0, failed: int = 0, skipped: int = 0
+) -> dict | None:
     """Add to the run's coin counts and read them back, in one statement (UPDATE ... RETURNING,
     PostgreSQL and SQLite >= 3.35): atomic across threads and processes. It also renews the
-    run's heartbeat: a run whose jobs store results is alive."""
+    run's heartbeat: a run whose jobs store results is alive.
+
+    Only a run still in progress (or cancelled and draining) is counted; None for one that has
+    ended (interrupted, failed, finished): the caller rolls back, so nothing of a late job is
+    stored or published after the run's `complete`. The run's row lock orders this against
+    `batches_interrupt`."""
     table = connection.ops.quote_name(BacktestRun._meta.db_table)
     pk = BacktestRun._meta.pk.get_db_prep_value(uuid.UUID(str(run_id)), connection)
     now = BacktestRun._meta.get_field("heartbeat_at").get_db_prep_value(timezone.now(), connection)
@@ -294,11 +308,46 @@ def _run_count(run_id: Any, *, completed: int = 0, successful: int = 0, failed: 
         cursor.execute(
             f"UPDATE {table} SET completed = completed + %s, successful = successful + %s, "
             "failed = failed + %s, skipped = skipped + %s, heartbeat_at = %s WHERE id = %s "
+            "AND (status IN (%s, %s) OR (status = %s AND finished_at IS NULL)) "
             "RETURNING total, completed, successful, failed, skipped",
-            [completed, successful, failed, skipped, now, pk],
+            [completed, successful, failed, skipped, now, pk, Status.PENDING, Status.RUNNING, Status.CANCELLED],
         )
         row = cursor.fetchone()
+    if row is None:
+        return None
     return dict(zip(("total", "completed", "successful", "failed", "skipped"), row, strict=True))
+
+
+def _draining() -> Q:
+    """Runs whose jobs may still store coins: pending, running, or cancelled and not yet finished."""
+    return Q(status__in=BacktestRun.IN_PROGRESS) | Q(status=Status.CANCELLED, finished_at__isnull=True)
+
+
+def run_finish_if_done(*, run_id: Any) -> bool:
+    """Finish a run whose coins are all counted but that is still in progress: its finish was lost
+    (the connection dropped between the last count and the finish). From a job tried again, and
+    from the tick (`runs_finish_lost`). Returns whether this call finished it."""
+    done = (
+        BacktestRun.objects.filter(_draining(), id=run_id, total__gt=0)
+        .filter(completed__gte=F("total") - F("skipped"))
+        .exists()
+    )
+    return run_finish(run_id=run_id) if done else False
+
+
+def runs_finish_lost(*, settled_before: dt.datetime) -> int:
+    """`run_finish_if_done` for every run in progress whose coins are all counted and whose last
+    count is older than `settled_before` (so the job that counted it has had its time to finish
+    it first). Returns how many it finished."""
+    ids = (
+        BacktestRun.objects.filter(_draining(), total__gt=0, heartbeat_at__lt=settled_before)
+        .filter(completed__gte=F("total") - F("skipped"))
+        .values_list("id", flat=True)
+    )
+    finished = sum(run_finish_if_done(run_id=run_id) for run_id in list(ids))
+    if finished:
+        logger.warning("Finished %d run(s) whose coins were all done but whose finish was lost", finished)
+    return finished
 
 
 def run_finish(*, run_id: Any, message: str | None = None) -> bool:
@@ -496,13 +545,21 @@ def batches_heartbeat(*, batch_ids: Sequence[Any]) -> int:
 
 
 def batches_interrupt(*, batch_ids: Sequence[Any]) -> int:
-    """The server is stopping: its batches still in progress end `interrupted` (what they finished stays)."""
-    if not batch_ids:
-        return 0
+    """End these batches still in progress `interrupted` (the server is stopping, their executor is
+    gone, their jobs are hung); what they finished stays. Each under its lock of this process, so
+    the `complete` queued for it comes after the events of a job of it storing right now."""
+    count = 0
     now = timezone.now()
-    count = sum(
-        _in_progress(m).filter(id__in=list(batch_ids)).update(status=Status.INTERRUPTED, finished_at=now)
-        for m in BATCH_MODELS
-    )
-    _finals_queue(batch_ids)
+    for batch_id in dict.fromkeys(str(b) for b in batch_ids):
+        lock = events.run_lock(batch_id)
+        locked = lock.acquire(timeout=5.0)  # a job stuck holding it must not stop the interrupt
+        try:
+            count += sum(
+                _in_progress(m).filter(id=batch_id).update(status=Status.INTERRUPTED, finished_at=now)
+                for m in BATCH_MODELS
+            )
+            _finals_queue([batch_id])
+        finally:
+            if locked:
+                lock.release()
     return count

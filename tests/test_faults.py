@@ -28,6 +28,7 @@ from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
 from backtest_site.cache import cache_guard
+from market_data import selectors
 from runs.api import run_request_create
 from runs.models import BacktestRun, RunResult
 from tests.support import XhrStreamReader, add_coin, run_async, wait_run
@@ -152,15 +153,17 @@ def test_redis_outage_runs_complete_from_the_database_and_the_cache_recovers(
     assert private_redis.keys() > 0
     assert _cache_warnings(caplog) == []
 
-    # 2. Redis killed: two runs complete from the database, with one warning in all. Each reads its
-    #    coins twice: its coins' jobs, then its account (no cache to serve the second read).
+    # 2. Redis killed, and this process's memo empty (as a process started meanwhile): two runs
+    #    complete from the database, with one warning in all. The coins are read from the database
+    #    once: then this process's memo serves them, under the versions the database gives.
     private_redis.kill()
+    selectors.series_memo.clear()
     db_loads.clear()
     during = [_run_to_the_end(), _run_to_the_end(strategy_id=2)]
     for run in during:
         assert run.status == "completed" and (run.successful, run.failed) == (3, 0)
         assert RunResult.objects.filter(run=run).count() == 3
-    assert len(db_loads) == 12
+    assert len(db_loads) == 3
     assert _returns(during[0]) == _returns(first)  # the same bars, from the database
     warnings = _cache_warnings(caplog)
     assert len(warnings) == 1 and "Price cache unavailable" in warnings[0], warnings
@@ -168,11 +171,13 @@ def test_redis_outage_runs_complete_from_the_database_and_the_cache_recovers(
     # 3. Redis back on the same port (empty): after the guard's pause the cache is used and refilled.
     private_redis.start()
     time.sleep(0.25)
+    selectors.series_memo.clear()
     db_loads.clear()
     after = _run_to_the_end()
     assert after.status == "completed" and after.successful == 3
     assert len(db_loads) == 3 and private_redis.keys() > 0
     assert any("Price cache is back" in w for w in _cache_warnings(caplog)[1:])
+    selectors.series_memo.clear()
     db_loads.clear()
     assert _run_to_the_end(strategy_id=2).status == "completed"
     assert db_loads == []  # served from the refilled cache

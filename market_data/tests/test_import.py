@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
+from django.db import transaction
 
 from market_data import services
 from market_data.models import Cryptocurrency, Price
@@ -181,17 +182,19 @@ def test_importing_into_a_demo_coin_replaces_its_generated_bars(write_csv):
     assert "was a demo coin" in out
 
 
-def test_the_cache_version_is_bumped_after_the_import_commits(
-    write_csv, monkeypatch, django_capture_on_commit_callbacks
-):
-    bumped = []
-    monkeypatch.setattr(services, "prices_version_bump", lambda **kw: bumped.append(kw))
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+def test_the_coins_version_changes_in_the_imports_transaction(write_csv):
+    coin = Cryptocurrency.objects.create(symbol="BTC", name="Bitcoin")
+    old = coin.prices_version
+    with pytest.raises(RuntimeError), transaction.atomic():
         run(write_csv(csv_rows(2, hours=4)), symbol="BTC", interval="4h")
-        assert bumped == []  # not before the commit
-    for callback in callbacks:
-        callback()
-    assert bumped == [{"crypto_id": Cryptocurrency.objects.get(symbol="BTC").id, "interval": "4h"}]
+        assert Cryptocurrency.objects.get(id=coin.id).prices_version != old  # with the bars it wrote
+        raise RuntimeError("the import's transaction rolls back")
+    assert Cryptocurrency.objects.get(id=coin.id).prices_version == old  # ... and goes with them
+    run(write_csv(csv_rows(2, hours=4)), symbol="BTC", interval="4h")
+    new = Cryptocurrency.objects.get(id=coin.id).prices_version
+    assert new != old
+    run(write_csv(csv_rows(2, hours=4)), symbol="BTC", interval="4h")  # the same bars: nothing written
+    assert Cryptocurrency.objects.get(id=coin.id).prices_version == new
 
 
 def test_after_an_import_the_cached_series_shows_the_new_bars(write_csv, django_capture_on_commit_callbacks):
@@ -218,15 +221,13 @@ def test_files_without_a_single_good_bar_are_refused_and_create_no_coin(write_cs
     assert not Cryptocurrency.objects.exists()
 
 
-def test_replacing_a_demo_coin_bumps_every_interval_it_had(write_csv, monkeypatch, django_capture_on_commit_callbacks):
+def test_replacing_a_demo_coin_gives_its_series_a_new_version(write_csv):
     demo_coin = Cryptocurrency.objects.create(symbol="ETH", name="Ethereum (demo)", is_demo=True)
     for interval in ("1h", "1d"):
         services.prices_bulk_upsert(
             crypto_id=demo_coin.id, interval=interval, bars=[services.PriceBar(T0, 1.0, 2.0, 0.5, 1.5, 1.0)]
         )
-    bumped = []
-    monkeypatch.setattr(services, "prices_version_bump", lambda **kw: bumped.append((kw["crypto_id"], kw["interval"])))
-    with django_capture_on_commit_callbacks(execute=True):
-        run(write_csv(csv_rows(2, hours=4)), symbol="ETH", interval="4h")
-    assert sorted(bumped) == [(demo_coin.id, "1d"), (demo_coin.id, "1h"), (demo_coin.id, "4h")]
+    old = Cryptocurrency.objects.get(id=demo_coin.id).prices_version
+    run(write_csv(csv_rows(2, hours=4)), symbol="ETH", interval="4h")
+    assert Cryptocurrency.objects.get(id=demo_coin.id).prices_version != old
     assert list(Price.objects.filter(crypto=demo_coin).values_list("interval_type", flat=True).distinct()) == ["4h"]

@@ -70,13 +70,14 @@ def loads(monkeypatch):
     return calls
 
 
-def test_second_read_is_served_from_cache_without_a_query(coin, loads):
+def test_second_read_is_served_from_cache_with_only_the_versions_query(coin, loads):
     _bars(coin, [1, 2, 3])
     prices_get(crypto_id=coin.id, interval="1h")
     assert len(loads) == 1
     with CaptureQueriesContext(connection) as ctx:
         s = prices_get(crypto_id=coin.id, interval="1h")
-    assert len(ctx.captured_queries) == 0 and len(loads) == 1
+    assert [q["sql"] for q in ctx.captured_queries if "crypto_prices" in q["sql"]] == [] and len(loads) == 1
+    assert len(ctx.captured_queries) == 1  # the coin's version, from its row
     assert s.close.tolist() == [1, 2, 3]
 
 
@@ -170,18 +171,20 @@ def test_the_process_memo_keeps_the_latest_series_within_its_size():
     assert set(memo.get_many(["a", "b", "c", "huge"])) == {"a", "c"}
 
 
-def test_a_second_read_in_this_process_needs_only_the_versions(coin, loads):
+def test_a_second_read_in_this_process_needs_only_the_versions_from_the_database(coin, loads):
     _bars(coin, [1, 2, 3])
     prices_get(crypto_id=coin.id, interval="1h")
     real_get_many = cache.get_many
     asked = []
     cache.get_many = lambda keys, *a, **k: (asked.append(list(keys)), real_get_many(keys, *a, **k))[1]
     try:
-        s = prices_get(crypto_id=coin.id, interval="1h")
+        with CaptureQueriesContext(connection) as queries:
+            s = prices_get(crypto_id=coin.id, interval="1h")
     finally:
         del cache.get_many
     assert s.close.tolist() == [1, 2, 3] and len(loads) == 1
-    assert asked == [[selectors._version_key(coin.id, "1h")]]
+    assert asked == []  # the memo holds it under the version the database gave
+    assert len(queries) == 1 and "prices_version" in queries[0]["sql"]
 
 
 def test_stored_times_become_whole_seconds_as_postgresql_extract_rounds_them():

@@ -156,11 +156,11 @@ def test_the_chunks_prices_come_in_one_cache_round_trip_and_one_database_read(co
     assert reads == [ids]  # the misses, in one statement
     calls.clear()
     warm = selectors.prices_get_many(crypto_ids=ids, interval="1h")
-    assert reads == [ids] and calls == ["get_many"]  # the versions; the series from this process's memo
-    selectors.series_memo.clear()  # as another process finds them: the versions, then every series
+    assert reads == [ids] and calls == []  # the versions from the database; the series from this process's memo
+    selectors.series_memo.clear()  # as another process finds them: every series in one round trip
     calls.clear()
     shared = selectors.prices_get_many(crypto_ids=ids, interval="1h")
-    assert reads == [ids] and calls == ["get_many", "get_many"]
+    assert reads == [ids] and calls == ["get_many"]
     for c in ids:
         assert (warm[c].close == cold[c].close).all() and len(warm[c]) == 500
         assert (shared[c].close == cold[c].close).all()

@@ -8,9 +8,10 @@ import time
 
 import numpy as np
 from django.utils import timezone
+from django_eventstream.models import Event as EventRow
 from rest_framework.test import APIClient
 
-from runs import backends, jobs, lifecycle, services
+from runs import backends, events, jobs, lifecycle, services
 from runs.models import BacktestRun, RunResult
 from tests.support import post_stream, run_async
 
@@ -127,9 +128,13 @@ def test_server_stopping_interrupts_this_processes_runs(coins, manual_backend):
     assert manual_backend.queued == []  # the queued jobs were dropped
     services.run_results_store(run_id=chunk.run_id, coins=chunk.coins, results=jobs.run_chunk_compute(chunk))
     run = BacktestRun.objects.get(id=run_id)
-    assert run.status == "interrupted"
-    # The coin that was running finished and is stored; the queued ones never ran.
-    assert sorted(RunResult.objects.filter(run=run).values_list("state", flat=True)) == ["done", "pending", "pending"]
+    assert run.status == "interrupted" and run.completed == 0
+    # The coin that was running finished after its run had ended: it adds nothing after the run's
+    # `complete` (issue 18); the queued ones never ran.
+    assert sorted(RunResult.objects.filter(run=run).values_list("state", flat=True)) == ["pending"] * 3
+    assert events.channel_writer.wait_idle(timeout=10)
+    channel = EventRow.objects.filter(channel=events.channel_name(run_id), eid__gt=0).order_by("eid")
+    assert list(channel.values_list("type", flat=True)) == ["start", "complete"]
 
 
 def test_original_stream_ends_with_complete_when_its_run_is_interrupted(coins, asgi_server, job_hook, monkeypatch):
