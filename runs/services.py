@@ -468,19 +468,25 @@ def run_complete_ensure(*, run_id: Any, grace_seconds: float = 0.0) -> bool:
     (interrupted by a shutdown or the watchdog, or its process died before storing it), so every
     stream of it ends. Under the channel counter's row lock, so it is stored once. A run that ended
     less than `grace_seconds` ago is left to its own process. Returns whether it stored one."""
+    return batch_complete_ensure(model=BacktestRun, batch_id=run_id, grace_seconds=grace_seconds)
+
+
+def batch_complete_ensure(*, model: Any, batch_id: Any, grace_seconds: float = 0.0) -> bool:
+    """`run_complete_ensure` for any batch kind of FINALS (a run, a sweep)."""
     from django_eventstream.models import Event as EventRow
     from django_eventstream.models import EventCounter
     from django_eventstream.utils import get_storage
 
-    run = BacktestRun.objects.filter(id=run_id).first()
-    if run is None or run.status in BacktestRun.IN_PROGRESS:
+    channel_of, payload_of = FINALS[model]
+    batch = model.objects.filter(id=batch_id).first()
+    if batch is None or batch.status in BacktestRun.IN_PROGRESS:
         return False
-    if run.status == Status.CANCELLED and run.finished_at is None:
+    if batch.status == Status.CANCELLED and batch.finished_at is None:
         return False  # still draining: its last job publishes `complete`
-    if grace_seconds and run.finished_at and (timezone.now() - run.finished_at).total_seconds() < grace_seconds:
+    if grace_seconds and batch.finished_at and (timezone.now() - batch.finished_at).total_seconds() < grace_seconds:
         return False
-    channel = events.channel_name(run_id)
-    payload = run_final_payload(run)
+    channel = channel_of(batch_id)
+    payload = payload_of(batch)
     with transaction.atomic():
         counter = EventCounter.objects.select_for_update().filter(name=channel).first()
         if counter is not None:
@@ -491,6 +497,13 @@ def run_complete_ensure(*, run_id: Any, grace_seconds: float = 0.0) -> bool:
         stored = get_storage().append_event(channel, "complete", data)
     events.streams_notify(channel, "complete", data, stored.id)
     return True
+
+
+# Each batch kind's channel and the `complete` of one that ended without its own (sweeps add theirs
+# at start-up, sweeps.apps).
+FINALS: dict[Any, tuple[Callable[[Any], str], Callable[[Any], dict[str, Any]]]] = {
+    BacktestRun: (events.channel_name, run_final_payload)
+}
 
 
 def _finals_queue(batch_ids) -> None:

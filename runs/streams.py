@@ -272,9 +272,9 @@ def last_event_id(request: HttpRequest, channel: str) -> int | None:
 
 def _read(run_id: Any, channel: str, last: int | None, model: Any = None) -> dict[str, Any]:
     """One look at the store: the batch's state (a run's, or `model`'s: a sweep's), the current
-    id, the events after `last`. A run that ended without `complete` gets it stored."""
+    id, the events after `last`. A batch that ended without `complete` gets it stored."""
     from .models import BacktestRun
-    from .services import run_complete_ensure
+    from .services import FINALS, batch_complete_ensure
 
     kind = model or BacktestRun
     run = kind.objects.filter(id=run_id).values("status", "finished_at").first()
@@ -286,8 +286,8 @@ def _read(run_id: Any, channel: str, last: int | None, model: Any = None) -> dic
     )
     out: dict[str, Any] = {"exists": True, "current": current, "ended": ended, "events": [], "reset": False}
     last_type = EventRow.objects.filter(channel=channel, eid=current).values_list("type", flat=True).first()
-    if ended and current and last_type != "complete" and kind is BacktestRun:
-        if run_complete_ensure(run_id=run_id, grace_seconds=COMPLETE_GRACE_SECONDS):
+    if ended and current and last_type != "complete" and kind in FINALS:
+        if batch_complete_ensure(model=kind, batch_id=run_id, grace_seconds=COMPLETE_GRACE_SECONDS):
             current = out["current"] = EventCounter.objects.filter(name=channel).values_list("value", flat=True)[0]
             last_type = "complete"
     out["finished"] = ended and last_type == "complete"

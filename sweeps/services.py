@@ -237,18 +237,25 @@ def sweep_mark_running(*, sweep_id: Any) -> None:
     Sweep.objects.filter(id=sweep_id, status=Status.PENDING).update(status=Status.RUNNING, started_at=now)
 
 
-def _sweep_count(sweep_id: Any, *, completed: int = 0, cancelled: int = 0) -> dict[str, int]:
-    """Add to the sweep's counts and read them back in one statement; renews its heartbeat."""
+def _sweep_count(sweep_id: Any, *, completed: int = 0, cancelled: int = 0) -> dict[str, int] | None:
+    """Add to the sweep's counts and read them back in one statement; renews its heartbeat.
+
+    Only a sweep still in progress (or cancelled and draining) is counted; None for one that has
+    ended (interrupted, failed, finished): the caller rolls back, so a late chunk stores and
+    publishes nothing after the sweep's `complete` (a resume computes those cells again)."""
     table = connection.ops.quote_name(Sweep._meta.db_table)
     pk = Sweep._meta.pk.get_db_prep_value(uuid.UUID(str(sweep_id)), connection)
     now = Sweep._meta.get_field("heartbeat_at").get_db_prep_value(timezone.now(), connection)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET completed = completed + %s, cancelled_cells = cancelled_cells + %s, "
-            "heartbeat_at = %s WHERE id = %s RETURNING total, completed, cancelled_cells",
-            [completed, cancelled, now, pk],
+            "heartbeat_at = %s WHERE id = %s AND (status IN (%s, %s) OR (status = %s AND finished_at IS NULL)) "
+            "RETURNING total, completed, cancelled_cells",
+            [completed, cancelled, now, pk, Status.PENDING, Status.RUNNING, Status.CANCELLED],
         )
         row = cursor.fetchone()
+    if row is None:
+        return None
     return dict(zip(("total", "completed", "cancelled"), row, strict=True))
 
 
@@ -278,6 +285,10 @@ def sweep_cells_store(*, sweep_id: Any, results: Sequence[Mapping[str, Any]]) ->
                 ],
             )
             counts = _sweep_count(sweep_id, completed=len(pending))
+            if counts is None:  # the sweep has ended (a shutdown, its lease lost): a late chunk adds nothing
+                logger.warning("Sweep %s ended while a chunk computed %d cell(s); not stored", sweep_id, len(pending))
+                transaction.set_rollback(True)
+                return
         swept = [a["name"] for a in Sweep.objects.values_list("axes", flat=True).get(id=sweep_id)]
         for row in sorted(pending, key=lambda r: r.n):
             publish(
@@ -311,12 +322,16 @@ def _rounded(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
 def sweep_cells_cancel(*, sweep_id: Any, numbers: Sequence[int]) -> None:
     """Cells of a cancelled sweep that had not run: marked cancelled and counted; maybe finish."""
     with events.run_lock(sweep_id):
-        cancelled = SweepCell.objects.filter(sweep_id=sweep_id, n__in=list(numbers), state=State.PENDING).update(
-            state=State.CANCELLED
-        )
-        if not cancelled:
-            return
-        counts = _sweep_count(sweep_id, cancelled=cancelled)
+        with transaction.atomic():
+            cancelled = SweepCell.objects.filter(sweep_id=sweep_id, n__in=list(numbers), state=State.PENDING).update(
+                state=State.CANCELLED
+            )
+            if not cancelled:
+                return
+            counts = _sweep_count(sweep_id, cancelled=cancelled)
+            if counts is None:  # ended meanwhile: nothing to count
+                transaction.set_rollback(True)
+                return
         if counts["completed"] + counts["cancelled"] >= counts["total"]:
             sweep_finish(sweep_id=sweep_id)
 
@@ -346,6 +361,22 @@ def sweep_finish(*, sweep_id: Any) -> bool:
     if finished:
         events.run_forget(sweep_id)
     return bool(finished)
+
+
+def sweep_final_payload(sweep: Sweep) -> dict[str, Any]:
+    """The `complete` of a sweep that ended without publishing one (interrupted, failed): its stored
+    summary, or its status and counts."""
+    summary = sweep.summary or {
+        "status": sweep.status,
+        "total": sweep.total,
+        "completed": sweep.completed,
+        "cancelled": sweep.cancelled_cells,
+    }
+    return {
+        "type": "complete",
+        "summary": {**summary, "status": sweep.status},
+        "elapsed_time": round(sweep.elapsed_time or 0.0, 2),
+    }
 
 
 def sweep_cancel(*, sweep_id: Any) -> Sweep:

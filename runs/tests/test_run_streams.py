@@ -109,6 +109,24 @@ def test_a_run_that_ended_with_no_complete_stored_gets_one_once(coins, asgi_serv
     assert _read_to_end(asgi_server, f"/api/runs/{run_id}/events/", {"Last-Event-ID": first[-1]["id"]})[0] == 204
 
 
+def test_an_interrupted_sweep_stream_gets_the_final_complete_once_and_ends(coins, asgi_server, manual_backend):
+    """As a run's: a sweep whose process died before its `complete` (or that a stopping server
+    interrupted) gets it stored by the stream, once, with its status; a reconnect after it is 204."""
+    from sweeps.models import Sweep
+
+    body = {"strategy_id": 2, "grid": {"fast_ma_period": [3, 5]}, "parameters": {"slow_ma_period": 20}}
+    sweep_id = APIClient().post("/api/sweeps/", body, format="json").json()["id"]
+    assert manual_backend.queued  # its chunks wait; nothing runs
+    assert events.channel_writer.wait_idle(5)
+    Sweep.objects.filter(id=sweep_id).update(status="interrupted", finished_at="2024-01-01T00:00:00Z")
+    path = f"/api/sweeps/{sweep_id}/events/?lastEventId=sweep-{sweep_id}:0"
+    first = read_event_stream(asgi_server, path)
+    second = read_event_stream(asgi_server, path)
+    assert [e["event"] for e in first] == ["start", "complete"] and first == second
+    assert first[-1]["data"]["summary"] == {"status": "interrupted", "total": 2, "completed": 0, "cancelled": 0}
+    assert _read_to_end(asgi_server, f"/api/sweeps/{sweep_id}/events/", {"Last-Event-ID": first[-1]["id"]})[0] == 204
+
+
 @pytest.mark.parametrize("bad", [":1e3", ":0%00", "9" * 5000, "run-x:-1", "a:1,b:2", "%ff"])
 def test_a_malformed_last_event_id_is_a_400(coins, asgi_server, bad):
     run = BacktestRun.objects.create(strategy_id=1, status="running")
