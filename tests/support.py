@@ -10,18 +10,21 @@ import datetime as dt
 import http.client
 import importlib
 import json
+import re
 import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from http.cookies import SimpleCookie
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from asgiref.sync import async_to_sync
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.db import connection
 
 from market_data.models import Cryptocurrency, Price
@@ -216,6 +219,44 @@ class XhrStreamReader:
     @property
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]
+
+
+# --- The page's CSRF token ---------------------------------------------------------------
+
+CSRF_META_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def page_csrf_token(html: bytes | str) -> str:
+    """The CSRF token a page carries in <meta name="csrf-token"> (its session holds the secret)."""
+    text = html.decode() if isinstance(html, bytes) else html
+    found = CSRF_META_RE.search(text)
+    assert found, "the page has no <meta name=\"csrf-token\">"
+    return found.group(1)
+
+
+def client_csrf_token(client, path: str = "/") -> str:
+    """Open a page with a Django test client (which keeps the session cookie) and return its CSRF token."""
+    response = client.get(path)
+    assert response.status_code == 200, response.status_code
+    return page_csrf_token(response.content)
+
+
+def server_csrf_headers(server, path: str = "/") -> dict[str, str]:
+    """The headers a page sends with its writes, from a real GET of the page on `server`: its
+    session cookie and the X-CSRFToken of its <meta name="csrf-token">."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        html = resp.read()
+        cookie = SimpleCookie()
+        for name, value in resp.getheaders():
+            if name.lower() == "set-cookie":
+                cookie.load(value)
+    finally:
+        conn.close()
+    session = cookie[settings.SESSION_COOKIE_NAME].value
+    return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}", "X-CSRFToken": page_csrf_token(html)}
 
 
 def free_port() -> int:
