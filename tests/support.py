@@ -230,7 +230,7 @@ def page_csrf_token(html: bytes | str) -> str:
     """The CSRF token a page carries in <meta name="csrf-token"> (its session holds the secret)."""
     text = html.decode() if isinstance(html, bytes) else html
     found = CSRF_META_RE.search(text)
-    assert found, "the page has no <meta name=\"csrf-token\">"
+    assert found, 'the page has no <meta name="csrf-token">'
     return found.group(1)
 
 
