@@ -380,9 +380,10 @@ if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", RUNS_THROTT
 # cookie a script can invent along with a matching header); the pages read it from
 # <meta name="csrf-token">.
 INSTALLED_APPS += ["rest_framework.authtoken"]
+# Session first: its (absent) WWW-Authenticate keeps an anonymous write refused with 403.
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
-    "rest_framework.authentication.TokenAuthentication",
     "rest_framework.authentication.SessionAuthentication",
+    "rest_framework.authentication.TokenAuthentication",
 ]
 CSRF_USE_SESSIONS = True
 # The runs (and sweeps) one client may hold in progress at once: a user, or an address for anonymous

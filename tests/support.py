@@ -26,6 +26,7 @@ from asgiref.sync import async_to_sync
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
+from rest_framework.test import APIClient
 
 from market_data.models import Cryptocurrency, Price
 from market_data.selectors import prices_version_bump
@@ -234,6 +235,15 @@ def page_csrf_token(html: bytes | str) -> str:
     return found.group(1)
 
 
+def page_has_csrf(response) -> bool:
+    """Whether a page carries what its writes need: <meta name="csrf-token"> and the session cookie
+    whose session holds the secret (one never comes without the other)."""
+    meta = CSRF_META_RE.search(response.content.decode()) is not None
+    session = settings.SESSION_COOKIE_NAME in response.cookies
+    assert meta == session, f"csrf-token meta {meta}, session cookie {session}"
+    return meta
+
+
 def client_csrf_token(client, path: str = "/") -> str:
     """Open a page with a Django test client (which keeps the session cookie) and return its CSRF token."""
     response = client.get(path)
@@ -257,6 +267,29 @@ def server_csrf_headers(server, path: str = "/") -> dict[str, str]:
         conn.close()
     session = cookie[settings.SESSION_COOKIE_NAME].value
     return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}", "X-CSRFToken": page_csrf_token(html)}
+
+
+UUID_IN_PATH_RE = re.compile(r"/api/(?:runs|sweeps)/([0-9a-f-]{36})/")
+
+
+class PageLikeClient(APIClient):
+    """An API client that keeps the cancel token of each run and sweep it creates and sends it
+    back (X-Cancel-Token) with every write to that run or sweep, as the page does (static/app/api.js)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cancel_tokens: dict[str, str] = {}
+
+    def request(self, **kwargs: Any):
+        found = UUID_IN_PATH_RE.match(kwargs.get("PATH_INFO", ""))
+        if found and kwargs.get("REQUEST_METHOD") != "GET" and found.group(1) in self.cancel_tokens:
+            kwargs.setdefault("HTTP_X_CANCEL_TOKEN", self.cancel_tokens[found.group(1)])
+        response = super().request(**kwargs)
+        if response.status_code == 201 and response.get("Content-Type", "").startswith("application/json"):
+            body = response.json()
+            if isinstance(body, dict) and body.get("cancel_token"):
+                self.cancel_tokens[body["id"]] = body["cancel_token"]
+        return response
 
 
 def free_port() -> int:
