@@ -48,6 +48,15 @@ from .serializers import (
     run_links,
 )
 
+# The owner's proof of an anonymously created run or sweep (runs.access), documented on its writes.
+CANCEL_TOKEN = OpenApiParameter(
+    access.TOKEN_HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="the cancel_token of the 201 answer that created it (anonymous owners; else 403)",
+)
+
 
 class RunCreateThrottle(SimpleRateThrottle):
     """Creating runs, per user (or client address): RUNS_THROTTLE_RATE, e.g. "60/min".
@@ -214,6 +223,7 @@ class RunDetailApi(APIView):
 
     @extend_schema(
         request=RunUpdateSerializer,
+        parameters=[CANCEL_TOKEN],
         responses={
             200: RunDetailSerializer,
             400: OpenApiResponse(ValidationErrorsSerializer, description="each bad field with its messages"),
@@ -233,6 +243,7 @@ class RunDetailApi(APIView):
 
     @extend_schema(
         request=None,
+        parameters=[CANCEL_TOKEN],
         responses={
             204: OpenApiResponse(description="deleted, with its results, account and stored events"),
             409: OpenApiResponse(DetailSerializer, description="the run is in progress: cancel it first"),
@@ -281,7 +292,7 @@ class RunCancelApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
 
-    @extend_schema(request=None, responses={200: RunStatusSerializer, 409: DetailSerializer})
+    @extend_schema(request=None, parameters=[CANCEL_TOKEN], responses={200: RunStatusSerializer, 409: DetailSerializer})
     def post(self, request: Request, run_id) -> Response:
         run_controlled(request, run_id, action="cancel")
         try:

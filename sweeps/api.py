@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from backtest_site.authentication import CSRF_PROTECTED
 from runs import access
-from runs.api import RunCreateThrottle, RunRequestParser, error_answer
+from runs.api import CANCEL_TOKEN, RunCreateThrottle, RunRequestParser, error_answer
 from runs.serializers import DetailSerializer, ValidationErrorsSerializer
 from runs.services import TooManyRuns
 from runs.streams import batch_events
@@ -258,6 +258,7 @@ class SweepCancelApi(APIView):
     @extend_schema(
         operation_id="sweeps_cancel",
         request=None,
+        parameters=[CANCEL_TOKEN],
         responses={200: STATUS, 404: OpenApiResponse(description="no such sweep"), 409: DetailSerializer},
     )
     def post(self, request: Request, sweep_id) -> Response:
@@ -278,6 +279,7 @@ class SweepResumeApi(APIView):
     @extend_schema(
         operation_id="sweeps_resume",
         request=None,
+        parameters=[CANCEL_TOKEN],
         responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="no such sweep"), 409: DetailSerializer},
     )
     def post(self, request: Request, sweep_id) -> Response:
