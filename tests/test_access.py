@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -328,3 +329,18 @@ def test_api_token_for_an_unknown_user_is_a_clear_error(db):
     with pytest.raises(CommandError, match="No user 'nobody'"):
         api_token("revoke", "nobody")
     assert Token.objects.count() == 0
+
+
+def test_the_admin_login_form_works_with_the_csrf_token_in_the_session(users):
+    client = browser()
+    page = client.get("/admin/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    assert "csrftoken" not in page.cookies  # the secret is in the session, not a cookie
+    form = {"username": "staff", "password": "pw-staff-123", "next": "/admin/"}
+    assert client.post("/admin/login/", form).status_code == 403  # no token: refused
+    logged_in = client.post("/admin/login/", {**form, "csrfmiddlewaretoken": token})
+    assert logged_in.status_code == 302 and logged_in["Location"] == "/admin/"
+    assert client.get("/admin/authtoken/tokenproxy/").status_code == 403  # staff, but without the permission
+    admin = browser()
+    admin.force_login(get_user_model().objects.create_superuser("root", password="pw-root-123"))
+    assert admin.get("/admin/authtoken/tokenproxy/add/").status_code == 200  # tokens are made in the admin too
