@@ -112,9 +112,9 @@ def _demo_data() -> bool:
 
 
 @require_GET
-@ensure_csrf_cookie  # the page POSTs /api/runs/ with the X-CSRFToken header read from this cookie
+@ensure_csrf_cookie  # the page POSTs /api/runs/ with the X-CSRFToken header read from <meta name="csrf-token">
 def backtest_page(request: HttpRequest) -> HttpResponse:
-    context = {"demo_data": _demo_data(), "run_id": "", "nav": "backtest", "facts": page_facts()}
+    context = {"demo_data": _demo_data(), "run_id": "", "nav": "backtest", "facts": page_facts(), "csrf_meta": True}
     return render(request, "pages/backtest.html", context)
 
 
@@ -125,7 +125,7 @@ def run_page(request: HttpRequest, run_id: UUID) -> HttpResponse:
         raise Http404("No such run")
     # A stored run's page is about its own coins: the badge says whether those were demo data.
     demo = RunResult.objects.filter(run_id=run_id, is_demo=True).exists()
-    context = {"demo_data": demo, "run_id": str(run_id), "nav": "runs", "facts": page_facts()}
+    context = {"demo_data": demo, "run_id": str(run_id), "nav": "runs", "facts": page_facts(), "csrf_meta": True}
     return render(request, "pages/backtest.html", context)
 
 
@@ -253,7 +253,13 @@ def sweep_new_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "pages/sweeps_new.html",
-        {"demo_data": _demo_data(), "nav": "sweep-new", "sweep_options": _sweep_options(), "facts": page_facts()},
+        {
+            "demo_data": _demo_data(),
+            "nav": "sweep-new",
+            "sweep_options": _sweep_options(),
+            "facts": page_facts(),
+            "csrf_meta": True,
+        },
     )
 
 
@@ -271,6 +277,7 @@ def sweep_page(request: HttpRequest, sweep_id: UUID) -> HttpResponse:
             "nav": "sweeps",
             "sweep_options": _sweep_options(),
             "facts": page_facts(),
+            "csrf_meta": True,
         },
     )
 

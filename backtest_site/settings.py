@@ -378,3 +378,21 @@ if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", RUNS_THROTT
     raise ImproperlyConfigured(
         f"RUNS_THROTTLE_RATE must look like 60/min (N/s, N/min, N/h, N/day), got {RUNS_THROTTLE_RATE!r}"
     )
+
+# --- Access: API tokens, CSRF, per-client share (README "Scripts", runs/CONTRACT.md "Access") ---
+# Scripts send `Authorization: Token <key>` (rest_framework.authtoken; `manage.py api_token create
+# USER` or the admin): no CSRF. The browser keeps CSRF, with the secret kept in the session (not a
+# cookie a script can invent along with a matching header); the pages read it from
+# <meta name="csrf-token">.
+INSTALLED_APPS += ["rest_framework.authtoken"]
+# Session first: its (absent) WWW-Authenticate keeps an anonymous write refused with 403.
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "rest_framework.authentication.SessionAuthentication",
+    "rest_framework.authentication.TokenAuthentication",
+]
+CSRF_USE_SESSIONS = True
+# The runs (and sweeps) one client may hold in progress at once: a user, or an address for anonymous
+# requests (backtest_site.clients.client_address). Default: half of BACKTEST_MAX_CONCURRENT_RUNS.
+BACKTEST_CLIENT_CONCURRENCY = env_int(
+    "BACKTEST_CLIENT_CONCURRENCY", max(1, BACKTEST_MAX_CONCURRENT_RUNS // 2), minimum=1, maximum=1000
+)

@@ -14,7 +14,7 @@ from django.views.decorators.gzip import gzip_page
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -26,7 +26,7 @@ from backtest_site.authentication import CSRF_PROTECTED
 from backtest_site.cache import cache_guard
 from market_data.models import SYMBOL_RE
 
-from . import selectors, services
+from . import access, selectors, services
 from .backends import BackendUnavailable
 from .charts import result_chart
 from .compare import MAX_RUNS, runs_compare
@@ -46,6 +46,15 @@ from .serializers import (
     portfolio_detail,
     result_detail,
     run_links,
+)
+
+# The owner's proof of an anonymously created run or sweep (runs.access), documented on its writes.
+CANCEL_TOKEN = OpenApiParameter(
+    access.TOKEN_HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="the cancel_token of the 201 answer that created it (anonymous owners; else 403)",
 )
 
 
@@ -98,12 +107,24 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
     raise exc
 
 
-def run_request_create(data: Any, *, start: bool = True) -> BacktestRun:
-    """Validate a run request (RunRequestSerializer) and create the run. Raises ValidationError
-    or services.TooManyRuns, which `error_answer` turns into HTTP answers."""
+def run_request_create(data: Any, *, start: bool = True, creator: access.Creator | None = None) -> BacktestRun:
+    """Validate a run request (RunRequestSerializer) and create the run, owned by `creator`.
+    Raises ValidationError or services.TooManyRuns, which `error_answer` turns into HTTP answers."""
     request = RunRequestSerializer(data=data)
     request.is_valid(raise_exception=True)
-    return services.run_create(**request.validated_data, start=start)
+    owner = creator.owner_fields if creator is not None else {}
+    return services.run_create(**request.validated_data, **owner, start=start)
+
+
+def run_controlled(request: Request, run_id, *, action: str) -> BacktestRun:
+    """The run, if the request may `action` it (its owner or staff: runs.access); else 404 or 403."""
+    run = BacktestRun.objects.filter(id=run_id).only("id", "created_by", "cancel_token_hash").first()
+    if run is None:
+        raise Http404
+    refusal = access.control_refusal(request, run, what="run", action=action)
+    if refusal:
+        raise PermissionDenied(refusal)
+    return run
 
 
 class RunRequestParser(JSONParser):
@@ -138,8 +159,8 @@ class RunListCreateApi(generics.ListAPIView):
     serializer_class = RunSerializer
     filterset_class = RunFilter
     parser_classes = [RunRequestParser]
-    # Anyone may start a run, as anyone may POST to the original stream endpoint; a
-    # browser must send the CSRF token (the page does), scripts use the original endpoint.
+    # Anyone may start a run, as anyone may POST to the original stream endpoint: a script with
+    # an API token or with no cookies, a browser with the CSRF token (backtest_site.authentication).
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
 
@@ -156,26 +177,36 @@ class RunListCreateApi(generics.ListAPIView):
         responses={
             201: RunCreatedSerializer,
             400: OpenApiResponse(ValidationErrorsSerializer, description="each bad field with its messages"),
-            429: OpenApiResponse(DetailSerializer, description="too many runs in progress, or throttled"),
+            429: OpenApiResponse(
+                DetailSerializer, description="too many runs in progress (in all, or of this client), or throttled"
+            ),
         },
     )
     def post(self, request: Request) -> Response:
+        creator = access.creator(request)
         try:
-            run = run_request_create(request.data)
+            run = run_request_create(request.data, creator=creator)
         except ParseError as exc:  # the same 400 shape as every other refusal
             return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
         except (ValidationError, services.TooManyRuns, BackendUnavailable) as exc:
             code, body, headers = error_answer(exc)
             return Response(body, status=code, headers=headers)
-        body = {"id": str(run.id), "status": run.status, **run_links(run.id), "total": run.total}
+        body = {
+            "id": str(run.id),
+            "status": run.status,
+            **run_links(run.id),
+            "total": run.total,
+            "cancel_token": creator.cancel_token,
+        }
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
 
 class RunDetailApi(APIView):
     """GET: a run with its summary and one row per coin (rounded metrics). PATCH: its name or note.
-    DELETE: a finished run, with its results, account and events (409 while it is in progress)."""
+    DELETE: a finished run, with its results, account and events (409 while it is in progress).
+    Renaming and deleting are its owner's or staff's (runs.access), as cancelling is."""
 
-    permission_classes = [AllowAny]  # runs have no owner (as cancel): the page renames and deletes
+    permission_classes = [AllowAny]  # the owner check is runs.access
     authentication_classes = CSRF_PROTECTED
     parser_classes = [RunRequestParser]
 
@@ -192,14 +223,14 @@ class RunDetailApi(APIView):
 
     @extend_schema(
         request=RunUpdateSerializer,
+        parameters=[CANCEL_TOKEN],
         responses={
             200: RunDetailSerializer,
             400: OpenApiResponse(ValidationErrorsSerializer, description="each bad field with its messages"),
         },
     )
     def patch(self, request: Request, run_id) -> Response:
-        if not selectors.run_exists(run_id=run_id):
-            raise Http404
+        run_controlled(request, run_id, action="rename")
         try:
             data = request.data
         except ParseError as exc:
@@ -212,14 +243,14 @@ class RunDetailApi(APIView):
 
     @extend_schema(
         request=None,
+        parameters=[CANCEL_TOKEN],
         responses={
             204: OpenApiResponse(description="deleted, with its results, account and stored events"),
             409: OpenApiResponse(DetailSerializer, description="the run is in progress: cancel it first"),
         },
     )
     def delete(self, request: Request, run_id) -> Response:
-        if not selectors.run_exists(run_id=run_id):
-            raise Http404
+        run_controlled(request, run_id, action="delete")
         try:
             services.run_delete(run_id=run_id)
         except services.RunInProgress as exc:
@@ -257,14 +288,13 @@ class RunResultChartApi(APIView):
 class RunCancelApi(APIView):
     """Cancel a run: coins not yet started are skipped; the run ends `cancelled`. 409 once finished."""
 
-    # Runs have no owner: whoever may start one may stop one (the page's Cancel button).
+    # Its owner or staff (runs.access): the page sends the cancel token it kept.
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
 
-    @extend_schema(request=None, responses={200: RunStatusSerializer, 409: DetailSerializer})
+    @extend_schema(request=None, parameters=[CANCEL_TOKEN], responses={200: RunStatusSerializer, 409: DetailSerializer})
     def post(self, request: Request, run_id) -> Response:
-        if not selectors.run_exists(run_id=run_id):
-            raise Http404
+        run_controlled(request, run_id, action="cancel")
         try:
             run = services.run_cancel(run_id=run_id)
         except services.RunNotCancellable as exc:

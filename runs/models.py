@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 from market_data.models import INTERVAL_CHOICES, Cryptocurrency
@@ -200,12 +201,23 @@ class BacktestRun(models.Model):
     # (stored when it ends; the typed dates may lie outside the data).
     first_bar = models.DateTimeField(null=True, blank=True)
     last_bar = models.DateTimeField(null=True, blank=True)
+    # Its owner (runs.access): the user who started it, or for an anonymous creator the SHA-256 of
+    # the cancel token its 201 answer returned; neither (older runs, the original endpoint): staff's.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_token_hash = models.CharField(max_length=64, blank=True, default="")
+    # The client it counts against while in progress (BACKTEST_CLIENT_CONCURRENCY): "user:<id>" or "addr:<ip>".
+    client = models.CharField(max_length=200, blank=True, default="")
 
     objects = BacktestRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["strategy", "-created_at"], name="runs_strategy_created_idx")]
+        indexes = [
+            models.Index(fields=["strategy", "-created_at"], name="runs_strategy_created_idx"),
+            models.Index(fields=["client", "status"], name="runs_client_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.strategy_id} {self.status}"

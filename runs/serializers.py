@@ -448,6 +448,11 @@ class RunCreatedSerializer(serializers.Serializer):
     events_url = serializers.CharField()
     page_url = serializers.CharField()
     total = serializers.IntegerField()
+    cancel_token = serializers.CharField(
+        allow_null=True,
+        help_text="anonymous creators only (null when signed in or with an API token): send it in the "
+        "X-Cancel-Token header to cancel, rename or delete the run; shown once, stored only as a hash",
+    )
 
 
 class ValidationErrorsSerializer(serializers.Serializer):

@@ -46,6 +46,25 @@ class TooManyRuns(Exception):
         super().__init__(f"{limit} runs are already in progress; try again in a few seconds")
 
 
+class ClientTooManyRuns(TooManyRuns):
+    """The client already holds BACKTEST_CLIENT_CONCURRENCY runs in progress (HTTP 429)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        Exception.__init__(
+            self,
+            f"you already have {limit} runs in progress, the most one client may hold; "
+            "try again when one has finished (or cancel one)",
+        )
+
+
+def client_share_check(client: str, held: int) -> None:
+    """Refuse with ClientTooManyRuns when `client` already holds its share of the concurrency limit."""
+    limit = settings.BACKTEST_CLIENT_CONCURRENCY
+    if client and held >= limit:
+        raise ClientTooManyRuns(limit)
+
+
 class RunNotCancellable(Exception):
     """The run has already finished (HTTP 409)."""
 
@@ -93,11 +112,15 @@ def run_create(
     portfolio_slots: int | None = None,
     name: str = "",
     note: str = "",
+    created_by: Any = None,
+    cancel_token_hash: str = "",
+    client: str = "",
     start: bool = True,
 ) -> BacktestRun:
     """Store a validated run, with one pending result row per coin.
 
-    1. Refuse with TooManyRuns when BACKTEST_MAX_CONCURRENT_RUNS runs are in progress.
+    1. Refuse with ClientTooManyRuns when `client` holds BACKTEST_CLIENT_CONCURRENCY runs in
+       progress, and with TooManyRuns when BACKTEST_MAX_CONCURRENT_RUNS runs are.
     2. Pick the coins: active, with bars of the interval in the window (and in `symbols`).
     3. Store the run and its result rows in one transaction.
     4. With start=True, `run_start` once the transaction commits. The original endpoint
@@ -106,11 +129,16 @@ def run_create(
     wanted = list(symbols)
     with transaction.atomic():
         runs_create_lock()
+        if client:
+            client_share_check(client, BacktestRun.objects.in_progress().filter(client=client).count())
         limit = settings.BACKTEST_MAX_CONCURRENT_RUNS
         if BacktestRun.objects.in_progress().count() >= limit:
             raise TooManyRuns(limit)
         coins = coins_with_bars(interval=interval, start=window.start, end=window.end, symbols=wanted or None)
         run = BacktestRun.objects.create(
+            created_by=created_by,
+            cancel_token_hash=cancel_token_hash,
+            client=client,
             strategy=strategy,
             parameters=dict(parameters),
             rules=strategy_rules_snapshot(strategy=strategy),

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import ValidationError
 
-from . import events, selectors, services
+from . import access, events, selectors, services
 from .api import error_answer, run_request_create, throttle_wait
 from .backends import BackendUnavailable, backend
 from .follow import ChannelFollower
@@ -38,7 +38,9 @@ def _run_create(request: HttpRequest, body: Any) -> BacktestRun | HttpResponse:
         retry = str(max(1, round(wait)))
         return JsonResponse({"detail": "Too many runs started; slow down."}, status=429, headers={"Retry-After": retry})
     try:
-        return run_request_create(body, start=False)
+        # Owned by a signed-in user, else by no one (its answer has no room for a cancel token):
+        # staff's to cancel. It counts against its client's share like any run.
+        return run_request_create(body, start=False, creator=access.creator(request, token=False))
     except (ValidationError, services.TooManyRuns) as exc:
         code, answer, headers = error_answer(exc)
         return JsonResponse(answer, status=code, headers=headers)

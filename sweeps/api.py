@@ -9,14 +9,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backtest_site.authentication import CSRF_PROTECTED
-from runs.api import RunCreateThrottle, error_answer
+from runs import access
+from runs.api import CANCEL_TOKEN, RunCreateThrottle, RunRequestParser, error_answer
 from runs.serializers import DetailSerializer, ValidationErrorsSerializer
 from runs.services import TooManyRuns
 from runs.streams import batch_events
@@ -38,6 +39,10 @@ CREATED = inline_serializer(
         "page_url": serializers.CharField(),
         "cells": serializers.IntegerField(),
         "skipped": serializers.IntegerField(),
+        "cancel_token": serializers.CharField(
+            allow_null=True,
+            help_text="anonymous creators only: send it in the X-Cancel-Token header to cancel or resume",
+        ),
     },
 )
 PREVIEW = inline_serializer(
@@ -49,12 +54,13 @@ MAX_PAGE_SIZE = 1000
 SORTS = (*analysis.AGGREGATES, "robustness", "n")
 
 
-def sweep_request_create(data: Any, *, start: bool = True) -> Sweep:
-    """Validate a sweep request and create it; ValidationError (400) or TooManyRuns (429)."""
+def sweep_request_create(data: Any, *, start: bool = True, creator: access.Creator | None = None) -> Sweep:
+    """Validate a sweep request and create it, owned by `creator`; ValidationError (400) or TooManyRuns (429)."""
     request = SweepRequestSerializer(data=data)
     request.is_valid(raise_exception=True)
+    owner = creator.owner_fields if creator is not None else {}
     try:
-        return services.sweep_create(**request.validated_data, start=start)
+        return services.sweep_create(**request.validated_data, **owner, start=start)
     except GridError as exc:
         raise ValidationError({exc.field: [exc.message]}) from None
 
@@ -66,12 +72,23 @@ def _sweep(sweep_id) -> Sweep:
     return sweep
 
 
+def _sweep_controlled(request: Request, sweep_id, *, action: str) -> None:
+    """404 for no such sweep, 403 unless the request is its owner's or staff's (runs.access)."""
+    sweep = Sweep.objects.filter(id=sweep_id).only("id", "created_by", "cancel_token_hash").first()
+    if sweep is None:
+        raise Http404
+    refusal = access.control_refusal(request, sweep, what="sweep", action=action)
+    if refusal:
+        raise PermissionDenied(refusal)
+
+
 class SweepListCreateApi(APIView):
     """GET: the stored sweeps, newest first. POST: start a sweep (201 {id, url, events_url, page_url,
     cells, skipped})."""
 
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
+    parser_classes = [RunRequestParser]  # JSON only: a cross-site form cannot post one
 
     def get_throttles(self):
         return [RunCreateThrottle()] if self.request.method == "POST" else []
@@ -84,17 +101,28 @@ class SweepListCreateApi(APIView):
     @extend_schema(
         operation_id="sweeps_create",
         request=SweepRequestSerializer,
-        responses={201: CREATED, 400: BAD, 429: OpenApiResponse(DetailSerializer, description="too many in progress")},
+        responses={
+            201: CREATED,
+            400: BAD,
+            429: OpenApiResponse(DetailSerializer, description="too many in progress (in all, or of this client)"),
+        },
     )
     def post(self, request: Request) -> Response:
+        creator = access.creator(request)
         try:
-            sweep = sweep_request_create(request.data)
+            sweep = sweep_request_create(request.data, creator=creator)
         except ParseError as exc:
             return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
         except (ValidationError, TooManyRuns) as exc:
             code, body, headers = error_answer(exc)
             return Response(body, status=code, headers=headers)
-        body = {"id": str(sweep.id), **sweep_links(sweep.id), "cells": sweep.total, "skipped": sweep.skipped}
+        body = {
+            "id": str(sweep.id),
+            **sweep_links(sweep.id),
+            "cells": sweep.total,
+            "skipped": sweep.skipped,
+            "cancel_token": creator.cancel_token,
+        }
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
 
@@ -104,6 +132,7 @@ class SweepPreviewApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
+    parser_classes = [RunRequestParser]
 
     @extend_schema(operation_id="sweeps_preview", request=SweepRequestSerializer, responses={200: PREVIEW, 400: BAD})
     def post(self, request: Request) -> Response:
@@ -221,16 +250,19 @@ class SweepCellApi(APIView):
 
 
 class SweepCancelApi(APIView):
+    """Cancel a sweep: its owner or staff (runs.access)."""
+
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
 
     @extend_schema(
         operation_id="sweeps_cancel",
         request=None,
+        parameters=[CANCEL_TOKEN],
         responses={200: STATUS, 404: OpenApiResponse(description="no such sweep"), 409: DetailSerializer},
     )
     def post(self, request: Request, sweep_id) -> Response:
-        _sweep(sweep_id)
+        _sweep_controlled(request, sweep_id, action="cancel")
         try:
             sweep = services.sweep_cancel(sweep_id=sweep_id)
         except services.SweepNotCancellable as exc:
@@ -239,16 +271,19 @@ class SweepCancelApi(APIView):
 
 
 class SweepResumeApi(APIView):
+    """Resume an interrupted sweep: its owner or staff (runs.access)."""
+
     permission_classes = [AllowAny]
     authentication_classes = CSRF_PROTECTED
 
     @extend_schema(
         operation_id="sweeps_resume",
         request=None,
+        parameters=[CANCEL_TOKEN],
         responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="no such sweep"), 409: DetailSerializer},
     )
     def post(self, request: Request, sweep_id) -> Response:
-        _sweep(sweep_id)
+        _sweep_controlled(request, sweep_id, action="resume")
         try:
             sweep = services.sweep_resume(sweep_id=sweep_id)
         except services.SweepNotResumable as exc:

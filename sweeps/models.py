@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
+from django.conf import settings
 from django.db import models
 
 from market_data.models import INTERVAL_CHOICES
@@ -73,11 +74,18 @@ class Sweep(models.Model):
     cancelled_cells = models.IntegerField(default=0)  # cells not run because the sweep was cancelled
     skipped = models.IntegerField(default=0)  # combinations that broke a cross-field rule: never cells
     summary = models.JSONField(null=True, blank=True)  # the `complete` event's: best cell, deflated Sharpe, folds
+    # Its owner and client, as a run's (runs.access): who may cancel and resume it.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_token_hash = models.CharField(max_length=64, blank=True, default="")
+    client = models.CharField(max_length=200, blank=True, default="")
 
     objects = SweepQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["client", "status"], name="sweeps_client_status_idx")]
 
     def __str__(self) -> str:
         return f"sweep {self.id} {self.strategy_id} {self.status}"

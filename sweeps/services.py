@@ -23,7 +23,7 @@ from market_data.selectors import coins_with_bars
 from runs import events
 from runs.backends import backend
 from runs.db import rows_update
-from runs.services import TooManyRuns, Window, runs_create_lock
+from runs.services import TooManyRuns, Window, client_share_check, runs_create_lock
 from strategies.engine import InvalidParameters
 from strategies.models import Strategy
 from strategies.services import strategy_parameter_check, strategy_parameters_resolve, strategy_rules_snapshot
@@ -124,6 +124,9 @@ def sweep_create(
     fill: str = "close",
     stop_mode: str = "close",
     slippage_pct: float = 0.0,
+    created_by: Any = None,
+    cancel_token_hash: str = "",
+    client: str = "",
     start: bool = True,
 ) -> Sweep:
     """Store a validated sweep with one pending row per cell; start it on commit.
@@ -136,11 +139,17 @@ def sweep_create(
         runs_create_lock()
         from runs.models import BacktestRun
 
+        if client:  # the client's share counts its runs and its sweeps, as the limit does
+            held = BacktestRun.objects.in_progress().filter(client=client).count()
+            client_share_check(client, held + Sweep.objects.in_progress().filter(client=client).count())
         limit = settings.BACKTEST_MAX_CONCURRENT_RUNS
         if BacktestRun.objects.in_progress().count() + Sweep.objects.in_progress().count() >= limit:
             raise TooManyRuns(limit)
         coins = coins_with_bars(interval=interval, start=window.start, end=window.end, symbols=wanted or None)
         sweep = Sweep.objects.create(
+            created_by=created_by,
+            cancel_token_hash=cancel_token_hash,
+            client=client,
             strategy=strategy,
             fixed=checked_fixed,
             rules=strategy_rules_snapshot(strategy=strategy),

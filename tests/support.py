@@ -10,19 +10,23 @@ import datetime as dt
 import http.client
 import importlib
 import json
+import re
 import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from http.cookies import SimpleCookie
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from asgiref.sync import async_to_sync
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.db import connection
+from rest_framework.test import APIClient
 
 from market_data.models import Cryptocurrency, Price
 from market_data.selectors import prices_version_bump
@@ -216,6 +220,76 @@ class XhrStreamReader:
     @property
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]
+
+
+# --- The page's CSRF token ---------------------------------------------------------------
+
+CSRF_META_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def page_csrf_token(html: bytes | str) -> str:
+    """The CSRF token a page carries in <meta name="csrf-token"> (its session holds the secret)."""
+    text = html.decode() if isinstance(html, bytes) else html
+    found = CSRF_META_RE.search(text)
+    assert found, 'the page has no <meta name="csrf-token">'
+    return found.group(1)
+
+
+def page_has_csrf(response) -> bool:
+    """Whether a page carries what its writes need: <meta name="csrf-token"> and the session cookie
+    whose session holds the secret (one never comes without the other)."""
+    meta = CSRF_META_RE.search(response.content.decode()) is not None
+    session = settings.SESSION_COOKIE_NAME in response.cookies
+    assert meta == session, f"csrf-token meta {meta}, session cookie {session}"
+    return meta
+
+
+def client_csrf_token(client, path: str = "/") -> str:
+    """Open a page with a Django test client (which keeps the session cookie) and return its CSRF token."""
+    response = client.get(path)
+    assert response.status_code == 200, response.status_code
+    return page_csrf_token(response.content)
+
+
+def server_csrf_headers(server, path: str = "/") -> dict[str, str]:
+    """The headers a page sends with its writes, from a real GET of the page on `server`: its
+    session cookie and the X-CSRFToken of its <meta name="csrf-token">."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        html = resp.read()
+        cookie = SimpleCookie()
+        for name, value in resp.getheaders():
+            if name.lower() == "set-cookie":
+                cookie.load(value)
+    finally:
+        conn.close()
+    session = cookie[settings.SESSION_COOKIE_NAME].value
+    return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}", "X-CSRFToken": page_csrf_token(html)}
+
+
+UUID_IN_PATH_RE = re.compile(r"/api/(?:runs|sweeps)/([0-9a-f-]{36})/")
+
+
+class PageLikeClient(APIClient):
+    """An API client that keeps the cancel token of each run and sweep it creates and sends it
+    back (X-Cancel-Token) with every write to that run or sweep, as the page does (static/app/api.js)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cancel_tokens: dict[str, str] = {}
+
+    def request(self, **kwargs: Any):
+        found = UUID_IN_PATH_RE.match(kwargs.get("PATH_INFO", ""))
+        if found and kwargs.get("REQUEST_METHOD") != "GET" and found.group(1) in self.cancel_tokens:
+            kwargs.setdefault("HTTP_X_CANCEL_TOKEN", self.cancel_tokens[found.group(1)])
+        response = super().request(**kwargs)
+        if response.status_code == 201 and response.get("Content-Type", "").startswith("application/json"):
+            body = response.json()
+            if isinstance(body, dict) and body.get("cancel_token"):
+                self.cancel_tokens[body["id"]] = body["cancel_token"]
+        return response
 
 
 def free_port() -> int:

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from rest_framework.test import APIClient
 
 from market_data.models import Cryptocurrency
 from runs.models import BacktestRun, RunResult
-from tests.support import wait_run
+from tests.support import server_csrf_headers, wait_run
 
 pytestmark = pytest.mark.usefixtures("runs_settings")
 
@@ -53,20 +52,6 @@ def test_concurrent_run_limit_defaults_to_8_and_is_read_from_the_environment():
     assert _limit_in_a_fresh_process(BACKTEST_MAX_CONCURRENT_RUNS="20") == "20"
 
 
-def _csrf_headers(server) -> dict[str, str]:
-    """The page's CSRF cookie and token, as the page sends them with POST /api/runs/."""
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
-    try:
-        conn.request("GET", "/")
-        resp = conn.getresponse()
-        resp.read()
-        cookie = SimpleCookie(resp.getheader("Set-Cookie"))
-    finally:
-        conn.close()
-    token = cookie["csrftoken"].value
-    return {"Cookie": f"csrftoken={token}", "X-CSRFToken": token}
-
-
 def _post(server, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """POST a run and return (status, headers, body); a 200 stream is left after its headers."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
@@ -91,7 +76,7 @@ def test_the_limit_holds_when_many_runs_are_requested_at_once(coins, asgi_server
     gate = threading.Event()
     job_hook(lambda crypto_ids: gate.wait(30))
     paths = ["/api/runs/", "/api/crypto/backtest/stream"] * 6
-    csrf = _csrf_headers(asgi_server)
+    csrf = server_csrf_headers(asgi_server)
     barrier = threading.Barrier(len(paths), timeout=30)
 
     def post(path: str):

@@ -18,6 +18,7 @@ from django.test import Client
 from market_data.models import Cryptocurrency
 from runs.models import BacktestRun
 from strategies.models import Strategy
+from tests.support import page_has_csrf
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "static" / "app"
@@ -46,10 +47,10 @@ def asset_urls(html: str) -> list[str]:
     return re.findall(r'(?:src|href)="([^"]+\.(?:css|js|mjs))"', html)
 
 
-def test_backtest_page_sets_the_csrf_cookie_and_loads_only_local_assets(client, plain_static, db):
+def test_backtest_page_carries_the_csrf_token_and_loads_only_local_assets(client, plain_static, db):
     response = client.get("/")
     assert response.status_code == 200
-    assert "csrftoken" in response.cookies  # the page POSTs runs with X-CSRFToken
+    assert page_has_csrf(response)  # the page POSTs runs with X-CSRFToken
     html = response.content.decode()
     assets = asset_urls(html)
     assert "/static/vendor/bootstrap/bootstrap.min.css" in assets
@@ -87,7 +88,7 @@ def test_stored_run_page_carries_its_id_and_an_unknown_run_is_404(client, plain_
     response = client.get(f"/runs/{run.id}/")
     assert response.status_code == 200
     assert f'data-run-id="{run.id}"' in response.content.decode()
-    assert "csrftoken" in response.cookies  # "run again" from a stored run posts too
+    assert page_has_csrf(response)  # "run again", rename, cancel and delete post too
     assert client.get(f"/runs/{uuid.uuid4()}/").status_code == 404
     assert client.get("/runs/not-a-uuid/").status_code == 404
 

@@ -284,17 +284,26 @@ def test_deploy_check_is_clean_once_https_is_switched_on():
 
 
 _PROBE = """
-import json, django
+import json, os, tempfile, django
+# A database of its own with the sessions table: the login page's CSRF token is kept in the session.
+_tmp = tempfile.TemporaryDirectory()  # removed at exit
+os.environ["DATABASE_URL"] = "sqlite:///" + os.path.join(_tmp.name, "probe.sqlite3")
 django.setup()
+from django.core.management import call_command
+call_command("migrate", "sessions", verbosity=0)
 from django.conf import settings
 from django.test import Client
 response = Client(HTTP_HOST="localhost").get("/admin/login/")
-cookie = response.cookies.get("csrftoken")
+# The CSRF secret is kept in the session (CSRF_USE_SESSIONS): the login form's token comes with
+# the session cookie, and no csrftoken cookie is set.
+cookie = response.cookies.get(settings.SESSION_COOKIE_NAME)
 print(json.dumps({
     "secret_key": settings.SECRET_KEY,
     "session_cookie_secure": settings.SESSION_COOKIE_SECURE,
     "csrf_cookie_secure": settings.CSRF_COOKIE_SECURE,
     "status": response.status_code,
+    "csrftoken_cookie": "csrftoken" in response.cookies,
+    "csrf_use_sessions": settings.CSRF_USE_SESSIONS,
     "csrf_cookie_flags": (
         None if cookie is None else {"secure": bool(cookie["secure"]), "httponly": bool(cookie["httponly"])}
     ),
@@ -316,7 +325,9 @@ def test_with_debug_off_the_secret_key_comes_from_the_environment_and_cookies_ar
     assert seen["session_cookie_secure"] is True and seen["csrf_cookie_secure"] is True
     # Served over plain http (no redirect: TLS is the proxy's), and the cookie it sets is Secure.
     assert seen["status"] == 200
-    assert seen["csrf_cookie_flags"] == {"secure": True, "httponly": False}
+    assert seen["csrf_use_sessions"] is True and seen["csrftoken_cookie"] is False
+    # The session cookie that carries the CSRF secret: Secure, and out of reach of scripts.
+    assert seen["csrf_cookie_flags"] == {"secure": True, "httponly": True}
 
 
 def test_with_debug_on_cookies_work_over_plain_http():

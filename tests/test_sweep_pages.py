@@ -14,6 +14,7 @@ from strategies.engine import FILL_OPTIONS, STOP_MODES
 from strategies.models import Strategy
 from sweeps.analysis import AGGREGATES, DEFAULT_OBJECTIVE
 from sweeps.models import Sweep
+from tests.support import page_has_csrf
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("sweep_form.js", "sweep_page.js", "sweep_list.js")
@@ -49,7 +50,7 @@ def test_the_pages_load_their_module_and_local_assets_only(client, plain_static,
     assert response.status_code == 200
     html = response.content.decode()
     assert f'<script type="module" src="/static/app/{module}">' in html
-    assert ("csrftoken" in response.cookies) is csrf  # the form POSTs the preview and the sweep
+    assert page_has_csrf(response) is csrf  # the form POSTs the preview and the sweep
     assert not re.search(r'(?:src|href)="(?:https?:)?//', html), "nothing from another host"
     assert 'href="/sweeps/new"' in html and 'href="/sweeps/"' in html  # the navigation's links
     # No inline script: data goes in json_script blocks, code in static modules (for a CSP).
@@ -70,7 +71,7 @@ def test_the_form_offers_what_the_server_checks(client, plain_static, db):
 
 def test_a_sweep_page_names_its_api_and_an_unknown_sweep_is_404(client, plain_static, sweep):
     response = client.get(f"/sweeps/{sweep.id}/")
-    assert response.status_code == 200 and "csrftoken" in response.cookies  # cancel, resume, open as run
+    assert response.status_code == 200 and page_has_csrf(response)  # cancel, resume, open as run
     html = response.content.decode()
     assert f'data-sweep-id="{sweep.id}"' in html and f'data-api-sweep="/api/sweeps/{sweep.id}/"' in html
     assert '<script type="module" src="/static/app/sweep_page.js">' in html

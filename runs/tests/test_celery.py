@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from runs import backends, events
 from runs.models import BacktestRun, RunResult
 from tests.celery_support import Worker, client_app, unacked_jobs
-from tests.support import add_coin, post_stream, wait_run
+from tests.support import PageLikeClient, add_coin, post_stream, wait_run
 from tests.test_faults import PrivateRedis
 
 BODY = {"strategy_id": 1, "parameters": {}, "start_date": "2024-01-01", "end_date": "2024-12-31"}
@@ -164,8 +164,9 @@ def test_cancel_revokes_the_chunks_not_started_and_the_run_still_ends(seeded, ce
     _many_coins(24)
     worker = celery_runs.start_worker("w1")
     worker.signal(signal.SIGSTOP)
-    run_id = APIClient().post("/api/runs/", BODY, format="json").json()["id"]
-    assert APIClient().post(f"/api/runs/{run_id}/cancel/").json()["status"] == "cancelled"
+    page = PageLikeClient()  # keeps the run's cancel token, as the page does
+    run_id = page.post("/api/runs/", BODY, format="json").json()["id"]
+    assert page.post(f"/api/runs/{run_id}/cancel/").json()["status"] == "cancelled"
     worker.signal(signal.SIGCONT)
     run = wait_run(run_id, timeout=60)
     assert run.status == "cancelled"

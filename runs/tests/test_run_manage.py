@@ -11,16 +11,15 @@ import pytest
 from django.test import RequestFactory
 from django.urls import resolve
 from django_eventstream.models import Event, EventCounter
-from rest_framework.test import APIClient
 
 from runs import events, services
 from runs.models import FILL_PRESETS, METRIC_FIELDS, BacktestRun, RunPortfolio, RunResult, fills_text
-from tests.support import wait_run
+from tests.support import PageLikeClient, wait_run
 
 
 @pytest.fixture
 def api():
-    return APIClient()
+    return PageLikeClient()  # the page's client: it keeps the cancel tokens of its runs
 
 
 @pytest.fixture

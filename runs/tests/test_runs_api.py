@@ -7,17 +7,16 @@ import math
 
 import numpy as np
 import pytest
-from rest_framework.test import APIClient
 
 from runs import jobs, services
 from runs.models import METRIC_FIELDS, BacktestRun, RunResult
 from strategies.engine import backtest_arrays
-from tests.support import BARS, add_coin, wait_run
+from tests.support import BARS, PageLikeClient, add_coin, wait_run
 
 
 @pytest.fixture
 def api():
-    return APIClient()
+    return PageLikeClient()  # the page's client: it keeps the cancel tokens of its runs
 
 
 def _create(api, **body):

@@ -10,12 +10,37 @@ export class ApiError extends Error {
   }
 }
 
-export function getCookie(name) {
-  for (const part of document.cookie ? document.cookie.split(";") : []) {
-    const [key, ...rest] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(rest.join("="));
+// The page's CSRF token: its session holds the secret, the template puts it in <meta name="csrf-token">.
+export function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]')?.content || "";
+}
+
+// Cancel tokens: creating a run or sweep anonymously answers one, once; this browser keeps it
+// (localStorage, per id) and sends it with every write to that run or sweep (cancel, resume,
+// rename, delete) as X-Cancel-Token. Without it only staff may change the run.
+const TOKEN_KEY = "bt-cancel-token:";
+const OWNED_URL = /^\/api\/(?:runs|sweeps)\/([0-9a-f-]{36})\//;
+
+export function cancelTokenKeep(id, token) {
+  if (!id || !token) return;
+  try {
+    localStorage.setItem(TOKEN_KEY + id, token);
+  } catch {
+    // storage full or disabled: the run can still be watched, only not cancelled from here
   }
-  return "";
+}
+
+export function cancelToken(id) {
+  try {
+    return localStorage.getItem(TOKEN_KEY + id) || "";
+  } catch {
+    return "";
+  }
+}
+
+function ownedId(url) {
+  const match = OWNED_URL.exec(new URL(url, window.location.origin).pathname);
+  return match ? match[1] : null;
 }
 
 async function parseBody(response) {
@@ -35,7 +60,12 @@ export async function requestJSON(url, { method = "GET", body, signal } = {}) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  if (method !== "GET") headers["X-CSRFToken"] = getCookie("csrftoken");
+  if (method !== "GET") {
+    headers["X-CSRFToken"] = csrfToken();
+    const id = ownedId(url);
+    const token = id ? cancelToken(id) : "";
+    if (token) headers["X-Cancel-Token"] = token;
+  }
   let response;
   try {
     response = await fetch(url, init);
@@ -48,6 +78,14 @@ export async function requestJSON(url, { method = "GET", body, signal } = {}) {
     const detail = data && typeof data.detail === "string" ? data.detail : `${response.status} ${response.statusText}`;
     const retry = response.headers.get("Retry-After");
     throw new ApiError(detail, { status: response.status, body: data, retryAfter: retry ? Number(retry) : null });
+  }
+  if (method === "POST" && data && data.cancel_token) cancelTokenKeep(data.id, data.cancel_token);
+  if (method === "DELETE" && ownedId(url)) {
+    try {
+      localStorage.removeItem(TOKEN_KEY + ownedId(url));
+    } catch {
+      // nothing kept
+    }
   }
   return data;
 }

@@ -7,21 +7,20 @@ import math
 
 import numpy as np
 import pytest
-from rest_framework.test import APIClient
 
 from runs import backends
 from runs import services as run_services
 from strategies.engine import EngineError, backtest_arrays
 from sweeps import analysis, jobs, services
 from sweeps.models import COIN_METRICS, Sweep, SweepCell, metrics_unpack
-from tests.support import wait_run
+from tests.support import PageLikeClient, wait_run
 
 MA = {"strategy_id": 2, "start_date": "2024-01-01", "end_date": "2024-12-31"}
 
 
 @pytest.fixture
 def api():
-    return APIClient()
+    return PageLikeClient()  # the page's client: it keeps the cancel tokens of its runs
 
 
 def _create(api, **body):

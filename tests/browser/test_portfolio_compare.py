@@ -47,10 +47,10 @@ def pct(value: float) -> str:
 
 
 def post_run(page: Page, body: dict) -> BacktestRun:
-    """A run made through the page's own origin (CSRF cookie and header), waited for."""
+    """A run made through the page's own origin (its session and CSRF token), waited for."""
     answer = page.evaluate(
         """async (body) => {
-            const token = document.cookie.split('; ').find(c => c.startsWith('csrftoken='))?.split('=')[1] || '';
+            const token = document.querySelector('meta[name="csrf-token"]')?.content || '';
             const r = await fetch('/api/runs/', { method: 'POST', credentials: 'same-origin',
               headers: { 'Content-Type': 'application/json', 'X-CSRFToken': token }, body: JSON.stringify(body) });
             return { status: r.status, body: await r.json() };

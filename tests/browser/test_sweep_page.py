@@ -51,6 +51,14 @@ def create(body: dict) -> dict:
     return response.json()
 
 
+def keep_cancel_token(page: Page, created: dict) -> None:
+    """The browser holds the sweep's cancel token, as the page that created it would (static/app/api.js)."""
+    page.evaluate(
+        "([id, token]) => localStorage.setItem('bt-cancel-token:' + id, token)",
+        [created["id"], created["cancel_token"]],
+    )
+
+
 def heatmap_click(page: Page, x_index: int, y_index: int, x_count: int, y_count: int) -> None:
     """Click the centre of heatmap cell (x, y): the page's grid leaves 64 px left, 16 right, 16 top
     and 108 below (the colour scale); ECharts puts the first y category at the bottom."""
@@ -329,6 +337,7 @@ def test_a_running_sweep_fills_live_and_an_interrupted_one_resumes(asgi_server, 
         assert time.monotonic() < deadline, "the first chunk did not finish"
         time.sleep(0.05)
     page.goto(f"{asgi_server.url}{created['page_url']}")
+    keep_cancel_token(page, created)
     heatmap = page.locator("#heatmap")
     expect(heatmap).to_have_attribute("data-kind", "line")
     expect(heatmap).to_have_attribute("data-count", str(first))  # the first chunk only: the others wait
@@ -362,6 +371,7 @@ def test_cancel_stops_a_running_sweep_from_its_page(asgi_server, market, page, s
     }
     created = create(body)
     page.goto(f"{asgi_server.url}{created['page_url']}")
+    keep_cancel_token(page, created)
     expect(page.locator("#sweep-status")).to_have_text("running")
     page.get_by_role("button", name="Cancel sweep").click()
     expect(page.locator("#sweep-status")).to_have_text("cancelled")
