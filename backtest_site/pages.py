@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from market_data.models import INTERVALS, Cryptocurrency
 from runs.models import (
@@ -111,14 +111,14 @@ def _demo_data() -> bool:
     return Cryptocurrency.objects.active().filter(is_demo=True).exists()
 
 
-@require_GET
+@require_safe
 @ensure_csrf_cookie  # the page POSTs /api/runs/ with the X-CSRFToken header read from <meta name="csrf-token">
 def backtest_page(request: HttpRequest) -> HttpResponse:
     context = {"demo_data": _demo_data(), "run_id": "", "nav": "backtest", "facts": page_facts(), "csrf_meta": True}
     return render(request, "pages/backtest.html", context)
 
 
-@require_GET
+@require_safe
 @ensure_csrf_cookie
 def run_page(request: HttpRequest, run_id: UUID) -> HttpResponse:
     if not run_exists(run_id=run_id):
@@ -129,7 +129,7 @@ def run_page(request: HttpRequest, run_id: UUID) -> HttpResponse:
     return render(request, "pages/backtest.html", context)
 
 
-@require_GET
+@require_safe
 def runs_page(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/runs.html", {"demo_data": _demo_data(), "nav": "runs", "facts": page_facts()})
 
@@ -185,7 +185,7 @@ DIFFERENCES: tuple[tuple[str, str], ...] = (
 )
 
 
-@require_GET
+@require_safe
 def methods_page(request: HttpRequest) -> HttpResponse:
     """`/methods/`: each metric and fill option in words and formulas, from the engine's own
     definitions (strategies.engine METRICS, the execution options), and where other tools differ."""
@@ -212,20 +212,20 @@ def methods_page(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/methods.html", context)
 
 
-@require_GET
+@require_safe
 def compare_page(request: HttpRequest) -> HttpResponse:
     """`/compare/?runs=<id>,<id>,...`: runs side by side (static/app/compare.js reads GET /api/runs/compare/)."""
     return render(request, "pages/compare.html", {"demo_data": _demo_data(), "nav": "runs", "facts": page_facts()})
 
 
-@require_GET
+@require_safe
 @cache_control(max_age=86400, public=True)
 def favicon(request: HttpRequest) -> FileResponse:
     """/favicon.ico, which browsers ask for on pages that name no icon (the admin, the API docs)."""
     return FileResponse(FAVICON.open("rb"), content_type="image/x-icon")
 
 
-@require_GET
+@require_safe
 def data_page(request: HttpRequest) -> HttpResponse:
     """`/data/`: coverage timeline and data quality per coin (static/app/data.js fills it)."""
     return render(request, "pages/data.html", {"demo_data": _demo_data(), "nav": "data"})
@@ -242,12 +242,12 @@ def _sweep_options() -> dict:
     }
 
 
-@require_GET
+@require_safe
 def sweeps_page(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/sweeps.html", {"demo_data": _demo_data(), "nav": "sweeps", "facts": page_facts()})
 
 
-@require_GET
+@require_safe
 @ensure_csrf_cookie  # the page POSTs /api/sweeps/ (and its preview) with the X-CSRFToken header
 def sweep_new_page(request: HttpRequest) -> HttpResponse:
     return render(
@@ -263,7 +263,7 @@ def sweep_new_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @ensure_csrf_cookie  # cancel, resume and "Open as run" are POSTs
 def sweep_page(request: HttpRequest, sweep_id: UUID) -> HttpResponse:
     if not Sweep.objects.filter(id=sweep_id).exists():

@@ -61,9 +61,14 @@ def test_backtest_page_carries_the_csrf_token_and_loads_only_local_assets(client
     assert 'id="backtest-page" data-run-id=""' in html
 
 
-def test_pages_answer_get_only(client, plain_static, db):
+def test_pages_answer_get_and_head_only(client, plain_static, db):
     assert client.post("/").status_code == 405
     assert client.post("/runs/").status_code == 405
+    # HEAD (uptime monitors, health checks) answers as GET does, without a body.
+    for url in ("/", "/runs/", "/compare/", "/methods/", "/sweeps/", "/sweeps/new"):
+        response = client.head(url)
+        assert response.status_code == 200, url
+        assert response.content == b"", url
 
 
 def test_demo_badge_only_when_a_coin_is_demo_data(client, plain_static, db):

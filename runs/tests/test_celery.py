@@ -318,10 +318,11 @@ def test_cancel_revokes_a_sweeps_chunks_not_started_and_the_sweep_still_ends(coi
     }
     worker = celery_runs.start_worker("w1")
     worker.signal(signal.SIGSTOP)
-    response = APIClient().post("/api/sweeps/", body, format="json")
+    page = PageLikeClient()  # keeps the sweep's cancel token, as the page does
+    response = page.post("/api/sweeps/", body, format="json")
     assert response.status_code == 201
     sweep_id = response.json()["id"]
-    assert APIClient().post(f"/api/sweeps/{sweep_id}/cancel/").json()["status"] == "cancelled"
+    assert page.post(f"/api/sweeps/{sweep_id}/cancel/").json()["status"] == "cancelled"
     worker.signal(signal.SIGCONT)
     deadline = time.monotonic() + 60
     while Sweep.objects.get(id=sweep_id).finished_at is None:
