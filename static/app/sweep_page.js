@@ -566,7 +566,9 @@ function renderWalkForward(wf) {
   wfChart = wfChart || echarts.init($("#wf-chart"), null, { renderer: "canvas" });
   wfChart.setOption({
     aria: { enabled: true, label: { description: `Stitched out-of-sample equity of ${wf.folds.length} folds, from 1.0 to ${fmtNum(curve.values.at(-1), 3)}` } },
-    tooltip: { trigger: "axis", valueFormatter: (value) => fmtNum(value, 3) },
+    // A formatter of our own: ECharts' default tooltip draws its colour marker with a style
+    // attribute, which the Content-Security-Policy refuses.
+    tooltip: { trigger: "axis", formatter: (items) => tip([items[0]?.axisValueLabel ?? "", `equity ${fmtNum(items[0]?.value?.[1], 3)}`]) },
     grid: { left: 48, right: 12, top: 12, bottom: 28 },
     xAxis: { type: "time" },
     yAxis: { type: "value", scale: true },
