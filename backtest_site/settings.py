@@ -423,6 +423,8 @@ if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", READS_THROT
         f"READS_THROTTLE_RATE must look like 600/min (N/s, N/min, N/h, N/day), got {READS_THROTTLE_RATE!r}"
     )
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["backtest_site.throttles.ReadThrottle"]
+# GET /healthz and GET /metrics (backtest_site/health.py) in the schema too.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"].append("backtest_site.schema.health_add")
 # The most bars one page of GET /api/cryptocurrencies/<symbol>/prices/ holds (a larger page_size is
 # capped): what one response costs the server in memory is bounded by it.
 PRICES_MAX_PAGE_SIZE = env_int("PRICES_MAX_PAGE_SIZE", 2000, minimum=10, maximum=10_000)

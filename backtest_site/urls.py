@@ -1,4 +1,4 @@
-from csp.decorators import csp_update
+from csp.decorators import csp_replace
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
@@ -14,10 +14,10 @@ urlpatterns = [
     # The split view: Swagger UI's start-up script is a file of its own, not inline (the CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # Redoc builds its styles as <style> elements (styled-components) and searches in a blob: worker:
-    # allowed on this page only.
+    # allowed on this page only (replaced, not added to: with a hash beside it, 'unsafe-inline' is ignored).
     path(
         "api/redoc/",
-        csp_update({"style-src-elem": ["'unsafe-inline'"], "worker-src": ["blob:"]})(
+        csp_replace({"style-src-elem": ["'self'", "'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})(
             SpectacularRedocView.as_view(url_name="schema")
         ),
         name="api-redoc",

@@ -164,3 +164,17 @@ def test_a_violation_would_be_seen(asgi_server, page, browser_errors):
     page.wait_for_function("window.__csp.length > 0")
     assert page.evaluate("window.__ran === undefined")
     assert page.evaluate("window.__csp[0]").startswith("script-src-elem blocked inline")
+
+
+def test_redoc_loads_under_its_relaxed_policy(asgi_server, page, browser_errors):
+    """/api/redoc/ alone allows inline <style> elements (Redoc's styled-components) and a blob: worker.
+    Its "powered by" logo from Redocly's CDN stays refused: no other origin, on this page too."""
+    browser_errors.expect(r"cdn\.redoc\.ly")
+    page.add_init_script(RECORD_VIOLATIONS)
+    policy = visit(page, f"{asgi_server.url}/api/redoc/")
+    assert policy["style-src-elem"] == "'self' 'unsafe-inline'" and "blob:" in policy["worker-src"]
+    assert "unsafe-inline" not in policy["script-src"]
+    page.wait_for_selector(".api-content h1")
+    page.wait_for_timeout(500)
+    violations = page.evaluate("window.__csp")
+    assert [v for v in violations if not v.startswith("img-src blocked https://cdn.redoc.ly/")] == []
