@@ -58,3 +58,63 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+CHECK = {
+    "type": "object",
+    "required": ["ok", "ms"],
+    "properties": {"ok": {"type": "boolean"}, "ms": {"type": "number"}, "error": {"type": "string"}},
+}
+HEALTH_BODY = {
+    "type": "object",
+    "required": ["status", "checks", "pool_queue_length"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "failing"]},
+        "checks": {
+            "type": "object",
+            "description": "database and cache always; broker when CELERY_BROKER_URL is set",
+            "additionalProperties": CHECK,
+        },
+        "pool_queue_length": {
+            "type": "integer",
+            "nullable": True,
+            "description": "jobs waiting for a thread of this process's pool (null with Celery)",
+        },
+    },
+}
+
+
+def health_add(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """GET /healthz and GET /metrics (backtest_site/health.py): not DRF views, documented here."""
+    paths = result.setdefault("paths", {})
+    paths["/healthz"] = {
+        "get": {
+            "operationId": "healthz",
+            "tags": ["operations"],
+            "summary": "Health for load balancers: database, cache, broker (when configured), pool queue",
+            "responses": {
+                "200": {"description": "every check passed", "content": {"application/json": {"schema": HEALTH_BODY}}},
+                "405": _answer("any method but GET or HEAD"),
+                "503": {
+                    "description": "a check failed: its `error` says why",
+                    "content": {"application/json": {"schema": HEALTH_BODY}},
+                },
+            },
+        }
+    }
+    paths["/metrics"] = {
+        "get": {
+            "operationId": "metrics",
+            "tags": ["operations"],
+            "summary": "Prometheus text format: runs by status, job errors, open streams, pool queue length",
+            "responses": {
+                "200": {
+                    "description": "backtest_runs{status}, backtest_job_errors_total{kind}, backtest_open_streams, "
+                    "backtest_pool_queue_length",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "405": _answer("any method but GET or HEAD"),
+            },
+        }
+    }
+    return result

@@ -396,3 +396,58 @@ CSRF_USE_SESSIONS = True
 BACKTEST_CLIENT_CONCURRENCY = env_int(
     "BACKTEST_CLIENT_CONCURRENCY", max(1, BACKTEST_MAX_CONCURRENT_RUNS // 2), minimum=1, maximum=1000
 )
+
+# --- Production guards (README "Security"): admin login lockout, CSP, read throttle, health ----
+# One block, so that it merges apart from the rest.
+INSTALLED_APPS += ["axes", "csp"]
+# CSP on every answer; axes last, as its documentation asks (it turns a lockout into the page).
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# django-axes: AxesStandaloneBackend first refuses a locked-out client before any password check.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+# Minutes a locked-out address waits (axes takes hours; a wrong password meanwhile restarts the wait).
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60) / 60
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+# The address the throttles use: X-Forwarded-For only from TRUSTED_PROXIES.
+AXES_CLIENT_IP_CALLABLE = "backtest_site.clients.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Content-Security-Policy (django-csp): scripts, styles, images and requests from this origin only;
+# no inline script or style (element or attribute), no eval, no other origin, no framing. The
+# pages' scripts set styles through the CSSOM (element.style), which the policy allows, and the
+# ECharts tooltips use formatters of our own (its default one writes style attributes). Only
+# /api/redoc/ relaxes it (backtest_site/urls.py).
+from csp.constants import NONE, SELF  # noqa: E402
+
+# lightweight-charts adds one <style> element of constant text for its attribution logo (README:
+# the charts show it); only that text is allowed, by its hash (tests/test_production.py checks it
+# against the vendored file).
+LIGHTWEIGHT_CHARTS_LOGO_STYLE = "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-elem": [SELF, LIGHTWEIGHT_CHARTS_LOGO_STYLE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Anonymous reads (GET/HEAD of the API), per client address: generous, against scraping loops.
+READS_THROTTLE_RATE = os.environ.get("READS_THROTTLE_RATE", "600/min").strip()
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", READS_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"READS_THROTTLE_RATE must look like 600/min (N/s, N/min, N/h, N/day), got {READS_THROTTLE_RATE!r}"
+    )
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["backtest_site.throttles.ReadThrottle"]
+# GET /healthz and GET /metrics (backtest_site/health.py) in the schema too.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"].append("backtest_site.schema.health_add")
+# The most bars one page of GET /api/cryptocurrencies/<symbol>/prices/ holds (a larger page_size is
+# capped): what one response costs the server in memory is bounded by it.
+PRICES_MAX_PAGE_SIZE = env_int("PRICES_MAX_PAGE_SIZE", 2000, minimum=10, maximum=10_000)

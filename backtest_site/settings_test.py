@@ -25,3 +25,6 @@ if not env_bool("STATIC_MANIFEST", False):
 BACKTEST_THREAD_CONN_MAX_AGE = 0
 # No heartbeat thread: the tests call runs.lifecycle.leases_tick themselves.
 BACKTEST_HEARTBEAT_SECONDS = 0
+# Reads are throttled per address, and every test client has the same one: the test of the read
+# throttle lowers this (tests/test_production.py).
+READS_THROTTLE_RATE = "100000/min"

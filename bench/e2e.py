@@ -98,6 +98,7 @@ def main() -> None:
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-e2e-not-secret-" + "x" * 40),
         "STATIC_MANIFEST": "0",
         "RUNS_THROTTLE_RATE": "100000/min",
+        "READS_THROTTLE_RATE": "100000/min",
         "LOG_LEVEL": "WARNING",
     }
 

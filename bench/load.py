@@ -665,6 +665,7 @@ def main() -> int:
         "BACKTEST_WORKERS": str(WORKERS),
         "BACKTEST_MAX_CONCURRENT_RUNS": str(limit),
         "RUNS_THROTTLE_RATE": "100000/min",
+        "READS_THROTTLE_RATE": "100000/min",
         "LOG_LEVEL": "WARNING",
     }
     if args.idle_streams:

@@ -107,6 +107,7 @@ def end_to_end() -> dict[str, float]:
         "SECRET_KEY": "bench-sweep-not-secret-" + "x" * 40,
         "STATIC_MANIFEST": "0",
         "RUNS_THROTTLE_RATE": "100000/min",
+        "READS_THROTTLE_RATE": "100000/min",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "backtest_site.settings",
     }

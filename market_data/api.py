@@ -1,5 +1,6 @@
 """Read-only coin catalogue: GET /api/cryptocurrencies/[{symbol}/[prices/|quality/]]."""
 
+from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -32,7 +33,8 @@ def _whole_number(raw: str) -> int | None:
 
 
 class PricePagination(PageNumberPagination):
-    """?page (from 1, or "last") and ?page_size (from 1; above 10,000 it is capped).
+    """?page (from 1, or "last") and ?page_size (from 1; above PRICES_MAX_PAGE_SIZE, 2,000 by
+    default, it is capped: the size bounds what one answer costs the server's memory).
 
     A malformed value is a 400 naming the parameter (DRF would silently use the default
     page size, and answer a bad page number with a bare "Invalid page."); a page past the
@@ -41,17 +43,18 @@ class PricePagination(PageNumberPagination):
 
     page_size = 1000
     page_size_query_param = "page_size"
-    max_page_size = 10_000  # a year of hourly bars in one request, for the candlestick chart
+    page_size_query_description = "Bars per page, 1,000 by default; above PRICES_MAX_PAGE_SIZE (2,000) it is capped."
     invalid_page_message = "Invalid page {page_number}: {message}"
 
     def get_page_size(self, request) -> int:
+        limit = settings.PRICES_MAX_PAGE_SIZE
         raw = request.query_params.get(self.page_size_query_param, "")
         if raw == "":
-            return self.page_size
+            return min(self.page_size, limit)
         size = _whole_number(raw)
         if size is None or size < 1:
             raise ValidationError({self.page_size_query_param: [f"A whole number from 1 is required, got {raw!r}."]})
-        return min(size, self.max_page_size)
+        return min(size, limit)
 
     def get_page_number(self, request, paginator):
         raw = request.query_params.get(self.page_query_param, "")
@@ -91,7 +94,8 @@ class CryptocurrencyViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(parameters=[SYMBOL_PARAMETER, PriceQuerySerializer], responses=PriceBarSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=PricePagination, filter_backends=[])
     def prices(self, request, *args, **kwargs):
-        """Bars of the coin, ascending, paginated (?page, ?page_size up to 10,000); 400 naming the bad parameter."""
+        """Bars of the coin, ascending, paginated (?page, ?page_size up to PRICES_MAX_PAGE_SIZE, 2,000 by
+        default; a larger one is capped); 400 naming the bad parameter."""
         query = PriceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         coin = self.get_object()

@@ -41,7 +41,7 @@ class PriceBarSerializer(serializers.Serializer):
     volume = serializers.FloatField(allow_null=True)
 
     def to_representation(self, bar):
-        # Built directly: a chart asks for up to 10,000 bars at once, and field-by-field
+        # Built directly: a page holds up to PRICES_MAX_PAGE_SIZE bars, and field-by-field
         # serialization would cost several times more. Same output as the fields above.
         when, o, h, lo, c, v = bar
         iso = when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -170,7 +170,8 @@ class RunListCreateApi(generics.ListAPIView):
         )
 
     def get_throttles(self):
-        return [RunCreateThrottle()] if self.request.method == "POST" else []
+        # Reads get the default read throttle (settings, backtest_site.throttles), creation its own.
+        return [RunCreateThrottle()] if self.request.method == "POST" else super().get_throttles()
 
     @extend_schema(
         request=RunRequestSerializer,

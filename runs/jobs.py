@@ -34,6 +34,7 @@ from typing import Any
 
 from django.db import close_old_connections
 
+from backtest_site.metrics import JOB_ERRORS
 from market_data.selectors import PriceSeries, prices_get_many
 
 from .backends import job_progress
@@ -109,6 +110,7 @@ def batch_compute(spec: BatchSpec, prices: Mapping[int, PriceSeries | BaseExcept
 
 
 def _internal_error(exc: BaseException, crypto_id: int) -> str:
+    JOB_ERRORS.labels(kind="coin").inc()
     logger.error("Backtest of coin %s failed unexpectedly", crypto_id, exc_info=exc)
     return f"Internal error: {exc.__class__.__name__}: {exc}"
 
@@ -215,6 +217,7 @@ def run_chunk_compute(chunk: RunChunk) -> list[dict[str, Any]]:
     except CONNECTION_ERRORS:  # the connection is lost: the whole job is tried again (runs.db)
         raise
     except Exception as exc:  # another database error: the chunk's coins fail, the run goes on
+        JOB_ERRORS.labels(kind="prices").inc()
         prices = dict.fromkeys(chunk.coins, exc)
     fields = []
     for outcome in batch_compute(spec, prices):
@@ -258,6 +261,9 @@ def run_chunk(run_id: Any, crypto_ids: Sequence[int]) -> None:
         if chunk is None:
             return
         services.run_results_store(run_id=chunk.run_id, coins=chunk.coins, results=run_chunk_compute(chunk))
+    except Exception:
+        JOB_ERRORS.labels(kind="job").inc()
+        raise
     finally:
         close_old_connections()
 

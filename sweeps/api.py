@@ -91,7 +91,8 @@ class SweepListCreateApi(APIView):
     parser_classes = [RunRequestParser]  # JSON only: a cross-site form cannot post one
 
     def get_throttles(self):
-        return [RunCreateThrottle()] if self.request.method == "POST" else []
+        # Reads get the default read throttle (settings, backtest_site.throttles), creation its own.
+        return [RunCreateThrottle()] if self.request.method == "POST" else super().get_throttles()
 
     @extend_schema(operation_id="sweeps_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:

@@ -79,7 +79,7 @@ def test_a_page_past_the_last_is_a_404_naming_the_page(api, coin):
     [
         ("end=9999-12-31", 24),  # the whole last day of the calendar, without overflowing
         ("start=0001-01-01", 24),
-        ("page_size=1000000000", 24),  # capped at 10,000, not refused
+        ("page_size=1000000000", 24),  # capped at PRICES_MAX_PAGE_SIZE, not refused
         ("page=last&page_size=10", 4),
     ],
 )

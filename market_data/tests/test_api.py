@@ -145,11 +145,20 @@ def test_start_and_end_may_be_date_times(api, market):
     ]
 
 
-def test_page_size_goes_up_to_ten_thousand(api, coin):
-    add_bars(coin, 10_050)
+def test_page_size_is_capped_at_prices_max_page_size(api, coin):
+    add_bars(coin, 2_050)
     body = api.get("/api/cryptocurrencies/BTC/prices/?page_size=20000").json()
-    assert (body["count"], len(body["results"])) == (10_050, 10_000)
-    assert body["results"][-1]["datetime"] == (T0 + dt.timedelta(hours=9_999)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (body["count"], len(body["results"])) == (2_050, 2_000)  # the default limit
+    assert body["results"][-1]["datetime"] == (T0 + dt.timedelta(hours=1_999)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert body["next"] is not None and "page=2" in body["next"]
+
+
+def test_the_page_size_limit_is_a_setting(api, coin, settings):
+    settings.PRICES_MAX_PAGE_SIZE = 30
+    add_bars(coin, 48)
+    assert len(api.get("/api/cryptocurrencies/BTC/prices/?page_size=40").json()["results"]) == 30
+    assert len(api.get("/api/cryptocurrencies/BTC/prices/").json()["results"]) == 30  # the default too
+    assert len(api.get("/api/cryptocurrencies/BTC/prices/?page_size=20").json()["results"]) == 20
 
 
 @pytest.mark.parametrize(

@@ -588,7 +588,9 @@ function drawWalkForward(wf) {
   wfChart = wfChart || echarts.init($("#wf-chart"), null, { renderer: "canvas" });
   wfChart.setOption({
     aria: { enabled: true, label: { description: `Stitched out-of-sample equity of ${coin ? symbol : "the coins' average"} over ${wf.folds.length} folds, from 1.0 to ${fmtNum(shown.values.at(-1), 3)}` } },
-    tooltip: { trigger: "axis", valueFormatter: (value) => fmtNum(value, 3) },
+    // A formatter of our own: ECharts' default tooltip draws its colour marker with a style
+    // attribute, which the Content-Security-Policy refuses.
+    tooltip: { trigger: "axis", formatter: (items) => tip([items[0]?.axisValueLabel ?? "", ...items.map((i) => `${i.seriesName} ${fmtNum(i.value?.[1], 3)}`)]) },
     legend: { show: Boolean(coin), top: 0, right: 0 },
     grid: { left: 48, right: 12, top: coin ? 28 : 12, bottom: 28 },
     xAxis: { type: "time" },
