@@ -426,7 +426,10 @@ def _portfolio_publish(run_id: Any) -> None:
     from .portfolio import run_portfolio_store
 
     try:
-        portfolio = run_portfolio_store(run_id=run_id)
+        # A savepoint: in a worker the finish runs inside the chunk's transaction, which a failed
+        # query would otherwise leave aborted (every later statement of the finish refused).
+        with transaction.atomic():
+            portfolio = run_portfolio_store(run_id=run_id)
     except Exception:  # the account is an addition: a failure must not keep the run from completing
         logger.exception("Portfolio of run %s failed unexpectedly", run_id)
         return

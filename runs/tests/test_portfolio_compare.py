@@ -140,3 +140,32 @@ def test_compare_rows_carry_labels_and_direction_and_the_deltas_their_reference(
         "total_trades": base.total_trades,
     }
     assert body["runs"][1]["portfolio"]["equity"]["values"][0] == pytest.approx(1.0)
+
+
+def test_a_failed_account_inside_a_workers_transaction_still_lets_the_run_complete(coins, manual_backend, monkeypatch):
+    """In a Celery worker the finish runs inside the last chunk's transaction (events stored with the
+    results). A database error while the account is computed is logged and the run completes without
+    one; on PostgreSQL it must not leave that transaction aborted (which refused the rest of the finish)."""
+    from django.db import connection
+
+    from runs import events, portfolio
+
+    def failing_store(*, run_id):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT no_such_column FROM runs_backtestrun")
+
+    monkeypatch.setattr(portfolio, "run_portfolio_store", failing_store)
+    monkeypatch.setattr(events.channel_writer, "synchronous", True)
+    run_id = APIClient().post("/api/runs/", {"strategy_id": 1}, format="json").json()["id"]
+    manual_backend.run_all()
+    run = BacktestRun.objects.get(id=run_id)
+    assert (run.status, run.completed) == ("completed", run.total) and run.total > 0
+    assert not RunPortfolio.objects.filter(run_id=run_id).exists()
+    from django_eventstream.models import Event
+
+    kinds = list(
+        Event.objects.filter(channel=events.channel_name(run_id), eid__gt=0)
+        .order_by("eid")
+        .values_list("type", flat=True)
+    )
+    assert kinds[0] == "start" and kinds[-1] == "complete" and "portfolio" not in kinds
