@@ -281,7 +281,12 @@ class SweepResumeApi(APIView):
         operation_id="sweeps_resume",
         request=None,
         parameters=[CANCEL_TOKEN],
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="no such sweep"), 409: DetailSerializer},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            404: OpenApiResponse(description="no such sweep"),
+            409: DetailSerializer,
+            429: OpenApiResponse(DetailSerializer, description="its client's share or the concurrency limit is full"),
+        },
     )
     def post(self, request: Request, sweep_id) -> Response:
         _sweep_controlled(request, sweep_id, action="resume")
@@ -289,6 +294,9 @@ class SweepResumeApi(APIView):
             sweep = services.sweep_resume(sweep_id=sweep_id)
         except services.SweepNotResumable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except TooManyRuns as exc:
+            headers = {"Retry-After": str(exc.retry_after)}
+            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers)
         pending = SweepCell.objects.filter(sweep=sweep, state=SweepCell.State.PENDING).count()
         return Response({"id": str(sweep.id), "status": sweep.status, "pending": pending})
 

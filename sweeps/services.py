@@ -400,8 +400,19 @@ def sweep_cancel(*, sweep_id: Any) -> Sweep:
 
 
 def sweep_resume(*, sweep_id: Any) -> Sweep:
-    """An interrupted sweep continues with its missing cells only (the done ones stay)."""
+    """An interrupted sweep continues with its missing cells only (the done ones stay). It starts
+    again as a new sweep would: within its client's share and the concurrency limit (TooManyRuns)."""
     with transaction.atomic():
+        runs_create_lock()
+        from runs.models import BacktestRun
+
+        client = Sweep.objects.filter(id=sweep_id).values_list("client", flat=True).first()
+        if client:
+            held = BacktestRun.objects.in_progress().filter(client=client).count()
+            client_share_check(client, held + Sweep.objects.in_progress().filter(client=client).count())
+        limit = settings.BACKTEST_MAX_CONCURRENT_RUNS
+        if BacktestRun.objects.in_progress().count() + Sweep.objects.in_progress().count() >= limit:
+            raise TooManyRuns(limit)
         updated = Sweep.objects.filter(id=sweep_id, status=Status.INTERRUPTED).update(
             status=Status.RUNNING, finished_at=None, heartbeat_at=timezone.now()
         )

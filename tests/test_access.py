@@ -273,6 +273,32 @@ def test_one_client_holds_at_most_its_share_while_another_still_starts_runs(coin
     assert create(greedy).status_code == 201
 
 
+def test_a_resumed_sweep_is_held_to_its_clients_share_and_the_limit(coin, users, settings):
+    """Resuming starts a sweep again, as creating one does: within its client's share and the limit."""
+    settings.BACKTEST_MAX_CONCURRENT_RUNS = 6
+    settings.BACKTEST_CLIENT_CONCURRENCY = 2
+    auth = {"Authorization": f"Token {token_of(users['alice'])}"}
+    created = create(browser(), path="/api/sweeps/", body=SWEEP, **auth)
+    assert created.status_code == 201, created.content
+    sweep_id = created.json()["id"]
+    Sweep.objects.filter(id=sweep_id).update(status=Sweep.Status.INTERRUPTED)
+    held = [
+        BacktestRun.objects.create(strategy_id=1, status="running", client=f"user:{users['alice'].pk}")
+        for _ in range(2)
+    ]
+    refused = browser().post(f"/api/sweeps/{sweep_id}/resume/", headers=auth)
+    assert refused.status_code == 429, refused.content
+    assert "you already have 2 runs in progress" in refused.json()["detail"] and int(refused["Retry-After"]) > 0
+    assert Sweep.objects.get(id=sweep_id).status == Sweep.Status.INTERRUPTED
+    BacktestRun.objects.filter(id__in=[r.id for r in held]).update(status="completed")
+    settings.BACKTEST_MAX_CONCURRENT_RUNS = 1  # another client's run fills the whole limit
+    BacktestRun.objects.create(strategy_id=1, status="running", client="addr:10.9.9.9")
+    assert browser().post(f"/api/sweeps/{sweep_id}/resume/", headers=auth).status_code == 429
+    BacktestRun.objects.filter(client="addr:10.9.9.9").update(status="completed")
+    resumed = browser().post(f"/api/sweeps/{sweep_id}/resume/", headers=auth)
+    assert resumed.status_code == 200 and resumed.json()["status"] == "running"
+
+
 def _share_in_a_fresh_process(**env: str) -> str:
     code = (
         "import django; django.setup(); from django.conf import settings; print(settings.BACKTEST_CLIENT_CONCURRENCY)"
