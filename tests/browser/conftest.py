@@ -215,8 +215,9 @@ def _request_failed(errors: BrowserErrors, request) -> None:
     # Closing a finished run's EventSource aborts its request: that is the page hanging up, not a failure.
     if request.failure == "net::ERR_ABORTED" and "/events/" in request.url:
         return
-    # Leaving a page before its icon arrived cancels that request: the browser's, not a failure.
-    if request.failure == "net::ERR_ABORTED" and "favicon" in request.url:
+    # Leaving a page before its icon or an image arrived (the admin's icons when a form is saved)
+    # cancels that request: the browser's, not a failure (a missing file is a 404 response instead).
+    if request.failure == "net::ERR_ABORTED" and ("favicon" in request.url or request.resource_type == "image"):
         return
     errors.add(f"request failed: {request.method} {request.url} {request.failure}")
 
