@@ -664,6 +664,7 @@ def main() -> int:
         "STATIC_MANIFEST": "0",
         "BACKTEST_WORKERS": str(WORKERS),
         "BACKTEST_MAX_CONCURRENT_RUNS": str(limit),
+        "BACKTEST_CLIENT_CONCURRENCY": str(limit),  # every request comes from this one address
         "RUNS_THROTTLE_RATE": "100000/min",
         "READS_THROTTLE_RATE": "100000/min",
         "LOG_LEVEL": "WARNING",
