@@ -15,6 +15,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import Http404
+from rest_framework.exceptions import PermissionDenied
+
 from backtest_site.clients import client_address
 
 TOKEN_HEADER = "X-Cancel-Token"
@@ -79,3 +82,15 @@ def control_refusal(request, obj, *, what: str, action: str) -> str | None:
             f"{TOKEN_HEADER} header (the cancel_token of the 201 answer that created it)."
         )
     return f"This {what} has no owner (started before owners, or by the original endpoint): only staff may {action} it."
+
+
+def controlled(request, model, batch_id, *, what: str, action: str) -> Any:
+    """The run or sweep `batch_id` of `model`, if the request may `action` it (its owner or staff);
+    else Http404 (no such one) or PermissionDenied (403, saying what is missing)."""
+    obj = model.objects.filter(id=batch_id).only("id", "created_by", "cancel_token_hash").first()
+    if obj is None:
+        raise Http404
+    refusal = control_refusal(request, obj, what=what, action=action)
+    if refusal:
+        raise PermissionDenied(refusal)
+    return obj

@@ -14,7 +14,7 @@ from django.views.decorators.gzip import gzip_page
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -118,13 +118,7 @@ def run_request_create(data: Any, *, start: bool = True, creator: access.Creator
 
 def run_controlled(request: Request, run_id, *, action: str) -> BacktestRun:
     """The run, if the request may `action` it (its owner or staff: runs.access); else 404 or 403."""
-    run = BacktestRun.objects.filter(id=run_id).only("id", "created_by", "cancel_token_hash").first()
-    if run is None:
-        raise Http404
-    refusal = access.control_refusal(request, run, what="run", action=action)
-    if refusal:
-        raise PermissionDenied(refusal)
-    return run
+    return access.controlled(request, BacktestRun, run_id, what="run", action=action)
 
 
 class RunRequestParser(JSONParser):

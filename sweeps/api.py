@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -74,12 +74,7 @@ def _sweep(sweep_id) -> Sweep:
 
 def _sweep_controlled(request: Request, sweep_id, *, action: str) -> None:
     """404 for no such sweep, 403 unless the request is its owner's or staff's (runs.access)."""
-    sweep = Sweep.objects.filter(id=sweep_id).only("id", "created_by", "cancel_token_hash").first()
-    if sweep is None:
-        raise Http404
-    refusal = access.control_refusal(request, sweep, what="sweep", action=action)
-    if refusal:
-        raise PermissionDenied(refusal)
+    access.controlled(request, Sweep, sweep_id, what="sweep", action=action)
 
 
 class SweepListCreateApi(APIView):

@@ -10,14 +10,18 @@ import datetime as dt
 import http.client
 import importlib
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from http.cookies import SimpleCookie
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -382,3 +386,23 @@ def read_event_stream(
     finally:
         conn.close()
     return out
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setting_in_a_fresh_process(name: str, **env: str) -> str:
+    """The value of settings.<name> as a new process reads it from the environment: the BACKTEST_*
+    variables of this one left out, `env` added."""
+    code = f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKTEST_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **env, "DJANGO_SETTINGS_MODULE": "backtest_site.settings", "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()

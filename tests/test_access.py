@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import subprocess
-import sys
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -29,7 +25,7 @@ from market_data.models import Cryptocurrency
 from runs.access import token_hash
 from runs.models import BacktestRun
 from sweeps.models import Sweep
-from tests.support import client_csrf_token, server_csrf_headers, wait_run
+from tests.support import client_csrf_token, server_csrf_headers, setting_in_a_fresh_process, wait_run
 
 pytestmark = pytest.mark.usefixtures("runs_settings")
 
@@ -300,20 +296,7 @@ def test_a_resumed_sweep_is_held_to_its_clients_share_and_the_limit(coin, users,
 
 
 def _share_in_a_fresh_process(**env: str) -> str:
-    code = (
-        "import django; django.setup(); from django.conf import settings; print(settings.BACKTEST_CLIENT_CONCURRENCY)"
-    )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKTEST_")}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**clean, **env, "DJANGO_SETTINGS_MODULE": "backtest_site.settings", "DEBUG": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
+    return setting_in_a_fresh_process("BACKTEST_CLIENT_CONCURRENCY", **env)
 
 
 def test_the_client_share_defaults_to_half_the_limit_and_at_least_one():

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +19,7 @@ from rest_framework.test import APIClient
 
 from market_data.models import Cryptocurrency
 from runs.models import BacktestRun, RunResult
-from tests.support import server_csrf_headers, wait_run
+from tests.support import server_csrf_headers, setting_in_a_fresh_process, wait_run
 
 pytestmark = pytest.mark.usefixtures("runs_settings")
 
@@ -31,20 +28,7 @@ BODY = {"strategy_id": 1, "parameters": {}, "start_date": "2024-01-01", "end_dat
 
 
 def _limit_in_a_fresh_process(**env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if k != "BACKTEST_MAX_CONCURRENT_RUNS"}
-    code = (
-        "import django; django.setup(); from django.conf import settings; print(settings.BACKTEST_MAX_CONCURRENT_RUNS)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**clean, **env, "DJANGO_SETTINGS_MODULE": "backtest_site.settings", "DEBUG": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
+    return setting_in_a_fresh_process("BACKTEST_MAX_CONCURRENT_RUNS", **env)
 
 
 def test_concurrent_run_limit_defaults_to_8_and_is_read_from_the_environment():
