@@ -119,7 +119,10 @@ def test_a_rule_strategy_run_from_the_page_draws_its_indicators_and_keeps_its_ru
     assert run.status == "completed" and run.rules["entry_rule"] == RULES["entry_rule"]
     expect(page.locator("#run-entry-rule")).to_have_text(RULES["entry_rule"])
     expect(page.locator("#run-rules-edited")).to_have_count(0)
-    returns = page.locator("#results-body tr").all_inner_texts()
+    # The run's final state on the page (sorted at the end, the stored copy read back) before the rows are
+    # read; as text, whatever the layout at that moment (innerText of a row not yet laid out has no tabs).
+    expect(page.locator("#backtest-page")).to_have_attribute("data-settled", "true", timeout=RUN_TIMEOUT)
+    returns = page.locator("#results-body tr").all_text_contents()
 
     # The coin detail draws each series function of the rules: the SMA on the candles, the RSI with
     # its two numbers in one pane, the MACD and its signal line in another.
@@ -179,7 +182,8 @@ def test_a_rule_strategy_run_from_the_page_draws_its_indicators_and_keeps_its_ru
     expect(page.locator("#run-rules-edited")).to_be_visible()
     page.locator("#run-panel").screenshot(path=str(output_dir / "run-rules.png"))
     expect(page.locator("#results-body tr")).to_have_count(4)
-    assert page.locator("#results-body tr").all_inner_texts() == returns
+    expect(page.locator("#backtest-page")).to_have_attribute("data-settled", "true", timeout=RUN_TIMEOUT)
+    assert page.locator("#results-body tr").all_text_contents() == returns
     open_coin(page, "BTC")
     assert page.locator("#price-chart").get_attribute("data-indicators").split("|") == names
     expect(page.locator("#trades-body tr")).to_have_count(len(btc.trades))
