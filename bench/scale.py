@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from support import database_prepare  # noqa: E402
+from sweep import SWEEP_BODY  # noqa: E402
 
 
 def main() -> None:
@@ -66,6 +67,18 @@ def main() -> None:
     app = client_app(broker)
     app.control.purge()  # nothing left of an earlier, interrupted bench
 
+    def until_finished(model, batch_id, started: float) -> tuple[dict, float]:
+        """Poll the batch until `finished_at` is set: its row and the seconds since `started`; then
+        wait for its jobs to be idle (their events stored)."""
+        while True:
+            row = model.objects.values("finished_at", "status", "completed", "total").get(id=batch_id)
+            if row["finished_at"] is not None:
+                break
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        backends.wait_idle(str(batch_id), timeout=60)
+        return row, seconds
+
     def timed_run() -> float:
         from runs import services
         from runs.serializers import RunRequestSerializer
@@ -76,13 +89,7 @@ def main() -> None:
         request.is_valid(raise_exception=True)
         started = time.perf_counter()
         run = services.run_create(**request.validated_data)
-        while True:
-            row = BacktestRun.objects.values("finished_at", "status", "completed", "total").get(id=run.id)
-            if row["finished_at"] is not None:
-                break
-            time.sleep(0.01)
-        seconds = time.perf_counter() - started
-        backends.wait_idle(run.id, timeout=60)
+        row, seconds = until_finished(BacktestRun, run.id, started)
         if row["status"] != "completed" or row["completed"] != row["total"] or row["total"] < options.coins:
             raise SystemExit(f"run {run.id} ended {row}")
         return seconds
@@ -95,25 +102,9 @@ def main() -> None:
     def timed_sweep() -> float:
         from sweeps.api import sweep_request_create
 
-        body = {
-            "strategy_id": 2,
-            "grid": {
-                "fast_ma_period": {"from": 5, "to": 54, "step": 1},
-                "slow_ma_period": {"from": 60, "to": 250, "step": 10},
-            },
-            "start_date": "2024-01-01",
-            "end_date": "2024-12-31",
-            "symbols": symbols,
-        }
         started = time.perf_counter()
-        sweep = sweep_request_create(body)
-        while True:
-            row = Sweep.objects.values("finished_at", "status", "completed", "total").get(id=sweep.id)
-            if row["finished_at"] is not None:
-                break
-            time.sleep(0.01)
-        seconds = time.perf_counter() - started
-        backends.wait_idle(str(sweep.id), timeout=60)
+        sweep = sweep_request_create({**SWEEP_BODY, "symbols": symbols})
+        row, seconds = until_finished(Sweep, sweep.id, started)
         if row["status"] != "completed" or row["completed"] != row["total"] or row["total"] != 1000:
             raise SystemExit(f"sweep {sweep.id} ended {row}")
         return seconds

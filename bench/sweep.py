@@ -35,6 +35,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 FAST = list(range(5, 55))
 SLOW = list(range(60, 251, 10))
+# The same grid as a POST /api/sweeps/ body (bench/scale.py times it too).
+SWEEP_BODY = {
+    "strategy_id": 2,
+    "grid": {
+        "fast_ma_period": {"from": FAST[0], "to": FAST[-1], "step": 1},
+        "slow_ma_period": {"from": SLOW[0], "to": SLOW[-1], "step": 10},
+    },
+    "start_date": "2024-01-01",
+    "end_date": "2024-12-31",
+}
 CELLS = [{"fast_ma_period": f, "slow_ma_period": s, "stop_loss_threshold": 10.0} for f in FAST for s in SLOW]
 
 
@@ -118,15 +128,7 @@ def end_to_end() -> dict[str, float]:
     subprocess.run([PY, "manage.py", "load_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     server, port, _ = server_start(env)
     try:
-        body = {
-            "strategy_id": 2,
-            "grid": {
-                "fast_ma_period": {"from": 5, "to": 54, "step": 1},
-                "slow_ma_period": {"from": 60, "to": 250, "step": 10},
-            },
-            "start_date": "2024-01-01",
-            "end_date": "2024-12-31",
-        }
+        body = SWEEP_BODY
         headers = {"Content-Type": "application/json"}  # a script: no cookies, so no CSRF (runs/CONTRACT.md)
 
         def one_sweep() -> dict[str, float]:
