@@ -119,6 +119,18 @@ class StrategyForm(forms.ModelForm):
         return data
 
 
+def _definition(data: dict) -> dict:
+    """A parameter form's cleaned data as the validators' keyword arguments."""
+    return {
+        "parameter_name": data.get("parameter_name", ""),
+        "parameter_type": data.get("parameter_type", ""),
+        "default_value": data.get("default_value", ""),
+        "min_value": data.get("min_value"),
+        "max_value": data.get("max_value"),
+        "options": data.get("options", ""),
+    }
+
+
 class ParameterFormSet(BaseInlineFormSet):
     def add_fields(self, form, index) -> None:
         super().add_fields(form, index)
@@ -139,15 +151,7 @@ class ParameterFormSet(BaseInlineFormSet):
         for form in self._kept():
             data = form.cleaned_data
             try:
-                default = strategy_parameter_validate(
-                    strategy_key=key,
-                    parameter_name=data.get("parameter_name", ""),
-                    parameter_type=data.get("parameter_type", ""),
-                    default_value=data.get("default_value", ""),
-                    min_value=data.get("min_value"),
-                    max_value=data.get("max_value"),
-                    options=data.get("options", ""),
-                )
+                default = strategy_parameter_validate(strategy_key=key, **_definition(data))
             except ValidationError as exc:
                 form.add_error(None, exc)
                 continue
@@ -173,14 +177,7 @@ class ParameterFormSet(BaseInlineFormSet):
         for form in self._kept():
             data = form.cleaned_data
             try:
-                default = rule_parameter_validate(
-                    parameter_name=data.get("parameter_name", ""),
-                    parameter_type=data.get("parameter_type", ""),
-                    default_value=data.get("default_value", ""),
-                    min_value=data.get("min_value"),
-                    max_value=data.get("max_value"),
-                    options=data.get("options", ""),
-                )
+                default = rule_parameter_validate(**_definition(data))
             except ValidationError as exc:
                 form.add_error(None, exc)
                 continue
@@ -228,21 +225,25 @@ class PlainNumberInput(forms.NumberInput):
         return super().format_value(value)
 
 
+# The columns of a parameter definition the admin edits (the tests post the same form).
+PARAMETER_FIELDS = (
+    "parameter_name",
+    "display_name",
+    "parameter_type",
+    "default_value",
+    "min_value",
+    "max_value",
+    "options",
+    "display_order",
+    "is_active",
+)
+
+
 class StrategyParameterInline(admin.TabularInline):
     model = StrategyParameter
     formset = ParameterFormSet
     extra = 0
-    fields = [
-        "parameter_name",
-        "display_name",
-        "parameter_type",
-        "default_value",
-        "min_value",
-        "max_value",
-        "options",
-        "display_order",
-        "is_active",
-    ]
+    fields = list(PARAMETER_FIELDS)
     ordering = ["display_order", "id"]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):

@@ -29,6 +29,7 @@ from rest_framework.test import APIClient
 from market_data import services
 from market_data.models import Cryptocurrency, Price
 from market_data.parsing import PriceBar
+from strategies.admin import PARAMETER_FIELDS
 from strategies.models import Strategy, StrategyParameter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,17 +114,6 @@ def test_catalogue_writes_are_refused_and_change_nothing(market, user, superuser
 # --- the admin needs staff, and each write the model permission ------------------------
 
 CHANGE_PAGE = "/admin/strategies/strategy/1/change/"
-PARAM_FIELDS = (
-    "parameter_name",
-    "display_name",
-    "parameter_type",
-    "default_value",
-    "min_value",
-    "max_value",
-    "options",
-    "display_order",
-    "is_active",
-)
 
 
 def change_form(strategy: Strategy, **defaults: str) -> dict[str, str]:
@@ -140,7 +130,7 @@ def change_form(strategy: Strategy, **defaults: str) -> dict[str, str]:
         "parameters-MAX_NUM_FORMS": "1000",
     }
     for i, row in enumerate(rows):
-        for field in PARAM_FIELDS:
+        for field in PARAMETER_FIELDS:
             value = getattr(row, field)
             if field == "default_value":
                 value = defaults.get(row.parameter_name, value)

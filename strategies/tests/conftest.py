@@ -1,18 +1,7 @@
 import pytest
 
+from strategies.admin import PARAMETER_FIELDS
 from strategies.models import Strategy
-
-PARAM_FIELDS = (
-    "parameter_name",
-    "display_name",
-    "parameter_type",
-    "default_value",
-    "min_value",
-    "max_value",
-    "options",
-    "display_order",
-    "is_active",
-)
 
 
 @pytest.fixture
@@ -58,7 +47,7 @@ def save_strategy(admin_client, plain_static):
         }
         data.update({k: _value(v) for k, v in strategy_fields.items()})
         for i, row in enumerate(rows):
-            values = {f: getattr(row, f) for f in PARAM_FIELDS} | (edits or {}).get(row.parameter_name, {})
+            values = {f: getattr(row, f) for f in PARAMETER_FIELDS} | (edits or {}).get(row.parameter_name, {})
             data.update({f"parameters-{i}-{f}": _value(v) for f, v in values.items()})
             data[f"parameters-{i}-id"] = str(row.id)
             data[f"parameters-{i}-strategy"] = str(strategy.id)
