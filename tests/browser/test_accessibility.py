@@ -6,23 +6,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from .conftest import axe_violations
+from .pages import BROWSER, RUN_TIMEOUT, ready
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
-
-RUN_TIMEOUT = 30_000
-
-
-def ready(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("#backtest-page")).to_have_attribute("data-ready", "true")
+pytestmark = BROWSER
 
 
 def test_every_page_is_clean_for_axe(asgi_server, market, page, settings):

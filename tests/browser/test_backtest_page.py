@@ -18,20 +18,9 @@ from runs.models import BacktestRun, RunResult
 from strategies.models import StrategyParameter
 
 from .conftest import XSS_NAME, XSS_SYMBOL
+from .pages import BROWSER, RUN_TIMEOUT, ready
 
-pytestmark = [
-    pytest.mark.browser,
-    # whitenoise 6 answers with a file iterator that Django's ASGI handler reads in a thread (and
-    # warns about); harmless for these few small files, and the only sync stream these tests serve.
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
-
-RUN_TIMEOUT = 30_000
-
-
-def ready(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("#backtest-page")).to_have_attribute("data-ready", "true")
+pytestmark = BROWSER
 
 
 def card(page: Page, key: str):

@@ -25,15 +25,12 @@ from strategies.services import strategy_import
 from tests.support import wait_run
 
 from .conftest import axe_violations
+from .pages import BROWSER, RUN_TIMEOUT, ready
 from .test_rules_admin import login
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
+pytestmark = BROWSER
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-RUN_TIMEOUT = 30_000
 RULES = {
     "name": "RSI dip in an uptrend",
     "description": "Buys an RSI dip above the 50-bar average; sells when the RSI recovers or the MACD turns down.",
@@ -53,11 +50,6 @@ OBSERVE_FRAMES = """() => { window.__frames = [];
       [Math.round(e.startTime), Math.round(e.duration),
        Math.round((e.scripts || []).reduce((sum, s) => sum + s.duration, 0))])))
       .observe({ type: 'long-animation-frame' }); }"""
-
-
-def ready(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("#backtest-page")).to_have_attribute("data-ready", "true")
 
 
 def open_coin(page: Page, symbol: str) -> None:

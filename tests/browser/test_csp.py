@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 from rest_framework.test import APIClient
 
@@ -18,14 +17,11 @@ from runs.models import BacktestRun
 from strategies.models import Strategy
 from tests.support import wait_run
 
+from .pages import BROWSER, RUN_TIMEOUT
 from .test_sweep_page import wait_finished
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
+pytestmark = BROWSER
 
-RUN_TIMEOUT = 30_000
 RECORD_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation", (e) => {

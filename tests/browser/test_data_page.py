@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
 from market_data import services
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
+from .pages import BROWSER
+
+pytestmark = BROWSER
 
 DATA = settings.BASE_DIR.parent / "shared" / "data"
 

@@ -17,10 +17,9 @@ from market_data.selectors import prices_version_bump
 from market_data.services import _statistics_refresh
 from runs.models import BacktestRun
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
+from .pages import BROWSER
+
+pytestmark = BROWSER
 
 COINS = 500
 BARS = 200

@@ -15,13 +15,10 @@ from runs.models import BacktestRun
 from tests.support import wait_run
 
 from .conftest import axe_violations
+from .pages import BROWSER, RUN_TIMEOUT, ready
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
+pytestmark = BROWSER
 
-RUN_TIMEOUT = 30_000
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 # The panel's data-state as it changes: "event" (the live `portfolio` event), then "stored" (the API).
 RECORD_STATES = """
@@ -35,11 +32,6 @@ document.addEventListener("DOMContentLoaded", () => {
   }).observe(panel, { attributes: true, attributeFilter: ["data-state"] });
 });
 """
-
-
-def ready(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("#backtest-page")).to_have_attribute("data-ready", "true")
 
 
 def pct(value: float) -> str:

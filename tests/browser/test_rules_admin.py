@@ -3,16 +3,14 @@ saved, understood, and tried on one coin."""
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from strategies.models import Strategy
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
+from .pages import BROWSER
+
+pytestmark = BROWSER
 
 PARAMETERS = [
     ("rsi_period", "integer", "14", "2", "500"),

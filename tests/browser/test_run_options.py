@@ -11,26 +11,17 @@ import csv
 import io
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from runs.models import FILL_PRESETS, METRIC_FIELDS, BacktestRun, RunResult
 from strategies.engine import METRICS
 
 from .conftest import axe_violations
+from .pages import BROWSER, RUN_TIMEOUT, ready
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
+pytestmark = BROWSER
 
-RUN_TIMEOUT = 30_000
 LABELS = {m.name: m.label for m in METRICS}
-
-
-def ready(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("#backtest-page")).to_have_attribute("data-ready", "true")
 
 
 def run_and_wait(page: Page) -> BacktestRun:

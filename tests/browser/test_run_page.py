@@ -20,17 +20,9 @@ from runs import backends
 from runs.models import BacktestRun, RunResult
 from strategies.models import StrategyParameter
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
+from .pages import BROWSER, RUN_TIMEOUT, ready
 
-RUN_TIMEOUT = 30_000
-
-
-def ready(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("#backtest-page")).to_have_attribute("data-ready", "true")
+pytestmark = BROWSER
 
 
 def add_coin(symbol: str, name: str, prices: list[float]) -> Cryptocurrency:

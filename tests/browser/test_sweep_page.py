@@ -19,11 +19,9 @@ from strategies.models import StrategyParameter
 from sweeps.models import Sweep, SweepCell
 
 from .conftest import XSS_NAME
+from .pages import BROWSER
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators:Warning"),
-]
+pytestmark = BROWSER
 
 SWEEP_TIMEOUT = 60_000
 SHOTS = Path("/tmp/shots-sweeps")
