@@ -313,7 +313,37 @@ def batch_parse(data: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[s
 # --- Shapes for the schema (/api/schema/): the views build their bodies with the functions below ---
 
 
-class RunRequestSerializer(serializers.Serializer):
+class BodySerializer(serializers.Serializer):
+    """A JSON object body checked in one pass: every bad field collected into one 400
+    ({field: [messages]}), a body that is not an object (null, a list) refused like the rest, and
+    (with `unknown_rule`) a misspelt field named rather than silently ignored. Subclasses declare
+    their fields for the schema and parse in `body_parse(data, errors)`, which adds to `errors` and
+    returns the typed arguments (dropped when any error was collected), never raising on bad input."""
+
+    unknown_rule: str | None = "unknown field; the fields are {fields}"
+
+    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
+        # The whole validation is to_internal_value's.
+        return self.to_internal_value(data)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object"]})
+        errors: dict[str, list[str]] = {}
+        if self.unknown_rule:
+            for name in data:
+                if name not in self.fields:
+                    errors[str(name)[:100]] = [self.unknown_rule.format(fields=", ".join(self.fields))]
+        value = self.body_parse(data, errors)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    def body_parse(self, data: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class RunRequestSerializer(BodySerializer):
     """The body of POST /api/runs/ and of the original POST /api/crypto/backtest/stream: one
     validation for both. Every field is checked and every error collected (the original's 400
     names each bad field); `validated_data` holds run_create's typed keyword arguments:
@@ -359,53 +389,29 @@ class RunRequestSerializer(serializers.Serializer):
         help_text="a note on the run (optional, editable)",
     )
 
-    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
-        # The whole validation is to_internal_value's: a body that is not an object (null, a
-        # list) gets the same answer as every other refusal.
-        return self.to_internal_value(data)
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object"]})
-        errors: dict[str, list[str]] = {}
-        for name in data:
-            if name not in self.fields:  # a misspelt field must not be silently ignored
-                errors[str(name)[:100]] = [f"unknown field; the fields are {', '.join(self.fields)}"]
+    def body_parse(self, data: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
         batch = batch_parse(data, errors)
         strategy = batch["strategy"]
         parameters = parameters_parse(strategy, data.get("parameters"), errors) if strategy else {}
         slots = slots_parse(data.get("portfolio_slots"), errors)
         name = text_parse(data.get("name"), errors, field="name", max_length=RUN_NAME_MAX)
         note = text_parse(data.get("note"), errors, field="note", max_length=RUN_NOTE_MAX)
-        if errors:
-            raise serializers.ValidationError(errors)
         return {**batch, "parameters": parameters, "portfolio_slots": slots, "name": name or "", "note": note or ""}
 
 
-class RunUpdateSerializer(serializers.Serializer):
+class RunUpdateSerializer(BodySerializer):
     """The body of PATCH /api/runs/<id>/: a new name, a new note, or both (the rest of a run is what it ran with)."""
 
     name = serializers.CharField(required=False, allow_blank=True, max_length=RUN_NAME_MAX)
     note = serializers.CharField(required=False, allow_blank=True, max_length=RUN_NOTE_MAX)
 
-    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
-        return self.to_internal_value(data)
+    unknown_rule = "unknown field, or one that cannot change; the fields are {fields}"
 
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object"]})
-        errors: dict[str, list[str]] = {}
-        for key in data:
-            if key not in self.fields:
-                errors[str(key)[:100]] = [
-                    f"unknown field, or one that cannot change; the fields are {', '.join(self.fields)}"
-                ]
+    def body_parse(self, data: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
         name = text_parse(data.get("name"), errors, field="name", max_length=RUN_NAME_MAX)
         note = text_parse(data.get("note"), errors, field="note", max_length=RUN_NOTE_MAX)
         if not errors and name is None and note is None:
             errors["non_field_errors"] = ["give a name, a note or both"]
-        if errors:
-            raise serializers.ValidationError(errors)
         return {"name": name, "note": note}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from runs.serializers import batch_parse, date_parse
+from runs.serializers import BodySerializer, batch_parse, date_parse
 
 from . import analysis
 from .grid import GridError, search_parse
@@ -50,7 +50,7 @@ def _walk_forward_parse(value: Any, errors: dict[str, list[str]]) -> dict[str, A
     return {"folds": folds, "mode": mode}
 
 
-class SweepRequestSerializer(serializers.Serializer):
+class SweepRequestSerializer(BodySerializer):
     """The body of POST /api/sweeps/: the run body (strategy_id, parameters for the fixed ones, dates,
     interval, fee and fill options, symbols) plus grid, search, objective, test_start, walk_forward.
     Every field is checked, every error collected; the grid's are checked by the service."""
@@ -71,13 +71,7 @@ class SweepRequestSerializer(serializers.Serializer):
     interval = serializers.CharField(required=False)
     symbols = serializers.ListField(child=serializers.CharField(), required=False)
 
-    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
-        return self.to_internal_value(data)
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object"]})
-        errors: dict[str, list[str]] = {}
+    def body_parse(self, data: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
         batch = batch_parse(data, errors)
         fixed = data.get("parameters")
         if fixed is None:
@@ -100,12 +94,10 @@ class SweepRequestSerializer(serializers.Serializer):
         walk_forward = _walk_forward_parse(data.get("walk_forward"), errors)
         if test_start is not None and walk_forward is not None:
             errors["walk_forward"] = ["cannot be combined with test_start: each fold has its own test segment"]
-        if errors:
-            raise serializers.ValidationError(errors)
         return {
             **batch,
             "fixed": dict(fixed),
-            "grid": dict(grid),
+            "grid": dict(grid) if isinstance(grid, Mapping) else {},  # the value is dropped with errors
             "search": data.get("search"),
             "search_parsed": search,
             "objective": objective,

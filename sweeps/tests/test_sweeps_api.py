@@ -152,6 +152,7 @@ def test_random_search_draws_distinct_cells_reproducibly(api, coins):
             "at most 100,000",
         ),  # noqa: E501
         ({"grid": {"fast_ma_period": [5]}, "fee_pct": 9}, "fee_pct", "between 0 and 5"),
+        ({"grid": {"fast_ma_period": [5]}, "objectve": "median_sharpe"}, "objectve", "unknown field"),
     ],
 )
 def test_bad_sweeps_are_400_naming_the_field(api, seeded, change, field, message):
