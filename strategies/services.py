@@ -218,6 +218,20 @@ def strategy_engine_get(*, strategy: Strategy) -> str | RuleStrategy:
     return compile_rules(entry_rule=strategy.entry_rule, exit_rule=strategy.exit_rule, params=specs, key=strategy.key)
 
 
+def _definition_json(definition: ParameterDefinition) -> dict[str, Any]:
+    """A parameter definition as the snapshot and the export write it."""
+    d = definition
+    return {
+        "name": d.name,
+        "display_name": d.display_name,
+        "type": d.type,
+        "default": d.default,
+        "min": d.min,
+        "max": d.max,
+        "options": d.options,
+    }
+
+
 def strategy_rules_snapshot(*, strategy: Strategy) -> dict[str, Any] | None:
     """What a run stores to stay reproducible after the rules are edited: the key, both rules
     and the active definitions (JSON-ready). None for a built-in."""
@@ -227,18 +241,7 @@ def strategy_rules_snapshot(*, strategy: Strategy) -> dict[str, Any] | None:
         "key": strategy.key,
         "entry_rule": strategy.entry_rule,
         "exit_rule": strategy.exit_rule,
-        "parameters": [
-            {
-                "name": d.name,
-                "display_name": d.display_name,
-                "type": d.type,
-                "default": d.default,
-                "min": d.min,
-                "max": d.max,
-                "options": d.options,
-            }
-            for d in strategy_parameter_definitions(strategy=strategy)
-        ],
+        "parameters": [_definition_json(d) for d in strategy_parameter_definitions(strategy=strategy)],
     }
 
 
@@ -345,17 +348,7 @@ def strategy_export(*, strategy: Strategy) -> dict[str, Any]:
         "entry_rule": strategy.entry_rule,
         "exit_rule": strategy.exit_rule,
         "parameters": [
-            {
-                "name": d.name,
-                "display_name": d.display_name,
-                "type": d.type,
-                "default": d.default,
-                "min": d.min,
-                "max": d.max,
-                "options": d.options,
-                "order": d.order,
-            }
-            for d in strategy_parameter_definitions(strategy=strategy)
+            _definition_json(d) | {"order": d.order} for d in strategy_parameter_definitions(strategy=strategy)
         ],
     }
 

@@ -452,20 +452,25 @@ function watch(run, token) {
   state.watchdog = setInterval(() => reconcile(token), WATCHDOG_MS);
 }
 
+// The stored run's counts on the page; the page finished, and true, when the run is over.
+function storedApply(run) {
+  state.total = run.total || state.total;
+  state.completed = Math.max(state.completed, run.completed || 0);
+  upsertStored(run);
+  updateProgress();
+  if (IN_PROGRESS.has(run.status)) return false;
+  portfolio.fromRun(run);
+  finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
+  return true;
+}
+
 // Bring the page in line with the stored run; end it there if the run is over.
 async function reconcile(token) {
   if (token !== state.loadToken || state.finished || !state.run) return;
   try {
     const run = await getJSON(`${urls.runs}${state.run.id}/`);
     if (token !== state.loadToken || state.finished) return;
-    state.total = run.total || state.total;
-    state.completed = Math.max(state.completed, run.completed || 0);
-    upsertStored(run);
-    updateProgress();
-    if (!IN_PROGRESS.has(run.status)) {
-      portfolio.fromRun(run);
-      finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
-    }
+    storedApply(run);
   } catch {
     /* the stream or the next check will tell */
   }
@@ -477,15 +482,7 @@ async function poll(runId, token) {
     const run = await getJSON(`${urls.runs}${runId}/`);
     if (token !== state.loadToken) return;
     state.run = { ...state.run, ...run };
-    state.total = run.total || state.total;
-    state.completed = Math.max(state.completed, run.completed || 0);
-    upsertStored(run);
-    updateProgress();
-    if (!IN_PROGRESS.has(run.status)) {
-      portfolio.fromRun(run);
-      finish(run.summary, run.elapsed_time, { settle: false, status: run.status });
-      return;
-    }
+    if (storedApply(run)) return;
   } catch {
     setStreamStatus("The server is not answering; still trying…");
   }
