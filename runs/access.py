@@ -84,6 +84,12 @@ def control_refusal(request, obj, *, what: str, action: str) -> str | None:
     return f"This {what} has no owner (started before owners, or by the original endpoint): only staff may {action} it."
 
 
+def may_control(request, obj) -> bool:
+    """Whether the request may cancel, rename, delete (or resume) the run or sweep `obj`: the
+    pages show those controls only to whom they would answer."""
+    return control_refusal(request, obj, what="", action="") is None
+
+
 def controlled(request, model, batch_id, *, what: str, action: str) -> Any:
     """The run or sweep `batch_id` of `model`, if the request may `action` it (its owner or staff);
     else Http404 (no such one) or PermissionDenied (403, saying what is missing)."""

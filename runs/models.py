@@ -131,7 +131,23 @@ class BacktestRunQuerySet(models.QuerySet):
         return self.filter(status__in=BacktestRun.IN_PROGRESS)
 
 
-class BacktestRun(models.Model):
+class Owned(models.Model):
+    """Who may control a run or a sweep (runs.access), and the client it counts against."""
+
+    # The user who started it, or for an anonymous creator the SHA-256 of the cancel token its 201
+    # answer returned; neither (older runs, the original endpoint): staff's.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_token_hash = models.CharField(max_length=64, blank=True, default="")
+    # The client it counts against while in progress (BACKTEST_CLIENT_CONCURRENCY): "user:<id>" or "addr:<ip>".
+    client = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class BacktestRun(Owned):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
@@ -201,15 +217,6 @@ class BacktestRun(models.Model):
     # (stored when it ends; the typed dates may lie outside the data).
     first_bar = models.DateTimeField(null=True, blank=True)
     last_bar = models.DateTimeField(null=True, blank=True)
-    # Its owner (runs.access): the user who started it, or for an anonymous creator the SHA-256 of
-    # the cancel token its 201 answer returned; neither (older runs, the original endpoint): staff's.
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    cancel_token_hash = models.CharField(max_length=64, blank=True, default="")
-    # The client it counts against while in progress (BACKTEST_CLIENT_CONCURRENCY): "user:<id>" or "addr:<ip>".
-    client = models.CharField(max_length=200, blank=True, default="")
-
     objects = BacktestRunQuerySet.as_manager()
 
     class Meta:

@@ -27,7 +27,7 @@ from strategies.engine import (
 from strategies.models import Strategy
 from strategies.services import strategy_parameters_resolve
 
-from . import services
+from . import access, services
 from .equity import equity_unpack
 from .events import round_metric, rounded_metrics
 from .models import (
@@ -646,8 +646,8 @@ class RunSerializer(serializers.ModelSerializer):
         return window_warnings(run, *self._bars(run))
 
 
-def result_row(result: RunResult) -> dict[str, Any]:
-    """One coin of a run: who, whether it succeeded, its rounded metrics (null until done)."""
+def _result_head(result: RunResult) -> dict[str, Any]:
+    """Which coin a result is, and whether it succeeded."""
     return {
         "crypto_symbol": result.crypto_symbol,
         "crypto_name": result.crypto_name,
@@ -655,16 +655,26 @@ def result_row(result: RunResult) -> dict[str, Any]:
         "state": result.state,
         "success": result.success,
         "error": result.error or None,
-        **rounded_metrics(result.metrics),
     }
+
+
+def result_row(result: RunResult) -> dict[str, Any]:
+    """One coin of a run: who, whether it succeeded, its rounded metrics (null until done)."""
+    return {**_result_head(result), **rounded_metrics(result.metrics)}
 
 
 class RunDetailSerializer(RunSerializer):
     results = serializers.SerializerMethodField()
     portfolio = serializers.SerializerMethodField()
+    controllable = serializers.SerializerMethodField(
+        help_text="whether this request may cancel, rename and delete the run (its owner or staff)"
+    )
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "results", "portfolio"]
+        fields = [*RunSerializer.Meta.fields, "results", "portfolio", "controllable"]
+
+    def get_controllable(self, run: BacktestRun) -> bool:
+        return access.may_control(self.context["request"], run)
 
     @extend_schema_field(ResultRowSerializer(many=True))
     def get_results(self, run: BacktestRun) -> list[dict[str, Any]]:
@@ -731,12 +741,7 @@ def result_detail(result: RunResult) -> dict[str, Any]:
     """One coin's stored result: metrics, trades and the equity curve with buy-and-hold."""
     curve = equity_unpack(result.equity)
     return {
-        "crypto_symbol": result.crypto_symbol,
-        "crypto_name": result.crypto_name,
-        "is_demo": result.is_demo,
-        "state": result.state,
-        "success": result.success,
-        "error": result.error or None,
+        **_result_head(result),
         "bars": result.bars,
         "metrics": rounded_metrics(result.metrics) if result.state == RunResult.State.DONE else None,
         "trades": result.trades or [],

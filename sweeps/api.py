@@ -196,6 +196,7 @@ class SweepDetailApi(APIView):
         )
         swept = [a["name"] for a in sweep.axes]
         body = sweep_row(sweep)
+        body["controllable"] = access.may_control(request, sweep)  # may cancel or resume it
         body["cells"] = [cell_row(c, swept) for c in rows[:size]]
         body["next"] = None
         if len(rows) > size:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
-from django.conf import settings
 from django.db import models
 
 from market_data.models import INTERVAL_CHOICES
-from runs.models import BacktestRun
+from runs.models import BacktestRun, Owned
 from strategies.engine import FILL_OPTIONS, METRIC_NAMES, STOP_MODES
 from strategies.models import Strategy
 
@@ -34,7 +33,7 @@ class SweepQuerySet(models.QuerySet):
         return self.filter(status__in=Sweep.IN_PROGRESS)
 
 
-class Sweep(models.Model):
+class Sweep(Owned):  # its owner and client, as a run's: who may cancel and resume it
     Status = BacktestRun.Status
     IN_PROGRESS = BacktestRun.IN_PROGRESS
 
@@ -74,13 +73,6 @@ class Sweep(models.Model):
     cancelled_cells = models.IntegerField(default=0)  # cells not run because the sweep was cancelled
     skipped = models.IntegerField(default=0)  # combinations that broke a cross-field rule: never cells
     summary = models.JSONField(null=True, blank=True)  # the `complete` event's: best cell, deflated Sharpe, folds
-    # Its owner and client, as a run's (runs.access): who may cancel and resume it.
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    cancel_token_hash = models.CharField(max_length=64, blank=True, default="")
-    client = models.CharField(max_length=200, blank=True, default="")
-
     objects = SweepQuerySet.as_manager()
 
     class Meta:

@@ -243,6 +243,27 @@ def test_only_a_sweeps_owner_or_staff_may_cancel_or_resume_it(coin, users):
     )
 
 
+def test_the_detail_of_a_run_or_sweep_says_whether_the_request_may_control_it(coin, users):
+    """`controllable` is what the pages show their controls by: true exactly where the control
+    would answer, false where it would be 403."""
+    alice = browser()
+    alice.force_login(users["alice"])
+    staff = browser()
+    staff.force_login(users["staff"])
+    alices_run = create(alice, **{"X-CSRFToken": client_csrf_token(alice)}).json()["id"]
+    for path, body in (("/api/runs/", BODY), ("/api/sweeps/", SWEEP)):
+        created = create(browser(), path=path, body=body).json()
+        url, token = created["url"], created["cancel_token"]
+        stranger = browser()
+        assert stranger.get(url).json()["controllable"] is False
+        assert stranger.get(url, headers={"X-Cancel-Token": "not-the-token"}).json()["controllable"] is False
+        assert stranger.get(url, headers={"X-Cancel-Token": token}).json()["controllable"] is True
+        assert staff.get(url).json()["controllable"] is True
+        assert alice.get(url).json()["controllable"] is False
+    assert alice.get(f"/api/runs/{alices_run}/").json()["controllable"] is True
+    assert browser().get(f"/api/runs/{alices_run}/").json()["controllable"] is False
+
+
 # --- Per-client share of the concurrency limit ------------------------------------------
 
 

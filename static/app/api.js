@@ -16,8 +16,9 @@ export function csrfToken() {
 }
 
 // Cancel tokens: creating a run or sweep anonymously answers one, once; this browser keeps it
-// (localStorage, per id) and sends it with every write to that run or sweep (cancel, resume,
-// rename, delete) as X-Cancel-Token. Without it only staff may change the run.
+// (localStorage, per id) and sends it as X-Cancel-Token with every request to that run or sweep:
+// the writes (cancel, resume, rename, delete) need it, and the reads say by `controllable`
+// whether this browser may make them. Without it only staff may change the run.
 const TOKEN_KEY = "bt-cancel-token:";
 const OWNED_URL = /^\/api\/(?:runs|sweeps)\/([0-9a-f-]{36})\//;
 
@@ -60,12 +61,10 @@ export async function requestJSON(url, { method = "GET", body, signal } = {}) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  if (method !== "GET") {
-    headers["X-CSRFToken"] = csrfToken();
-    const id = ownedId(url);
-    const token = id ? cancelToken(id) : "";
-    if (token) headers["X-Cancel-Token"] = token;
-  }
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  const id = ownedId(url);
+  const token = id ? cancelToken(id) : "";
+  if (token) headers["X-Cancel-Token"] = token;
   let response;
   try {
     response = await fetch(url, init);

@@ -2,7 +2,7 @@
 // Every coin is ticked by default, and then the run is sent without `symbols` (= all coins).
 // The list is one Tab stop (a roving tabindex): arrow keys, Home and End move within it, Space
 // ticks, so the Run button is not 48 Tabs away.
-import { $, $$, el } from "./dom.js";
+import { $, $$, dateOnly, el } from "./dom.js";
 
 export class CoinPicker {
   constructor(root) {
@@ -109,4 +109,32 @@ export class CoinPicker {
     if (shown !== total) text += ` · ${shown} match the search`;
     this.count.textContent = text;
   }
+}
+
+// The coins with bars at `interval` go into the picker (every coin when none has statistics);
+// the range of their bars bounds the date inputs, and untouched dates follow it. Returns the range.
+export function intervalApply(picker, allCoins, interval) {
+  const withStats = allCoins.filter((c) => Array.isArray(c.intervals) && c.intervals.length);
+  const coins = withStats.length
+    ? allCoins.filter((c) => (c.intervals || []).some((s) => s.interval === interval))
+    : allCoins;
+  picker.setCoins(coins);
+  let first = "";
+  let last = "";
+  for (const coin of coins) {
+    for (const s of coin.intervals || []) {
+      if (s.interval !== interval) continue;
+      const f = dateOnly(s.first);
+      const l = dateOnly(s.last);
+      if (f && (!first || f < first)) first = f;
+      if (l && (!last || l > last)) last = l;
+    }
+  }
+  for (const [id, value] of [["start_date", first], ["end_date", last]]) {
+    const input = $(`#${id}`);
+    input.min = first;
+    input.max = last;
+    if (input.dataset.touched !== "true") input.value = value;
+  }
+  return { first, last };
 }

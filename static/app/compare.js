@@ -3,7 +3,7 @@
 // best of each row marked, their accounts' equity rebased to 100 with the drawdowns, and per-coin deltas.
 import { equityPanes, LINE_COLOURS } from "./account_charts.js";
 import { getJSON, withQuery } from "./api.js";
-import { $, el, fmtDateTime, fmtInt, fmtNum, fmtPct, isNum, show, signClass } from "./dom.js";
+import { $, dateOnly, el, fmtDateTime, fmtInt, fmtNum, fmtPct, isNum, show, signClass } from "./dom.js";
 import { METRICS, statusLabel } from "./facts.js";
 
 const root = $("#compare-page");
@@ -19,7 +19,6 @@ function coloured(node, k) {
   return node;
 }
 const swatch = (k) => coloured(el("span", { class: "run-swatch", "aria-hidden": "true" }), k);
-const dateOnly = (v) => (typeof v === "string" ? v.slice(0, 10) : "");
 
 function fmtUnit(unit, value, { sign = false } = {}) {
   if (unit === "int") return sign && isNum(value) && value > 0 ? `+${fmtInt(value)}` : fmtInt(value);

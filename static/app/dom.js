@@ -54,6 +54,23 @@ export function fmtSeconds(value) {
   return `${m} min ${Math.round(value - m * 60)} s`;
 }
 
+// The progress bar of a run or a sweep (templates/pages/progress.html) at `completed` of `total`;
+// striped and moving until finished. Returns the percentage shown.
+export function progressSet(completed, total, finished) {
+  const percent = total ? (completed / total) * 100 : finished ? 100 : 0;
+  const bar = $("#progress-bar");
+  bar.style.width = `${percent.toFixed(1)}%`;
+  bar.classList.toggle("progress-bar-animated", !finished);
+  bar.classList.toggle("progress-bar-striped", !finished);
+  $("#progress").setAttribute("aria-valuenow", percent.toFixed(0));
+  return percent;
+}
+
+// The YYYY-MM-DD of an ISO date or moment; "" for anything else.
+export function dateOnly(value) {
+  return typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value) ? value.slice(0, 10) : "";
+}
+
 export function fmtDateTime(iso) {
   if (!iso) return "–";
   const d = new Date(iso);

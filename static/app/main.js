@@ -9,8 +9,8 @@
 import { ApiError, getAll, getJSON, postJSON, sendJSON } from "./api.js";
 import { CoinDetail } from "./coin_detail.js";
 import { renderRunRules } from "./run_rules.js";
-import { CoinPicker } from "./coins.js";
-import { $, el, fmtDateTime, fmtInt, fmtNum, show } from "./dom.js";
+import { CoinPicker, intervalApply } from "./coins.js";
+import { $, dateOnly, el, fmtDateTime, fmtInt, fmtNum, progressSet, show } from "./dom.js";
 import { facts, IN_PROGRESS, statusClass, statusLabel } from "./facts.js";
 import { FillPresets } from "./fills.js";
 import {
@@ -74,38 +74,10 @@ const table = new ResultsTable({
 
 // --- Set up a run -----------------------------------------------------------------------------
 
-function dateOnly(value) {
-  return typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value) ? value.slice(0, 10) : "";
-}
-
-function coinsWithInterval(interval) {
-  const withStats = state.coins.filter((c) => Array.isArray(c.intervals) && c.intervals.length);
-  if (!withStats.length) return state.coins; // no statistics: offer every coin
-  return state.coins.filter((c) => (c.intervals || []).some((s) => s.interval === interval));
-}
-
 // The interval's data range bounds the date inputs; untouched dates follow it.
 function applyInterval() {
   const interval = $("#interval").value;
-  const coins = coinsWithInterval(interval);
-  picker.setCoins(coins);
-  let first = "";
-  let last = "";
-  for (const coin of coins) {
-    for (const s of coin.intervals || []) {
-      if (s.interval !== interval) continue;
-      const f = dateOnly(s.first);
-      const l = dateOnly(s.last);
-      if (f && (!first || f < first)) first = f;
-      if (l && (!last || l > last)) last = l;
-    }
-  }
-  for (const [id, value] of [["start_date", first], ["end_date", last]]) {
-    const input = $(`#${id}`);
-    input.min = first;
-    input.max = last;
-    if (input.dataset.touched !== "true") input.value = value;
-  }
+  const { first, last } = intervalApply(picker, state.coins, interval);
   state.dataRange = { first, last, interval };
   dateWarnings();
 }
@@ -333,6 +305,11 @@ function renderName(run) {
   const finished = !IN_PROGRESS.has(run.status);
   $("#run-delete").disabled = !finished;
   $("#run-delete").title = finished ? "" : "A run in progress cannot be deleted: cancel it first";
+  // Someone else's run: its controls would only answer 403, so they are not offered.
+  const mine = run.controllable !== false;
+  show($("#run-edit"), mine);
+  show($("#run-delete"), mine);
+  show($("#run-owner-note"), !mine);
 }
 
 function setStatus(status) {
@@ -340,7 +317,7 @@ function setStatus(status) {
   badge.textContent = statusLabel(status);
   badge.dataset.status = status;
   badge.className = statusClass(status);
-  show($("#cancel-button"), IN_PROGRESS.has(status));
+  show($("#cancel-button"), IN_PROGRESS.has(status) && state.run?.controllable !== false);
   $("#run-delete").disabled = IN_PROGRESS.has(status);
   if (state.run) state.run.status = status;
 }
@@ -359,12 +336,7 @@ function updateProgress() {
   const done = table.rows.size - skippedCount();
   const completed = Math.max(state.completed, done);
   const total = Math.max(state.total, completed);
-  const percent = total ? (completed / total) * 100 : state.finished ? 100 : 0;
-  const bar = $("#progress-bar");
-  bar.style.width = `${percent.toFixed(1)}%`;
-  bar.classList.toggle("progress-bar-animated", !state.finished);
-  bar.classList.toggle("progress-bar-striped", !state.finished);
-  $("#progress").setAttribute("aria-valuenow", percent.toFixed(0));
+  const percent = progressSet(completed, total, state.finished);
   $("#progress-text").textContent = `${fmtInt(completed)} / ${fmtInt(total)} coins · ${percent.toFixed(0)}%`;
   $("#export-csv").disabled = table.rows.size === 0;
 }

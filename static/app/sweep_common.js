@@ -37,6 +37,3 @@ export function paramsText(parameters, labels = {}) {
   return Object.entries(parameters || {}).map(([k, v]) => `${labels[k] || k} ${v}`).join(" · ");
 }
 
-export function dateOnly(value) {
-  return typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value) ? value.slice(0, 10) : "";
-}

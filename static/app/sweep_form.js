@@ -3,13 +3,13 @@
 // or a list; the cell and skipped counts come live from POST /api/sweeps/preview/ (debounced) while
 // the form is edited; Start POSTs /api/sweeps/ and goes to the sweep's page.
 import { ApiError, getAll, postJSON } from "./api.js";
-import { CoinPicker } from "./coins.js";
+import { CoinPicker, intervalApply } from "./coins.js";
 import { $, $$, el, fmtInt, show } from "./dom.js";
 import {
   activeDefinitions, checkParameter, clearErrors, numberStep, paramKey, renderParameters, showErrors, showFormAlert,
 } from "./form.js";
 import { facts } from "./facts.js";
-import { aggregateLabel, dateOnly, sweepOptions } from "./sweep_common.js";
+import { aggregateLabel, sweepOptions } from "./sweep_common.js";
 
 const PREVIEW_DELAY_MS = 300;
 
@@ -265,33 +265,9 @@ async function submit(event) {
 
 // --- Setup ----------------------------------------------------------------------------------------
 
-function coinsWithInterval(interval) {
-  const withStats = state.coins.filter((c) => Array.isArray(c.intervals) && c.intervals.length);
-  if (!withStats.length) return state.coins;
-  return state.coins.filter((c) => (c.intervals || []).some((s) => s.interval === interval));
-}
-
 function applyInterval() {
   const interval = $("#interval").value;
-  const coins = coinsWithInterval(interval);
-  picker.setCoins(coins);
-  let first = "";
-  let last = "";
-  for (const coin of coins) {
-    for (const s of coin.intervals || []) {
-      if (s.interval !== interval) continue;
-      const f = dateOnly(s.first);
-      const l = dateOnly(s.last);
-      if (f && (!first || f < first)) first = f;
-      if (l && (!last || l > last)) last = l;
-    }
-  }
-  for (const [id, value] of [["start_date", first], ["end_date", last]]) {
-    const input = $(`#${id}`);
-    input.min = first;
-    input.max = last;
-    if (input.dataset.touched !== "true") input.value = value;
-  }
+  const { first, last } = intervalApply(picker, state.coins, interval);
   $("#test_start").min = first;
   $("#test_start").max = last;
 }

@@ -12,8 +12,8 @@
 // requests at a time), and mapped from the aggregate to that coin's own metric (see COIN_METRIC).
 import * as echarts from "../vendor/echarts/echarts.esm.min.mjs";
 import { ApiError, getAll, getJSON, postJSON, withQuery } from "./api.js";
-import { $, $$, el, fmtDateTime, fmtInt, fmtNum, fmtPct, fmtSeconds, isNum, show, signClass } from "./dom.js";
-import { IN_PROGRESS, METRICS, RESUMABLE, aggregateLabel, dateOnly, fmtAggregate, paramsText, statusClass, sweepOptions } from "./sweep_common.js";
+import { $, $$, dateOnly, el, fmtDateTime, fmtInt, fmtNum, fmtPct, fmtSeconds, isNum, progressSet, show, signClass } from "./dom.js";
+import { IN_PROGRESS, METRICS, RESUMABLE, aggregateLabel, fmtAggregate, paramsText, statusClass, sweepOptions } from "./sweep_common.js";
 
 const POLL_MS = 2000;
 const WATCHDOG_MS = 15000;
@@ -78,8 +78,11 @@ function setStatus(status) {
   badge.textContent = status;
   badge.className = statusClass(status);
   root.dataset.status = status;
-  show($("#cancel-button"), IN_PROGRESS.has(status));
-  show($("#resume-button"), RESUMABLE.has(status));
+  // Someone else's sweep: cancel and resume would only answer 403, so they are not offered.
+  const mine = state.sweep?.controllable !== false;
+  show($("#cancel-button"), mine && IN_PROGRESS.has(status));
+  show($("#resume-button"), mine && RESUMABLE.has(status));
+  show($("#sweep-owner-note"), !mine);
   if (state.sweep) state.sweep.status = status;
   const message = $("#sweep-message");
   if (RESUMABLE.has(status)) {
@@ -109,12 +112,7 @@ function renderHeader(sweep) {
 function updateProgress() {
   const completed = Math.max(state.completed, state.cells.size);
   const total = Math.max(state.total, completed);
-  const percent = total ? (completed / total) * 100 : state.finished ? 100 : 0;
-  const bar = $("#progress-bar");
-  bar.style.width = `${percent.toFixed(1)}%`;
-  bar.classList.toggle("progress-bar-animated", !state.finished);
-  bar.classList.toggle("progress-bar-striped", !state.finished);
-  $("#progress").setAttribute("aria-valuenow", percent.toFixed(0));
+  const percent = progressSet(completed, total, state.finished);
   const skipped = state.sweep?.skipped ? ` · ${fmtInt(state.sweep.skipped)} skipped` : "";
   const elapsed = isNum(state.sweep?.elapsed_time) ? ` · ${fmtSeconds(state.sweep.elapsed_time)}` : "";
   $("#progress-text").textContent = `${fmtInt(completed)} / ${fmtInt(total)} cells · ${percent.toFixed(0)}%${skipped}${elapsed}`;

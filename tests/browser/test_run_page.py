@@ -6,6 +6,8 @@ and price precision for a cheap coin."""
 from __future__ import annotations
 
 import datetime as dt
+import http.client
+import json
 import math
 import re
 from decimal import Decimal
@@ -19,6 +21,7 @@ from market_data.services import _statistics_refresh
 from runs import backends
 from runs.models import BacktestRun, RunResult
 from strategies.models import StrategyParameter
+from tests.support import wait_run
 
 from .pages import BROWSER, RUN_TIMEOUT, ready
 
@@ -182,3 +185,37 @@ def test_price_precision_and_trade_decimals_fit_a_cheap_coin(asgi_server, market
         assert texts and all(re.fullmatch(r"0\.\d{5}", t) for t in texts), texts
     returns = page.locator("#trades-body tr td:nth-child(6)").all_inner_texts()
     assert all(re.fullmatch(r"[+-]?\d+\.\d{2}%", t) for t in returns), returns
+
+
+def test_someone_elses_run_offers_no_controls_and_the_owners_browser_does(asgi_server, market, page):
+    # The page's own run: its browser holds the cancel token, so it may rename and delete it.
+    ready(page, f"{asgi_server.url}/")
+    run_and_wait(page)
+    expect(page.locator("#run-edit")).to_be_visible()
+    expect(page.locator("#run-delete")).to_be_visible()
+    expect(page.locator("#run-owner-note")).to_be_hidden()
+
+    # A script's run (no cookies; the token is only in its 201 answer): opened here, it is someone else's.
+    conn = http.client.HTTPConnection("127.0.0.1", asgi_server.port, timeout=30)
+    body = json.dumps({"strategy_id": 1, "symbols": ["BTC"]})
+    conn.request("POST", "/api/runs/", body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    created = json.loads(response.read())
+    conn.close()
+    assert response.status == 201, created
+    wait_run(created["id"])
+    page.goto(f"{asgi_server.url}{created['page_url']}")
+    expect(page.locator("#run-status")).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    expect(page.locator("#run-owner-note")).to_be_visible()
+    expect(page.locator("#run-edit")).to_be_hidden()
+    expect(page.locator("#run-delete")).to_be_hidden()
+
+    # Given the token, the same browser owns it: the page reads `controllable` with it.
+    page.evaluate(
+        "([id, token]) => localStorage.setItem(`bt-cancel-token:${id}`, token)",
+        [created["id"], created["cancel_token"]],
+    )
+    page.reload()
+    expect(page.locator("#run-status")).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    expect(page.locator("#run-delete")).to_be_visible()
+    expect(page.locator("#run-owner-note")).to_be_hidden()
