@@ -49,12 +49,15 @@ def create(body: dict) -> dict:
     return response.json()
 
 
-def keep_cancel_token(page: Page, created: dict) -> None:
-    """The browser holds the sweep's cancel token, as the page that created it would (static/app/api.js)."""
+def open_as_owner(page: Page, url: str, created: dict) -> None:
+    """Open the sweep's page in a browser holding its cancel token, as the page that created it
+    would (static/app/api.js): the token is kept for the origin, then the page reads the sweep with it."""
+    page.goto(url)
     page.evaluate(
         "([id, token]) => localStorage.setItem('bt-cancel-token:' + id, token)",
         [created["id"], created["cancel_token"]],
     )
+    page.reload()
 
 
 def heatmap_click(page: Page, x_index: int, y_index: int, x_count: int, y_count: int) -> None:
@@ -334,8 +337,7 @@ def test_a_running_sweep_fills_live_and_an_interrupted_one_resumes(asgi_server, 
     while not (first := Sweep.objects.get(id=created["id"]).completed):  # the chunk holding cell 0
         assert time.monotonic() < deadline, "the first chunk did not finish"
         time.sleep(0.05)
-    page.goto(f"{asgi_server.url}{created['page_url']}")
-    keep_cancel_token(page, created)
+    open_as_owner(page, f"{asgi_server.url}{created['page_url']}", created)
     heatmap = page.locator("#heatmap")
     expect(heatmap).to_have_attribute("data-kind", "line")
     expect(heatmap).to_have_attribute("data-count", str(first))  # the first chunk only: the others wait
@@ -368,8 +370,7 @@ def test_cancel_stops_a_running_sweep_from_its_page(asgi_server, market, page, s
         "grid": {"fast_ma_period": {"from": 2, "to": 13, "step": 1}},
     }
     created = create(body)
-    page.goto(f"{asgi_server.url}{created['page_url']}")
-    keep_cancel_token(page, created)
+    open_as_owner(page, f"{asgi_server.url}{created['page_url']}", created)
     expect(page.locator("#sweep-status")).to_have_text("running")
     page.get_by_role("button", name="Cancel sweep").click()
     expect(page.locator("#sweep-status")).to_have_text("cancelled")
