@@ -6,6 +6,7 @@ ten-bar coin that no strategy can run (its cells' metrics are empty and left out
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -51,13 +52,10 @@ def create(body: dict) -> dict:
 
 def open_as_owner(page: Page, url: str, created: dict) -> None:
     """Open the sweep's page in a browser holding its cancel token, as the page that created it
-    would (static/app/api.js): the token is kept for the origin, then the page reads the sweep with it."""
+    would (static/app/api.js): the token is in localStorage before the page's scripts read the sweep."""
+    key, token = json.dumps(f"bt-cancel-token:{created['id']}"), json.dumps(created["cancel_token"])
+    page.add_init_script(f"localStorage.setItem({key}, {token})")
     page.goto(url)
-    page.evaluate(
-        "([id, token]) => localStorage.setItem('bt-cancel-token:' + id, token)",
-        [created["id"], created["cancel_token"]],
-    )
-    page.reload()
 
 
 def heatmap_click(page: Page, x_index: int, y_index: int, x_count: int, y_count: int) -> None:
