@@ -211,11 +211,9 @@ def test_someone_elses_run_offers_no_controls_and_the_owners_browser_does(asgi_s
     expect(page.locator("#run-delete")).to_be_hidden()
 
     # Given the token, the same browser owns it: the page reads `controllable` with it.
-    page.evaluate(
-        "([id, token]) => localStorage.setItem(`bt-cancel-token:${id}`, token)",
-        [created["id"], created["cancel_token"]],
-    )
-    page.reload()
+    key, token = json.dumps(f"bt-cancel-token:{created['id']}"), json.dumps(created["cancel_token"])
+    page.add_init_script(f"localStorage.setItem({key}, {token})")
+    page.goto(f"{asgi_server.url}{created['page_url']}")
     expect(page.locator("#run-status")).to_have_text("Completed", timeout=RUN_TIMEOUT)
     expect(page.locator("#run-delete")).to_be_visible()
     expect(page.locator("#run-owner-note")).to_be_hidden()
