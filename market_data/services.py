@@ -1,8 +1,9 @@
 """Writes of market data: the bulk price upsert, the file importer and the demo universe.
 
-All three share `prices_bulk_upsert`, the one fast write path: binary COPY (built by numpy)
-into a temporary table and one INSERT ... ON CONFLICT DO UPDATE on PostgreSQL, executemany of the same
-upsert on SQLite. An unchanged bar is not rewritten, so re-importing a file changes
+All three share `prices_bulk_upsert`, the one fast write path: on PostgreSQL, binary COPY built by
+numpy (numerics included) of the bars not already stored as they are, straight into the table when none
+of the coin's bars lies in their span, else through a temporary table and an UPDATE and an INSERT;
+executemany of an upsert on SQLite. An unchanged bar is not rewritten, so re-importing a file changes
 nothing. In the same transaction, each coin written gets a new version of its series
 (market_data.selectors), so no stale series is ever served.
 """
@@ -152,37 +153,41 @@ def numeric_scaled(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return whole, decimals
 
 
-def _numeric_fill(target: np.ndarray, values: np.ndarray) -> None:
-    whole, decimals = numeric_scaled(values)
-    target["ndigits"] = 5
-    target["weight"] = 2
-    target["sign"] = 0
-    target["dscale"] = 8
-    target["digits"] = np.stack(
-        [whole // 10**8, whole // 10**4 % 10**4, whole % 10**4, decimals // 10**4, decimals % 10**4], axis=1
-    )
+def _bars_scaled(frame: pd.DataFrame) -> np.ndarray:
+    """The bars' five numerics as numeric(20, 8) stores them, (integer part, 8 decimals) each: an (n, 10)
+    int64 array; a bar without volume has (-1, 0) for it."""
+    scaled = np.empty((len(frame), 2 * len(_PRICE_FIELDS)), dtype=np.int64)
+    for k, name in enumerate(_PRICE_FIELDS):
+        values = frame[name].to_numpy(dtype=np.float64)
+        missing = np.isnan(values)  # only volumes: the parser refuses a missing price
+        scaled[:, 2 * k], scaled[:, 2 * k + 1] = numeric_scaled(np.where(missing, 0.0, values))
+        scaled[missing, 2 * k : 2 * k + 2] = (-1, 0)
+    return scaled
 
 
-def _copy_binary(*, crypto_id: int, interval: str, created_us: int, frame: pd.DataFrame) -> bytes:
-    """The bars as binary COPY rows of `_COLUMNS, created_at`, numerics included, built by numpy without a loop.
+def _copy_binary(*, crypto_id: int, interval: str, created_us: int, times_us: np.ndarray, scaled: np.ndarray) -> bytes:
+    """Bars (times in Unix µs, `_bars_scaled`) as binary COPY rows of `_COLUMNS, created_at`, built by numpy.
 
     A bar without volume gets a NULL (length -1 and no value): its value's bytes are cut out.
     """
     dtype = _copy_row_dtype(interval)
-    rows = np.empty(len(frame), dtype=dtype)
+    rows = np.empty(len(times_us), dtype=dtype)
     rows["n"] = 9
     rows["l_crypto"] = rows["l_time"] = rows["l_created"] = 8
     rows["crypto"] = crypto_id
-    rows["time"] = frame["time"].to_numpy() // 1000 - PG_EPOCH_US
-    volume = frame["volume"].to_numpy(dtype=np.float64)
-    missing = np.isnan(volume)
-    for name in _PRICE_FIELDS:
-        values = frame[name].to_numpy(dtype=np.float64)
+    rows["time"] = times_us - PG_EPOCH_US
+    for k, name in enumerate(_PRICE_FIELDS):
+        whole, decimals = scaled[:, 2 * k], scaled[:, 2 * k + 1]
         rows[f"l_{name}"] = _NUMERIC.itemsize
-        _numeric_fill(rows[name], np.where(missing, 0.0, values) if name == "volume" else values)
+        value = rows[name]
+        value["ndigits"], value["weight"], value["sign"], value["dscale"] = 5, 2, 0, 8
+        value["digits"] = np.stack(
+            [whole // 10**8, whole // 10**4 % 10**4, whole % 10**4, decimals // 10**4, decimals % 10**4], axis=1
+        )
     rows["l_interval"] = dtype["interval"].itemsize
     rows["interval"] = interval.encode()
     rows["created"] = created_us
+    missing = scaled[:, -2] < 0
     if not missing.any():
         return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
     rows["l_volume"][missing] = -1
@@ -193,37 +198,74 @@ def _copy_binary(*, crypto_id: int, interval: str, created_us: int, frame: pd.Da
     return _COPY_HEADER + raw[keep].tobytes() + _COPY_TRAILER
 
 
+# The stored bars read back for the comparison: the time, then (integer part, 8 decimals) of each numeric, all int8.
+_STORED_ROW = np.dtype(
+    [("n", ">i2"), ("l_time", ">i4"), ("time", ">i8")] + [(f"c{k}", [("l", ">i4"), ("v", ">i8")]) for k in range(10)]
+)
+_STORED_COLUMNS = (
+    ", ".join(
+        f"trunc({c})::int8, (({c} - trunc({c})) * 100000000)::int8"
+        for c in ("open_price", "high_price", "low_price", "close_price")
+    )
+    + ", COALESCE(trunc(volume)::int8, -1), COALESCE(((volume - trunc(volume)) * 100000000)::int8, 0)"
+)
+
+
+def _stored_scaled(
+    cursor, *, crypto_id: int, interval: str, first: dt.datetime, last: dt.datetime
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stored bars of the coin and interval from first to last: (times in Unix µs, as `_bars_scaled`)."""
+    query = cursor.mogrify(
+        f"COPY (SELECT datetime, {_STORED_COLUMNS} FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s "
+        "AND datetime >= %s AND datetime <= %s) TO STDOUT WITH (FORMAT binary)",
+        [crypto_id, interval, first, last],
+    )
+    out = io.BytesIO()
+    cursor.copy_expert(query.decode(), out)
+    raw = out.getbuffer()
+    header = len(_COPY_HEADER)
+    rows = np.frombuffer(raw, dtype=_STORED_ROW, count=(len(raw) - header - 2) // _STORED_ROW.itemsize, offset=header)
+    return rows["time"] + PG_EPOCH_US, np.stack([rows[f"c{k}"]["v"] for k in range(10)], axis=1)
+
+
 def _upsert_postgresql(*, crypto_id: int, interval: str, frame: pd.DataFrame) -> int:
     """Write the bars by binary COPY (numerics built here, no cast in the database); how many were written.
 
-    1. When no stored bar of the coin and interval lies between the first and the last new one (a new
-       coin, or bars after or before the stored ones), COPY straight into the table, in a savepoint:
-       if a bar was written meanwhile by another writer, fall back to 2.
-    2. Else COPY into a temporary table; one UPDATE of the stored bars that differ (unchanged bars are
-       not touched, not even locked), one INSERT of the new ones (ON CONFLICT DO UPDATE, for a bar
-       written meanwhile).
+    1. Read back the stored bars of the coin and interval between the first and the last new one, and
+       keep only the new bars that are not stored as they are: a re-import writes nothing at all.
+    2. When none was stored (a new coin, or bars after or before the stored ones), COPY straight into
+       the table, in a savepoint: if a bar was written meanwhile by another writer, fall back to 3.
+    3. Else COPY into a temporary table; one UPDATE of the stored bars that differ, one INSERT of the
+       new ones (ON CONFLICT DO UPDATE, for a bar written meanwhile).
     """
-    times = frame["time"].to_numpy()
+    times_us = frame["time"].to_numpy() // 1000
     first, last = (
-        dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(t) // 1000)
-        for t in (times.min(), times.max())
+        dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(t))
+        for t in (times_us.min(), times_us.max())
     )
+    scaled = _bars_scaled(frame)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT now(), EXISTS (SELECT 1 FROM crypto_prices WHERE crypto_id = %s AND datetime >= %s "
-            "AND datetime <= %s AND interval_type = %s)",
-            [crypto_id, first, last, interval],
+        stored_times, stored = _stored_scaled(cursor, crypto_id=crypto_id, interval=interval, first=first, last=last)
+        if len(stored_times):
+            order = np.argsort(stored_times, kind="stable")
+            stored_times, stored = stored_times[order], stored[order]
+            at = np.minimum(np.searchsorted(stored_times, times_us), len(stored_times) - 1)
+            same = (stored_times[at] == times_us) & (stored[at] == scaled).all(axis=1)
+            times_us, scaled = times_us[~same], scaled[~same]
+            if not len(times_us):
+                return 0
+        cursor.execute("SELECT now()")
+        created_us = int((cursor.fetchone()[0] - dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) / dt.timedelta(microseconds=1))
+        data = _copy_binary(
+            crypto_id=crypto_id, interval=interval, created_us=created_us, times_us=times_us, scaled=scaled
         )
-        now, overlaps = cursor.fetchone()
-        created_us = int((now - dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) / dt.timedelta(microseconds=1))
-        data = _copy_binary(crypto_id=crypto_id, interval=interval, created_us=created_us, frame=frame)
-        if not overlaps:
+        if not len(stored_times):
             try:
                 with transaction.atomic(), connection.wrap_database_errors:
                     cursor.copy_expert(
                         f"COPY crypto_prices ({_COLUMNS}, created_at) FROM STDIN WITH (FORMAT binary)", io.BytesIO(data)
                     )
-                return len(frame)
+                return len(times_us)
             except IntegrityError:
                 pass  # a bar of these times was stored meanwhile: the upsert below
         cursor.execute("DROP TABLE IF EXISTS _price_upsert")
