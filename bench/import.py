@@ -11,8 +11,10 @@ database named by DATABASE_URL, then times, in one process:
 3. one `import_prices` per file, as the importer had to be called before (each file its own commit);
 and, first, the reading and checking of the files alone (no database).
 It prints rows, seconds and rows/s of each, beside the rate of the importer before the
-vectorised one (`BEFORE`, measured with this script at commit 0a8c194 on the same machine).
-The bench coins (symbols BENCH00, BENCH01, ...) are deleted at the end unless --keep is given.
+vectorised one (`BEFORE`, measured with this script at commit 0a8c194 on the same machine) and the
+rate before the direct COPY and client-built numerics (`UPSERT_ONLY`, this script at b2f213e).
+The bench coins (symbols BENCH00, BENCH01, ...) are deleted (and the table vacuumed) before each
+first import, and at the end unless --keep is given.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ from market_data.models import Cryptocurrency, Price  # noqa: E402
 BARS = 8760
 # bench/import.py at 0a8c194 (one import_prices per file, the per-row parser and text COPY), PostgreSQL 2026-12-02.
 BEFORE = {"first import": 13_269, "re-import": 20_964}
+# bench/import.py at b2f213e (every bar through a temporary table, float8 -> text -> numeric casts and one
+# INSERT ... ON CONFLICT DO UPDATE; an ANALYZE after every command), PostgreSQL 2026-12-03, load 1 to 3.6.
+UPSERT_ONLY = {
+    "first import (one command)": 28_363,
+    "re-import (one command)": 73_564,
+    "first import (one command per file)": 11_606,
+    "re-import (one command per file)": 15_507,
+}
 
 
 def write_csvs(folder: Path, coins: int) -> list[tuple[str, Path]]:
@@ -84,6 +94,15 @@ def import_folder(folder: Path) -> float:
     return time.perf_counter() - started
 
 
+def bench_delete(bench) -> None:
+    """Delete the bench coins and, on PostgreSQL, vacuum their bars away: every phase starts from the same
+    table, whether autovacuum runs or not (dead rows of earlier runs slow every insert)."""
+    bench.delete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM crypto_prices")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--coins", type=int, default=48)
@@ -92,27 +111,30 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     bench = Cryptocurrency.objects.filter(symbol__startswith="BENCH")
-    bench.delete()
+    bench_delete(bench)
     rows = args.coins * BARS
 
     def line(label: str, seconds: float, note: str = "") -> None:
         before = BEFORE.get(label.split(" (")[0])
-        beside = f"   (before: {before:,} rows/s)" if before else ""
+        upsert_only = UPSERT_ONLY.get(label)
+        beside = f"   (before: {before:,} rows/s; b2f213e: {upsert_only:,} rows/s)" if before else ""
         print(f"{label + ':':<40}{rows:,} rows in {seconds:6.2f} s = {rows / seconds:>9,.0f} rows/s{note}{beside}")
 
     with tempfile.TemporaryDirectory() as tmp:
         files = write_csvs(Path(tmp), args.coins)
         print(f"database: {connection.vendor} ({connection.settings_dict['NAME']}), {args.coins} coins x {BARS} bars")
+        print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         line("parse and check only (no database)", parse_only(files))
         seconds = import_folder(Path(tmp))
         stored = Price.objects.filter(crypto__in=bench).count()
         line("first import (one command)", seconds, f" ({stored:,} rows stored)")
         line("re-import (one command)", import_folder(Path(tmp)), " (changes nothing)")
-        bench.delete()
+        bench_delete(bench)
         line("first import (one command per file)", import_each(files))
         line("re-import (one command per file)", import_each(files), " (changes nothing)")
     if not args.keep:
-        bench.delete()
+        bench_delete(bench)
+    print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Writes of market data: the bulk price upsert, the file importer and the demo universe.
 
-All three share `prices_bulk_upsert`, the one fast write path: binary COPY (built by numpy)
-into a temporary table and one INSERT ... ON CONFLICT DO UPDATE on PostgreSQL, executemany of the same
-upsert on SQLite. An unchanged bar is not rewritten, so re-importing a file changes
+All three share `prices_bulk_upsert`, the one fast write path: on PostgreSQL, binary COPY built by
+numpy (numerics included) of the bars not already stored as they are, straight into the table when none
+of the coin's bars lies in their span, else through a temporary table and an UPDATE and an INSERT;
+executemany of an upsert on SQLite. An unchanged bar is not rewritten, so re-importing a file changes
 nothing. In the same transaction, each coin written gets a new version of its series
 (market_data.selectors), so no stale series is ever served.
 """
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,49 +108,197 @@ def bars_frame(bars: Sequence[PriceBar] | pd.DataFrame) -> pd.DataFrame:
 
 # PostgreSQL's binary COPY: a header, then per row a field count and (length, value) per field.
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_COPY_ROW = np.dtype(
-    [("n", ">i2"), ("l0", ">i4"), ("t", ">i8")] + [f for k in range(1, 6) for f in ((f"l{k}", ">i4"), (f"c{k}", ">f8"))]
+_COPY_TRAILER = b"\xff\xff"
+# A numeric(20, 8) in binary: digit count, weight of the first digit, sign, display scale, then base-10000
+# digits. Always five digits: three for the integer part (values are below 10^12), two for the 8 decimals;
+# PostgreSQL strips the zero ones, so the stored value is the one '...'::numeric(20, 8) gives.
+_NUMERIC = np.dtype([("ndigits", ">i2"), ("weight", ">i2"), ("sign", ">u2"), ("dscale", ">u2"), ("digits", ">i2", 5)])
+_PRICE_FIELDS = ("open", "high", "low", "close", "volume")
+_DECIMAL_8 = Decimal("1e-8")
+
+
+def _copy_row_dtype(interval: str) -> np.dtype:
+    """One row of `_COLUMNS, created_at` in binary COPY: each field is its byte length, then its value."""
+    fields = [("n", ">i2"), ("l_crypto", ">i4"), ("crypto", ">i8"), ("l_time", ">i4"), ("time", ">i8")]
+    fields += [f for name in _PRICE_FIELDS for f in ((f"l_{name}", ">i4"), (name, _NUMERIC))]
+    fields += [("l_interval", ">i4"), ("interval", f"S{len(interval.encode())}"), ("l_created", ">i4")]
+    return np.dtype([*fields, ("created", ">i8")])
+
+
+def numeric_scaled(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative floats as numeric(20, 8) stores them: (integer part, the 8 decimals as an integer).
+
+    The value is PostgreSQL's `x::text::numeric(20, 8)`: the shortest text that reads back as the same
+    float (Python's repr), rounded half away from zero to 8 decimals. numpy computes it from the float;
+    where the float cannot tell which way the text rounds (its 9th decimal on a 5, or too few bits
+    left for 8 decimals: values above about 3e7), the text itself is rounded, one value at a time.
+    """
+    whole = np.floor(values)
+    scaled = (values - whole) * 1e8  # values - whole is exact; the product is off by at most 2**-26
+    floor = np.floor(scaled)
+    rest = scaled - floor
+    decimals = (floor + (rest >= 0.5)).astype(np.int64)
+    whole = whole.astype(np.int64)
+    carry = decimals >= 100_000_000
+    whole[carry] += 1
+    decimals[carry] -= 100_000_000
+    # The text is within half a float step of the float: `rest` is off by at most 1e8 * spacing / 2 + 2**-27.
+    unsure = np.flatnonzero(np.abs(rest - 0.5) <= np.spacing(values) * 5e7 + 1e-8)
+    if len(unsure):
+        exact = [
+            divmod(int(Decimal(repr(v)).quantize(_DECIMAL_8, rounding=ROUND_HALF_UP).scaleb(8)), 100_000_000)
+            for v in values[unsure].tolist()
+        ]
+        whole[unsure], decimals[unsure] = np.array(exact, dtype=np.int64).reshape(-1, 2).T
+    return whole, decimals
+
+
+def _bars_scaled(frame: pd.DataFrame) -> np.ndarray:
+    """The bars' five numerics as numeric(20, 8) stores them, (integer part, 8 decimals) each: an (n, 10)
+    int64 array; a bar without volume has (-1, 0) for it."""
+    scaled = np.empty((len(frame), 2 * len(_PRICE_FIELDS)), dtype=np.int64)
+    for k, name in enumerate(_PRICE_FIELDS):
+        values = frame[name].to_numpy(dtype=np.float64)
+        missing = np.isnan(values)  # only volumes: the parser refuses a missing price
+        scaled[:, 2 * k], scaled[:, 2 * k + 1] = numeric_scaled(np.where(missing, 0.0, values))
+        scaled[missing, 2 * k : 2 * k + 2] = (-1, 0)
+    return scaled
+
+
+def _copy_binary(*, crypto_id: int, interval: str, created_us: int, times_us: np.ndarray, scaled: np.ndarray) -> bytes:
+    """Bars (times in Unix µs, `_bars_scaled`) as binary COPY rows of `_COLUMNS, created_at`, built by numpy.
+
+    A bar without volume gets a NULL (length -1 and no value): its value's bytes are cut out.
+    """
+    dtype = _copy_row_dtype(interval)
+    rows = np.empty(len(times_us), dtype=dtype)
+    rows["n"] = 9
+    rows["l_crypto"] = rows["l_time"] = rows["l_created"] = 8
+    rows["crypto"] = crypto_id
+    rows["time"] = times_us - PG_EPOCH_US
+    for k, name in enumerate(_PRICE_FIELDS):
+        whole, decimals = scaled[:, 2 * k], scaled[:, 2 * k + 1]
+        rows[f"l_{name}"] = _NUMERIC.itemsize
+        value = rows[name]
+        value["ndigits"], value["weight"], value["sign"], value["dscale"] = 5, 2, 0, 8
+        value["digits"] = np.stack(
+            [whole // 10**8, whole // 10**4 % 10**4, whole % 10**4, decimals // 10**4, decimals % 10**4], axis=1
+        )
+    rows["l_interval"] = dtype["interval"].itemsize
+    rows["interval"] = interval.encode()
+    rows["created"] = created_us
+    missing = scaled[:, -2] < 0
+    if not missing.any():
+        return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+    rows["l_volume"][missing] = -1
+    raw = rows.view(np.uint8).reshape(len(rows), dtype.itemsize)
+    keep = np.ones(raw.shape, dtype=bool)
+    start = dtype.fields["volume"][1]
+    keep[missing, start : start + _NUMERIC.itemsize] = False
+    return _COPY_HEADER + raw[keep].tobytes() + _COPY_TRAILER
+
+
+# The stored bars read back for the comparison: the time, then (integer part, 8 decimals) of each numeric, all int8.
+_STORED_ROW = np.dtype(
+    [("n", ">i2"), ("l_time", ">i4"), ("time", ">i8")] + [(f"c{k}", [("l", ">i4"), ("v", ">i8")]) for k in range(10)]
+)
+_STORED_COLUMNS = (
+    ", ".join(
+        f"trunc({c})::int8, (({c} - trunc({c})) * 100000000)::int8"
+        for c in ("open_price", "high_price", "low_price", "close_price")
+    )
+    + ", COALESCE(trunc(volume)::int8, -1), COALESCE(((volume - trunc(volume)) * 100000000)::int8, 0)"
 )
 
 
-def _copy_binary(frame: pd.DataFrame) -> bytes:
-    """The frame as binary COPY rows (timestamptz, five float8), built by numpy without a loop."""
-    rows = np.empty(len(frame), dtype=_COPY_ROW)
-    rows["n"] = 6
-    rows["l0"] = 8
-    rows["t"] = frame["time"].to_numpy() // 1000 - PG_EPOCH_US
-    for k, column in enumerate(("open", "high", "low", "close", "volume"), start=1):
-        rows[f"l{k}"] = 8
-        rows[f"c{k}"] = frame[column].to_numpy()
-    return _COPY_HEADER + rows.tobytes() + b"\xff\xff"
+def _stored_scaled(
+    cursor, *, crypto_id: int, interval: str, first: dt.datetime, last: dt.datetime
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stored bars of the coin and interval from first to last: (times in Unix µs, as `_bars_scaled`)."""
+    query = cursor.mogrify(
+        f"COPY (SELECT datetime, {_STORED_COLUMNS} FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s "
+        "AND datetime >= %s AND datetime <= %s) TO STDOUT WITH (FORMAT binary)",
+        [crypto_id, interval, first, last],
+    )
+    out = io.BytesIO()
+    cursor.copy_expert(query.decode(), out)
+    raw = out.getbuffer()
+    header = len(_COPY_HEADER)
+    rows = np.frombuffer(raw, dtype=_STORED_ROW, count=(len(raw) - header - 2) // _STORED_ROW.itemsize, offset=header)
+    return rows["time"] + PG_EPOCH_US, np.stack([rows[f"c{k}"]["v"] for k in range(10)], axis=1)
 
 
 def _upsert_postgresql(*, crypto_id: int, interval: str, frame: pd.DataFrame) -> int:
-    """Binary COPY into a temporary table, then one INSERT ... ON CONFLICT DO UPDATE of changed bars.
+    """Write the bars by binary COPY (numerics built here, no cast in the database); how many were written.
 
-    Floats go to numeric through text, as the shortest text that reads back as the same float
-    (what Python's repr gives): a direct float8 -> numeric cast keeps only 15 digits.
+    1. Read back the stored bars of the coin and interval between the first and the last new one, and
+       keep only the new bars that are not stored as they are: a re-import writes nothing at all.
+    2. When none was stored (a new coin, or bars after or before the stored ones), COPY straight into
+       the table, in a savepoint: if a bar was written meanwhile by another writer, fall back to 3.
+    3. Else COPY into a temporary table; one UPDATE of the stored bars that differ, one INSERT of the
+       new ones (ON CONFLICT DO UPDATE, for a bar written meanwhile).
     """
+    times_us = frame["time"].to_numpy() // 1000
+    first, last = (
+        dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(t))
+        for t in (times_us.min(), times_us.max())
+    )
+    scaled = _bars_scaled(frame)
     with connection.cursor() as cursor:
+        stored_times, stored = _stored_scaled(cursor, crypto_id=crypto_id, interval=interval, first=first, last=last)
+        if len(stored_times):
+            order = np.argsort(stored_times, kind="stable")
+            stored_times, stored = stored_times[order], stored[order]
+            at = np.minimum(np.searchsorted(stored_times, times_us), len(stored_times) - 1)
+            same = (stored_times[at] == times_us) & (stored[at] == scaled).all(axis=1)
+            times_us, scaled = times_us[~same], scaled[~same]
+            if not len(times_us):
+                return 0
+        cursor.execute("SELECT now()")
+        created_us = int((cursor.fetchone()[0] - dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) / dt.timedelta(microseconds=1))
+        data = _copy_binary(
+            crypto_id=crypto_id, interval=interval, created_us=created_us, times_us=times_us, scaled=scaled
+        )
+        if not len(stored_times):
+            try:
+                with transaction.atomic(), connection.wrap_database_errors:
+                    cursor.copy_expert(
+                        f"COPY crypto_prices ({_COLUMNS}, created_at) FROM STDIN WITH (FORMAT binary)", io.BytesIO(data)
+                    )
+                return len(times_us)
+            except IntegrityError:
+                pass  # a bar of these times was stored meanwhile: the upsert below
         cursor.execute("DROP TABLE IF EXISTS _price_upsert")
         cursor.execute(
-            "CREATE TEMPORARY TABLE _price_upsert (datetime timestamptz, open float8, high float8, low float8, "
-            "close float8, volume float8) ON COMMIT DROP"
+            "CREATE TEMPORARY TABLE _price_upsert (crypto_id bigint, datetime timestamptz, open_price numeric(20, 8), "
+            "high_price numeric(20, 8), low_price numeric(20, 8), close_price numeric(20, 8), volume numeric(20, 8), "
+            "interval_type varchar(10), created_at timestamptz) ON COMMIT DROP"
         )
-        cursor.copy_expert("COPY _price_upsert FROM STDIN WITH (FORMAT binary)", io.BytesIO(_copy_binary(frame)))
-        numeric = "::text::numeric(20, 8)"
-        # ORDER BY: every writer locks the bars of a coin in the same order, so two never deadlock.
+        cursor.copy_expert(
+            f"COPY _price_upsert ({_COLUMNS}, created_at) FROM STDIN WITH (FORMAT binary)", io.BytesIO(data)
+        )
+        distinct = (
+            "({t}.open_price, {t}.high_price, {t}.low_price, {t}.close_price, {t}.volume) IS DISTINCT FROM "
+            "({n}.open_price, {n}.high_price, {n}.low_price, {n}.close_price, {n}.volume)"
+        )
+        # Imports of a coin take turns (the coin row's lock, _coin_lock), so these bars have one writer.
         cursor.execute(
-            f"INSERT INTO crypto_prices ({_COLUMNS}, created_at) SELECT %s, datetime, open{numeric}, high{numeric}, "
-            f"low{numeric}, close{numeric}, NULLIF(volume, 'NaN'::float8){numeric}, %s, now() FROM _price_upsert "
-            "ORDER BY datetime "
-            f"ON CONFLICT (crypto_id, datetime, interval_type) DO UPDATE SET {_UPDATE} "
-            "WHERE (crypto_prices.open_price, crypto_prices.high_price, crypto_prices.low_price, "
-            "crypto_prices.close_price, crypto_prices.volume) IS DISTINCT FROM "
-            "(excluded.open_price, excluded.high_price, excluded.low_price, excluded.close_price, excluded.volume)",
+            f"UPDATE crypto_prices p SET {_UPDATE.replace('excluded.', 'u.')} FROM _price_upsert u "
+            "WHERE p.crypto_id = %s AND p.interval_type = %s AND p.datetime = u.datetime AND "
+            + distinct.format(t="p", n="u"),
             [crypto_id, interval],
         )
         written = cursor.rowcount
+        # ORDER BY: every writer inserts the bars of a coin in the same order, so two never deadlock.
+        cursor.execute(
+            f"INSERT INTO crypto_prices ({_COLUMNS}, created_at) SELECT {_COLUMNS}, created_at FROM _price_upsert u "
+            "WHERE NOT EXISTS (SELECT 1 FROM crypto_prices p WHERE p.crypto_id = %s AND p.interval_type = %s "
+            "AND p.datetime = u.datetime) ORDER BY datetime "
+            f"ON CONFLICT (crypto_id, datetime, interval_type) DO UPDATE SET {_UPDATE} WHERE "
+            + distinct.format(t="crypto_prices", n="excluded"),
+            [crypto_id, interval],
+        )
+        written += cursor.rowcount
         cursor.execute("DROP TABLE _price_upsert")
     return written
 
@@ -417,7 +567,7 @@ def prices_import_files(
             )
             _coin_import(report, name=name, frame=frame)
             reports.append(report)
-    _statistics_refresh()
+    _statistics_refresh(written=sum(r.written for r in reports))
     seconds = time.perf_counter() - started
     for report in reports:  # the whole import's time: reading is shared
         report.seconds = seconds
@@ -455,14 +605,23 @@ def prices_import_csv(
     return reports[0]
 
 
-def _statistics_refresh() -> None:
+def _statistics_refresh(*, written: int | None = None) -> None:
     """ANALYZE the price table after a bulk load, so the planner uses its index at once.
 
-    Without it PostgreSQL plans the first backtests from an empty table's statistics.
+    Without it PostgreSQL plans the first backtests from an empty table's statistics. With `written`
+    (the bars just inserted or changed), only when they are a tenth of the table or more, or the
+    table was never analyzed: autovacuum's own rule, without waiting for it. A re-import that changed
+    nothing does not pay for a scan of the table.
     """
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE crypto_prices")
+    if connection.vendor != "postgresql" or connection.in_atomic_block or written == 0:
+        return
+    with connection.cursor() as cursor:
+        if written is not None:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'crypto_prices'::regclass")
+            (rows,) = cursor.fetchone()
+            if rows >= 0 and written < 0.1 * rows:
+                return
+        cursor.execute("ANALYZE crypto_prices")
 
 
 def demo_universe_load(
