@@ -524,12 +524,16 @@ async function finish(summary, elapsed, { settle, status } = {}) {
     upsertStored(run);
     setStatus(run.status);
     renderBars(run);
-    portfolio.fromRun(run);
     show($("#run-demo-badge"), (run.results || []).some((r) => r.is_demo));
     table.flush();
     const skipped = skippedCount();
     if (skipped && run.summary) renderSummary($("#summary-cards"), run.summary, run.elapsed_time, { skipped });
     updateProgress();
+    // The account panel starts in a task of its own: with hundreds of rows just re-stored above,
+    // the two in one task would hold the main thread for too long.
+    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    if (token !== state.loadToken) return;
+    portfolio.fromRun(run);
     keepFocus();
   } catch {
     /* the rows from the stream stand */
