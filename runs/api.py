@@ -97,6 +97,8 @@ def throttle_wait(request) -> float | None:
 def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
     """The HTTP answer to a domain error of a run request, for both run endpoints:
     (status, body, headers). Anything else is not an answer of ours: it is raised again."""
+    if isinstance(exc, ParseError):  # a body that is not JSON: the same 400 shape as every other refusal
+        return status.HTTP_400_BAD_REQUEST, {"errors": {"non_field_errors": [str(exc.detail)]}}, {}
     if isinstance(exc, ValidationError):
         return status.HTTP_400_BAD_REQUEST, {"errors": exc.detail}, {}
     if isinstance(exc, services.TooManyRuns):
@@ -105,6 +107,12 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
         detail = "Runs cannot be started now: the task queue is unreachable. Try again shortly."
         return status.HTTP_503_SERVICE_UNAVAILABLE, {"detail": detail}, {"Retry-After": "10"}
     raise exc
+
+
+def refusal(exc: Exception) -> Response:
+    """error_answer as a DRF response."""
+    code, body, headers = error_answer(exc)
+    return Response(body, status=code, headers=headers)
 
 
 def run_request_create(data: Any, *, start: bool = True, creator: access.Creator | None = None) -> BacktestRun:
@@ -181,11 +189,8 @@ class RunListCreateApi(generics.ListAPIView):
         creator = access.creator(request)
         try:
             run = run_request_create(request.data, creator=creator)
-        except ParseError as exc:  # the same 400 shape as every other refusal
-            return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
-        except (ValidationError, services.TooManyRuns, BackendUnavailable) as exc:
-            code, body, headers = error_answer(exc)
-            return Response(body, status=code, headers=headers)
+        except (ParseError, ValidationError, services.TooManyRuns, BackendUnavailable) as exc:
+            return refusal(exc)
         body = {
             "id": str(run.id),
             "status": run.status,
@@ -229,7 +234,7 @@ class RunDetailApi(APIView):
         try:
             data = request.data
         except ParseError as exc:
-            return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
+            return refusal(exc)
         update = RunUpdateSerializer(data=data)
         if not update.is_valid():
             return Response({"errors": update.errors}, status=status.HTTP_400_BAD_REQUEST)

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from backtest_site.authentication import CSRF_PROTECTED
 from runs import access
-from runs.api import CANCEL_TOKEN, RunCreateThrottle, RunRequestParser, error_answer
+from runs.api import CANCEL_TOKEN, RunCreateThrottle, RunRequestParser, refusal
 from runs.serializers import DetailSerializer, ValidationErrorsSerializer
 from runs.services import TooManyRuns
 from runs.streams import batch_events
@@ -107,11 +107,8 @@ class SweepListCreateApi(APIView):
         creator = access.creator(request)
         try:
             sweep = sweep_request_create(request.data, creator=creator)
-        except ParseError as exc:
-            return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
-        except (ValidationError, TooManyRuns) as exc:
-            code, body, headers = error_answer(exc)
-            return Response(body, status=code, headers=headers)
+        except (ParseError, ValidationError, TooManyRuns) as exc:
+            return refusal(exc)
         body = {
             "id": str(sweep.id),
             **sweep_links(sweep.id),
@@ -139,10 +136,8 @@ class SweepPreviewApi(APIView):
             cells, _ = services.grid_cells(
                 strategy=data["strategy"], fixed=data["fixed"], grid=data["grid"], search=data["search_parsed"]
             )
-        except ParseError as exc:
-            return Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
-        except ValidationError as exc:
-            return Response({"errors": exc.detail}, status=status.HTTP_400_BAD_REQUEST)
+        except (ParseError, ValidationError) as exc:
+            return refusal(exc)
         except GridError as exc:
             return Response({"errors": {exc.field: [exc.message]}}, status=status.HTTP_400_BAD_REQUEST)
         coins = services.coins_with_bars(
