@@ -240,9 +240,9 @@ def run_results_store(
     """Store a chunk's results and publish their events, in order; the chunk that counts the
     run's last coin finishes it.
 
-    1. In one transaction: lock the chunk's rows that are still pending (a job delivered
-       twice finds none left and stores nothing), write them in one statement, and count
-       them in one more (UPDATE ... RETURNING).
+    1. In one transaction: write the chunk's rows that are still pending in one statement (a
+       job delivered twice finds none left and stores nothing; UPDATE ... RETURNING says which
+       were written, and locks them), and count them in one more (UPDATE ... RETURNING).
     2. Under the run's lock: for each stored coin in order, `result` or `error`, then `progress`.
 
     On PostgreSQL the run's lock is taken after the write, for the count, the commit and the
@@ -261,30 +261,26 @@ def run_results_store(
         if lock_first:
             ordered.enter_context(events.run_lock(run_id))
         with transaction.atomic():
-            pending = list(
-                RunResult.objects.select_for_update()
-                .filter(run_id=run_id, crypto_id__in=list(by_coin), state=State.PENDING)
-                .only("id", "crypto_id")
-            )
-            if not pending:
-                return
             fields = sorted({name for r in results for name in r} - {"crypto_id"})
-            # a failed coin has no metrics: it keeps the pending row's empty values
-            rows_update(
+            # Only the rows still pending are written (and locked to the commit): a job delivered twice
+            # finds none left and stores nothing. A failed coin has no metrics: it keeps the pending
+            # row's empty values.
+            stored = rows_update(
                 RunResult,
                 fields=[*fields, "finished_at"],
                 rows=[
                     (
-                        row.id,
-                        {
-                            **{name: by_coin[row.crypto_id].get(name, _EMPTY_RESULT.get(name)) for name in fields},
-                            "finished_at": now,
-                        },
+                        crypto_id,
+                        {**{name: fields_of.get(name, _EMPTY_RESULT.get(name)) for name in fields}, "finished_at": now},
                     )
-                    for row in pending
+                    for crypto_id, fields_of in sorted(by_coin.items())  # one order: two deliveries lock alike
                 ],
+                key="crypto",
+                where={"run": run_id, "state": State.PENDING},
+                returning=True,
             )
-            stored = [row.crypto_id for row in pending]
+            if not stored:
+                return
             ok = sum(1 for c in stored if by_coin[c]["state"] == State.DONE)
             if not lock_first:
                 ordered.enter_context(events.run_lock(run_id))
