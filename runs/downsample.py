@@ -28,11 +28,23 @@ def minmax_indices(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarr
     m = inner.shape[0]
     size = -(-m // buckets)  # ceil
     rows = -(-m // size)
-    pad = rows * size - m
     # NaN (and the padding) never wins a bucket: compare with +/-inf in its place.
-    lows = np.concatenate([np.where(np.isnan(inner), np.inf, inner), np.full(pad, np.inf)]).reshape(rows, size)
-    highs = np.concatenate([np.where(np.isnan(inner), -np.inf, inner), np.full(pad, -np.inf)]).reshape(rows, size)
+    nan = np.isnan(inner)
+    lows = np.full(rows * size, np.inf)
+    highs = np.full(rows * size, -np.inf)
+    lows[:m] = inner
+    highs[:m] = inner
+    if nan.any():
+        lows[:m][nan] = np.inf
+        highs[:m][nan] = -np.inf
+    low = lows.reshape(rows, size).argmin(axis=1)
+    high = highs.reshape(rows, size).argmax(axis=1)
+    # Each bucket's two picks in time order (one when its lowest is its highest); the buckets
+    # follow each other, so the picks are ascending without a sort.
     offsets = np.arange(rows, dtype=np.int64) * size
-    picked = np.unique(np.concatenate([offsets + lows.argmin(axis=1), offsets + highs.argmax(axis=1)]))
+    pairs = np.stack([np.minimum(low, high), np.maximum(low, high)], axis=1) + offsets[:, None]
+    keep = np.ones((rows, 2), dtype=bool)
+    keep[:, 1] = low != high
+    picked = pairs[keep]
     picked = picked[picked < m] + 1  # back to indices of `values`
     return np.concatenate([[0], picked, [n - 1]]).astype(np.int64)

@@ -27,11 +27,21 @@ class EquityCurve:
 
 
 def month_ends(times_ns: np.ndarray) -> np.ndarray:
-    """Indices of the last bar of each calendar month (UTC) in ascending times."""
-    months = np.asarray(times_ns, dtype=np.int64).astype("datetime64[ns]").astype("datetime64[M]")
-    if months.shape[0] == 0:
+    """Indices of the last bar of each calendar month (UTC) in ascending times.
+
+    From the starts of the months the times span (a few dozen), not from every bar's month: the
+    first bar at or after each month's start, less one, is the previous month's last bar (a month
+    without bars has none)."""
+    times = np.asarray(times_ns, dtype=np.int64)
+    if times.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
-    return np.concatenate([np.flatnonzero(months[1:] != months[:-1]), [months.shape[0] - 1]]).astype(np.int64)
+    first, last = times[[0, -1]].astype("datetime64[ns]").astype("datetime64[M]")
+    starts = np.arange(first + 1, last + 2, dtype="datetime64[M]").astype("datetime64[ns]").astype(np.int64)
+    cuts = np.searchsorted(times, starts, side="left")  # the first bar of each month after the first
+    filled = np.empty(cuts.shape[0], dtype=bool)  # the month before each cut has bars
+    filled[0] = True  # the first month holds the first bar
+    filled[1:] = cuts[1:] > cuts[:-1]
+    return cuts[filled].astype(np.int64) - 1
 
 
 def equity_curve(times_ns: np.ndarray, equity: np.ndarray, close: np.ndarray) -> EquityCurve:
@@ -46,7 +56,10 @@ def equity_curve(times_ns: np.ndarray, equity: np.ndarray, close: np.ndarray) ->
     if equity.shape[0] <= MAX_POINTS:
         idx = np.arange(equity.shape[0])
     else:
-        idx = np.union1d(minmax_indices(equity, max(4, MAX_POINTS - ends.shape[0])), ends)
+        keep = np.zeros(equity.shape[0], dtype=bool)  # both sets of indices, ascending, without a sort
+        keep[minmax_indices(equity, max(4, MAX_POINTS - ends.shape[0]))] = True
+        keep[ends] = True
+        idx = np.flatnonzero(keep)
     return EquityCurve(times_ns[idx] // 1_000_000_000, equity[idx], close[idx] / close[0])
 
 

@@ -72,9 +72,10 @@ def run_portfolio_store(*, run_id: Any) -> RunPortfolio | None:
             run=run, defaults={"slots": slots, "coins": len(columns), "error": str(exc)}
         )
         return portfolio
-    bh = buy_and_hold(result.times, [(columns[s]["times"], columns[s]["close"]) for s in result.symbols])
     idx = minmax_indices(np.asarray(result.equity, dtype=np.float64), MAX_POINTS)
-    curve = EquityCurve(result.times[idx] // 1_000_000_000, result.equity[idx], bh[idx])
+    kept = result.times[idx]  # buy-and-hold only at the stored points (each value depends on its time only)
+    bh = buy_and_hold(kept, [(columns[s]["times"], columns[s]["close"]) for s in result.symbols])
+    curve = EquityCurve(kept // 1_000_000_000, result.equity[idx], bh)
     log = result.trade_log
     portfolio, _ = RunPortfolio.objects.update_or_create(
         run=run,

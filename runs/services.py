@@ -12,6 +12,7 @@ import logging
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from strategies.services import strategy_rules_snapshot
 
 from . import events
 from .backends import BackendUnavailable, backend
-from .db import rows_update
+from .db import rows_insert, rows_update
 from .models import METRIC_FIELDS, BacktestRun, RunResult
 
 logger = logging.getLogger(__name__)
@@ -157,9 +158,16 @@ def run_create(
             name=name,
             note=note,
         )
-        RunResult.objects.bulk_create(
-            RunResult(run=run, crypto_id=c.id, crypto_symbol=c.symbol, crypto_name=c.name, is_demo=c.is_demo)
-            for c in coins
+        # one pending row per coin: what is not given is NULL (bars, metrics) or given as its default
+        pending = {"state": State.PENDING, "error": "", **_EMPTY_RESULT}
+        rows_insert(
+            RunResult,
+            fields=["run", "crypto", "crypto_symbol", "crypto_name", "is_demo", *pending],
+            rows=[
+                {"run": run.id, "crypto": c.id, "crypto_symbol": c.symbol, "crypto_name": c.name, "is_demo": c.is_demo}
+                | pending
+                for c in coins
+            ],
         )
         if start:
             run_id = run.id
@@ -232,42 +240,50 @@ def run_results_store(
     """Store a chunk's results and publish their events, in order; the chunk that counts the
     run's last coin finishes it.
 
-    1. In one transaction: lock the chunk's rows that are still pending (a job delivered
-       twice finds none left and stores nothing), write them in one statement, and count
-       them in one more (UPDATE ... RETURNING).
+    1. In one transaction: write the chunk's rows that are still pending in one statement (a
+       job delivered twice finds none left and stores nothing; UPDATE ... RETURNING says which
+       were written, and locks them), and count them in one more (UPDATE ... RETURNING).
     2. Under the run's lock: for each stored coin in order, `result` or `error`, then `progress`.
+
+    On PostgreSQL the run's lock is taken after the write, for the count, the commit and the
+    events: the chunks of a run write their rows (their trades and equity, most of a run's
+    bytes) at the same time, and still count and publish one after the other. On SQLite, where
+    a transaction holds the database's one write lock from its start, it is taken before the
+    transaction, as everywhere else: taken inside, it could wait on a holder of the run's lock
+    that waits for the write lock (run_results_skip, batches_interrupt).
     """
     by_coin = {int(r["crypto_id"]): r for r in results}
     now = timezone.now()
     # In a Celery worker the events are stored in the same transaction (events.ChannelWriter).
     inside = events.channel_writer.synchronous
-    with events.run_lock(run_id):
+    lock_first = connection.vendor != "postgresql"
+    with ExitStack() as ordered:  # the run's lock, once taken, is held to the end: commit and publish
+        if lock_first:
+            ordered.enter_context(events.run_lock(run_id))
         with transaction.atomic():
-            pending = list(
-                RunResult.objects.select_for_update()
-                .filter(run_id=run_id, crypto_id__in=list(by_coin), state=State.PENDING)
-                .only("id", "crypto_id")
-            )
-            if not pending:
-                return
             fields = sorted({name for r in results for name in r} - {"crypto_id"})
-            # a failed coin has no metrics: it keeps the pending row's empty values
-            rows_update(
+            # Only the rows still pending are written (and locked to the commit): a job delivered twice
+            # finds none left and stores nothing. A failed coin has no metrics: it keeps the pending
+            # row's empty values.
+            stored = rows_update(
                 RunResult,
                 fields=[*fields, "finished_at"],
                 rows=[
                     (
-                        row.id,
-                        {
-                            **{name: by_coin[row.crypto_id].get(name, _EMPTY_RESULT.get(name)) for name in fields},
-                            "finished_at": now,
-                        },
+                        crypto_id,
+                        {**{name: fields_of.get(name, _EMPTY_RESULT.get(name)) for name in fields}, "finished_at": now},
                     )
-                    for row in pending
+                    for crypto_id, fields_of in sorted(by_coin.items())  # one order: two deliveries lock alike
                 ],
+                key="crypto",
+                where={"run": run_id, "state": State.PENDING},
+                returning=True,
             )
-            stored = [row.crypto_id for row in pending]
+            if not stored:
+                return
             ok = sum(1 for c in stored if by_coin[c]["state"] == State.DONE)
+            if not lock_first:
+                ordered.enter_context(events.run_lock(run_id))
             counts = _run_count(run_id, completed=len(stored), successful=ok, failed=len(stored) - ok)
             if counts is None:  # the run has ended (the watchdog, a shutdown): a late job adds nothing
                 logger.warning("Run %s ended while a job computed %d coin(s); not stored", run_id, len(stored))

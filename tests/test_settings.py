@@ -61,6 +61,26 @@ def test_environment_switches_to_postgresql_and_redis():
 
 
 @pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u:p@db:5432/crypto", "-c jit=off"),
+        ("postgres://u:p@db:5432/crypto?options=-c%20statement_timeout%3D5000", "-c statement_timeout=5000"),
+        ("sqlite:///tmp/x.sqlite3", None),
+    ],
+)
+def test_postgresql_connections_compile_no_queries_unless_the_url_sets_options(url, expected):
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(repr(settings.DATABASES['default'].get('OPTIONS', {}).get('options')))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"}}
+    env = {**clean, "DJANGO_SETTINGS_MODULE": "backtest_site.settings", "SECRET_KEY": KEY, "DATABASE_URL": url}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == repr(expected)
+
+
+@pytest.mark.parametrize(
     ("name", "value"),
     [
         ("DEBUG", "maybe"),

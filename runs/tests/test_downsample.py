@@ -51,3 +51,45 @@ def test_a_packed_equity_curve_unpacks_to_the_same_points():
     assert len(equity_unpack(b"").times) == 0
     with pytest.raises(ValueError):
         equity_unpack(b"nonsense-bytes")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_each_bucket_keeps_its_lowest_and_its_highest_point(seed):
+    """Against the definition, bucket by bucket in plain Python: ties go to the first point, NaN never
+    wins (an all-NaN bucket keeps its first point), the first and last points are always kept."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2001, 30_000))
+    values = np.round(np.cumsum(rng.normal(size=n)), 1)  # rounded: ties
+    if seed % 2:
+        values[rng.integers(0, n, n // 5)] = np.nan
+        values[500:900] = np.nan  # whole buckets of NaN
+    max_points = int(rng.integers(4, 3000))
+    inner = values[1:-1].tolist()
+    buckets = (max_points - 2) // 2
+    size = -(-len(inner) // buckets)
+    expected = {0, n - 1}
+    for start in range(0, len(inner), size):
+        bucket = inner[start : start + size]
+        real = [(v, k) for k, v in enumerate(bucket) if v == v]
+        low = min(real)[1] if real else 0
+        high = min((-v, k) for v, k in real)[1] if real else 0
+        expected |= {start + low + 1, start + high + 1}
+    assert minmax_indices(values, max_points).tolist() == sorted(expected)
+
+
+@pytest.mark.parametrize("step_hours", [1, 7, 24 * 3, 24 * 45])
+def test_month_ends_are_the_last_bar_of_each_calendar_month(step_hours):
+    """Against Python's calendar, with gaps (months with no bar have no end) and times before 1970."""
+    import datetime as dt
+
+    from runs.equity import month_ends
+
+    rng = np.random.default_rng(step_hours)
+    count = min(3000, 24 * 365 * 100 // step_hours)  # within a hundred years (and datetime64[ns]'s range)
+    seconds = np.cumsum(rng.integers(1, 2 * step_hours * 3600, count)) + -400_000_000
+    times = seconds.astype(np.int64) * 1_000_000_000
+    months = [dt.datetime.fromtimestamp(int(s), tz=dt.UTC).strftime("%Y-%m") for s in seconds.tolist()]
+    expected = [k for k in range(len(months)) if k == len(months) - 1 or months[k + 1] != months[k]]
+    assert month_ends(times).tolist() == expected
+    assert month_ends(times[:1]).tolist() == [0]
+    assert month_ends(times[:0]).tolist() == []

@@ -46,6 +46,31 @@ def test_every_run_stores_its_portfolio_equal_to_the_engines(api, coins):
     assert len(full["trades"]) == len(direct.trades)
 
 
+def test_the_stored_account_curve_has_buy_and_hold_of_its_coins_at_each_stored_time(api, coins):
+    """A coin starting later with more bars: the account's timeline (the union of the coins' times) is
+    longer than the 2,000 stored points, and the coins' times differ. At each stored time, buy-and-hold is
+    the mean over the coins of their latest close at or before it over their first close (1.0 before a
+    coin's first bar), here computed in plain Python."""
+    import bisect
+    import datetime as dt
+
+    from runs.equity import equity_unpack
+    from tests.support import T0, add_coin
+
+    late = add_coin("DDD", "Delta", bars=2600, seed=4, start=T0 + dt.timedelta(hours=300))
+    run = wait_run(api.post("/api/runs/", BODY).json()["id"])
+    curve = equity_unpack(RunPortfolio.objects.get(run=run).equity)
+    assert 1000 < len(curve.times) <= 2000  # a choice among the 2,900 times of the union
+    bars = [(c.times // 10**9).tolist() for c in (*coins.values(), late)]
+    closes = [c.close.tolist() for c in (*coins.values(), late)]
+    for t, got in zip(curve.times.tolist(), curve.buy_hold.tolist(), strict=True):
+        ratios = []
+        for stamps, close in zip(bars, closes, strict=True):
+            at = bisect.bisect_right(stamps, t) - 1  # the latest bar at or before t
+            ratios.append(1.0 if at < 0 else close[at] / close[0])
+        assert got == pytest.approx(sum(ratios) / len(ratios), rel=1e-12)
+
+
 def test_the_portfolio_event_comes_before_complete_on_the_run_stream_only(coins, asgi_server):
     read = post_stream(asgi_server, BODY)
     run_id = read.reader.events[0]["run_id"]
