@@ -163,10 +163,10 @@ def db_loads(monkeypatch) -> list[int]:
     lock = threading.Lock()
     real = selectors.prices_load_many
 
-    def spy(*, crypto_ids, interval):
+    def spy(*, crypto_ids, interval, **kwargs):
         with lock:
             seen.extend(crypto_ids)
-        return real(crypto_ids=crypto_ids, interval=interval)
+        return real(crypto_ids=crypto_ids, interval=interval, **kwargs)
 
     monkeypatch.setattr(selectors, "prices_load_many", spy)
     return seen

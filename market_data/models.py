@@ -134,3 +134,28 @@ class Price(models.Model):
 
     def __str__(self) -> str:
         return f"{self.crypto_id} {self.interval_type} {self.datetime:%Y-%m-%d %H:%M}"
+
+
+class PricePack(models.Model):
+    """A coin's series of one interval packed in one value (`selectors.PriceSeries.to_bytes`: int64
+    times, then the five float64 columns), stamped with the coin's `prices_version` it was read under.
+
+    A copy of what the bars' rows hold, kept so that a read that misses the caches takes one row per
+    coin instead of one per bar (market_data.selectors). It is served only while its stamp is the
+    coin's version, so every write that bumps the version (imports, demo loads, admin edits and
+    deletes) leaves it unused until it is rebuilt from the rows.
+    """
+
+    crypto = models.ForeignKey(Cryptocurrency, on_delete=models.CASCADE, related_name="+", db_index=False)
+    interval_type = models.CharField(max_length=10, choices=INTERVAL_CHOICES)
+    version = models.CharField(max_length=32)
+    bars = models.BinaryField()
+
+    class Meta:
+        db_table = "crypto_price_packs"
+        constraints = [
+            models.UniqueConstraint(fields=["crypto", "interval_type"], name="crypto_price_packs_crypto_interval_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.crypto_id} {self.interval_type} {self.version}"

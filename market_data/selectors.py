@@ -13,6 +13,12 @@ In front of the shared cache, each process keeps the series it read last (`serie
 PRICE_MEMORY_CACHE_MB): by the same versioned key, so a new version misses it as it misses
 the shared cache; a warm run then reads only the versions (from the database).
 
+A series that misses both is read from the database: from its pack (`PricePack`: the series as
+one value, one row per coin) when the pack is stamped with the version read in step 1, else from
+the bars' rows, and then packed under that version for the next read (only while it is still the
+coin's version: a pack never holds other bars than its version's). One query reads the packs of all
+the missing coins, one statement the rows of those without a current pack.
+
 If the cache (Redis) is down, prices come from the database (backtest_site.cache's guard:
 one warning, then the cache is left alone for a few seconds before it is tried again).
 """
@@ -25,19 +31,19 @@ import logging
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Exists, OuterRef
 
 from backtest_site.cache import cache_guard
 
 from .aggregate import derivable_from, ohlcv_aggregate
-from .models import Cryptocurrency, Price, prices_version_new
+from .models import Cryptocurrency, Price, PricePack, prices_version_new
 
 logger = logging.getLogger(__name__)
 
@@ -234,8 +240,8 @@ def prices_derived_load(*, crypto_id: int, interval: str) -> PriceSeries | None:
     return PriceSeries(*columns)
 
 
-def prices_load_many(*, crypto_ids: Sequence[int], interval: str) -> dict[int, PriceSeries]:
-    """Every bar of several coins at one interval from the database, as float64 arrays: the stored
+def _prices_rows_load_many(*, crypto_ids: Sequence[int], interval: str) -> dict[int, PriceSeries]:
+    """Every bar of several coins at one interval from their rows, as float64 arrays: the stored
     ones of all the coins in one statement (raw SQL casting to float: Decimal conversion through
     the ORM is several times slower). A coin without stored bars of `interval` gets them derived
     from a finer stored interval: stored bars win."""
@@ -244,6 +250,148 @@ def prices_load_many(*, crypto_ids: Sequence[int], interval: str) -> dict[int, P
         if not len(series) and derivable_from(interval):
             loaded[crypto_id] = prices_derived_load(crypto_id=crypto_id, interval=interval) or series
     return loaded
+
+
+def prices_load_many(
+    *, crypto_ids: Sequence[int], interval: str, versions: Mapping[int, str] | None = None
+) -> dict[int, PriceSeries]:
+    """Every bar of several coins at one interval from the database (derived when none is stored).
+
+    With `versions` (the coins' `prices_version`, read before): 1. the packs stamped with those
+    versions, in one query; 2. the other coins from their rows, in one statement; 3. those packed
+    under their version, if it is still the coin's (`_packs_store`). Without: from the rows only.
+    """
+    if versions is None:
+        return _prices_rows_load_many(crypto_ids=crypto_ids, interval=interval)
+    ids = [int(c) for c in crypto_ids]
+    loaded = _packs_get_many(crypto_ids=[c for c in ids if c in versions], interval=interval, versions=versions)
+    rest = [c for c in ids if c not in loaded]
+    if rest:
+        rows = _prices_rows_load_many(crypto_ids=rest, interval=interval)
+        _packs_store(interval=interval, series={c: rows[c] for c in rest if c in versions}, versions=versions)
+        loaded.update(rows)
+    return loaded
+
+
+_PACKS_REFRESH_COINS = 64
+
+
+def prices_packs_refresh(*, crypto_ids: Iterable[int], interval: str) -> None:
+    """Pack these coins' series of `interval` under their current version, unless already packed:
+    the read a write of their bars makes after it commits (services.prices_bulk_upsert), so that
+    the next read missing the caches takes the packs."""
+    ids = sorted({int(c) for c in crypto_ids})
+    for k in range(0, len(ids), _PACKS_REFRESH_COINS):  # a bounded read at a time, however big the import
+        chunk = ids[k : k + _PACKS_REFRESH_COINS]
+        prices_load_many(crypto_ids=chunk, interval=interval, versions=_versions_get_many(chunk, interval))
+
+
+# --- The packs: one row per coin and interval ----------------------------------------------------------
+
+
+def _packs_rows_postgresql(*, crypto_ids: Sequence[int], interval: str, versions: Sequence[str]):
+    """(coin id, version, packed bytes) of the packs asked for: a binary COPY, so the packed bytes
+    come as they are stored (a plain SELECT sends bytea as hex text, twice the bytes, and decodes it)."""
+    with connection.cursor() as cursor:
+        query = cursor.mogrify(
+            "COPY (SELECT crypto_id::int8, version, bars FROM crypto_price_packs "
+            "WHERE crypto_id = ANY(%s) AND interval_type = %s AND version = ANY(%s)) TO STDOUT WITH (FORMAT binary)",
+            [list(crypto_ids), str(interval), list(versions)],
+        ).decode()
+        buffer = io.BytesIO()
+        cursor.cursor.copy_expert(query, buffer)
+    raw = buffer.getbuffer()
+    if bytes(raw[:11]) != _COPY_SIGNATURE:
+        raise ValueError("unexpected COPY output")
+    pos = 19 + int.from_bytes(raw[15:19], "big")  # signature, flags, header extension length
+    out = []
+    while True:
+        (fields,) = struct.unpack_from(">h", raw, pos)
+        if fields == -1:  # the trailer
+            return out
+        if fields != 3:
+            raise ValueError("unexpected COPY field count")
+        _, crypto_id, size = struct.unpack_from(">iqi", raw, pos + 2)
+        pos += 18
+        version = bytes(raw[pos : pos + size]).decode()
+        pos += size
+        (size,) = struct.unpack_from(">i", raw, pos)
+        pos += 4
+        out.append((crypto_id, version, bytes(raw[pos : pos + size])))  # its own bytes: the buffer is freed
+        pos += size
+
+
+def _packs_get_many(*, crypto_ids: Sequence[int], interval: str, versions: Mapping[int, str]) -> dict[int, PriceSeries]:
+    """The series of the coins whose pack is stamped with the version given, in one query; a pack
+    with any other stamp (a write since it was made) is left out: the caller reads the rows."""
+    if not crypto_ids:
+        return {}
+    wanted = [versions[c] for c in crypto_ids]
+    if connection.vendor == "postgresql":
+        rows = _packs_rows_postgresql(crypto_ids=crypto_ids, interval=interval, versions=wanted)
+    else:
+        rows = PricePack.objects.filter(crypto_id__in=list(crypto_ids), interval_type=interval, version__in=wanted)
+        rows = rows.order_by().values_list("crypto_id", "version", "bars")
+    out = {}
+    for crypto_id, version, blob in rows:
+        if versions.get(crypto_id) == version:
+            try:
+                out[crypto_id] = PriceSeries.from_bytes(blob if isinstance(blob, bytes) else bytes(blob))
+            except (ValueError, struct.error):  # not a pack this code wrote: read the rows instead
+                logger.warning("Price pack of coin %s (%s) unreadable; reading its rows", crypto_id, interval)
+    return out
+
+
+# One row of the binary COPY into _pack_incoming: field count, (length, int8 coin id), (length, version).
+_PACK_COPY_ROW = struct.Struct(">hiqi")
+
+
+def _packs_store(*, interval: str, series: Mapping[int, PriceSeries], versions: Mapping[int, str]) -> None:
+    """Pack series read from the rows under the version read before them, for each coin whose row
+    still holds that version when the pack is written (one statement checks and writes: a write of
+    the bars since then has a new version, and its bars are left to the next read to pack).
+
+    The packs are a copy, never the only one: a failure here (a lock, a read-only database) is
+    logged and the read goes on with what it read."""
+    items = sorted((c, versions[c], s.to_bytes()) for c, s in series.items() if c in versions)
+    if not items:
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                _packs_store_postgresql(cursor, interval=interval, items=items)
+            else:
+                cursor.executemany(
+                    "INSERT INTO crypto_price_packs (crypto_id, interval_type, version, bars) "
+                    "SELECT id, %s, prices_version, %s FROM cryptocurrencies WHERE id = %s AND prices_version = %s "
+                    "ON CONFLICT (crypto_id, interval_type) DO UPDATE SET version = excluded.version, "
+                    "bars = excluded.bars",
+                    [(interval, blob, c, version) for c, version, blob in items],
+                )
+    except DatabaseError:
+        logger.warning("Price packs of %d coin(s) (%s) not stored", len(items), interval, exc_info=True)
+
+
+def _packs_store_postgresql(cursor, *, interval: str, items: Sequence[tuple[int, str, bytes]]) -> None:
+    """Binary COPY into a temporary table, then one INSERT ... SELECT joined to the coins' rows on
+    the version, ON CONFLICT DO UPDATE (bytea parameters would go as hex text, twice the bytes)."""
+    parts = [_COPY_SIGNATURE, struct.pack(">ii", 0, 0)]
+    for crypto_id, version, blob in items:
+        text = version.encode()
+        parts += [_PACK_COPY_ROW.pack(3, 8, crypto_id, len(text)), text, struct.pack(">i", len(blob)), blob]
+    parts.append(b"\xff\xff")
+    cursor.execute("DROP TABLE IF EXISTS _pack_incoming")
+    cursor.execute("CREATE TEMPORARY TABLE _pack_incoming (crypto_id int8, version text, bars bytea) ON COMMIT DROP")
+    cursor.copy_expert("COPY _pack_incoming FROM STDIN WITH (FORMAT binary)", io.BytesIO(b"".join(parts)))
+    # ORDER BY: every writer locks the packs in the same order, so two never deadlock.
+    cursor.execute(
+        "INSERT INTO crypto_price_packs (crypto_id, interval_type, version, bars) "
+        "SELECT i.crypto_id, %s, i.version, i.bars FROM _pack_incoming i "
+        "JOIN cryptocurrencies c ON c.id = i.crypto_id AND c.prices_version = i.version ORDER BY i.crypto_id "
+        "ON CONFLICT (crypto_id, interval_type) DO UPDATE SET version = excluded.version, bars = excluded.bars",
+        [interval],
+    )
+    cursor.execute("DROP TABLE _pack_incoming")
 
 
 def prices_load(*, crypto_id: int, interval: str) -> PriceSeries:
@@ -336,8 +484,9 @@ def prices_get_many(
 
     1. Read the coins' versions from the database in one query; 2. read every cached series (this process's
     memo, then the shared cache in one round trip: `get_many`); 3. load the misses from the
-    database in one statement and cache each under the version read in step 1 (an import that
-    lands meanwhile bumps the version, so the older copy is never served); 4. cut the requested window.
+    database (their packs of that version in one query, the others' rows in one statement) and
+    cache each under the version read in step 1 (an import that lands meanwhile bumps the version,
+    so the older copy is never served); 4. cut the requested window.
     """
     ids = [int(c) for c in crypto_ids]
     versions = _versions_get_many(ids, interval) if ids else {}
@@ -345,7 +494,7 @@ def prices_get_many(
     series = {keys[key]: s for key, s in (_series_cached_get_many(list(keys)) if keys else {}).items()}
     misses = [c for c in ids if c not in series]
     if misses:
-        loaded = prices_load_many(crypto_ids=misses, interval=interval)
+        loaded = prices_load_many(crypto_ids=misses, interval=interval, versions=versions)
         series.update(loaded)
         _series_cache_set_many({_series_key(c, interval, versions[c]): loaded[c] for c in misses if c in versions})
     return {c: series[c].window(start=start, end=end) for c in ids}
@@ -399,16 +548,19 @@ def coins_with_bars(
             qs = qs.filter(datetime__lte=end)
         return Exists(qs)
 
-    sources = list(derivable_from(interval))
     qs = Cryptocurrency.objects.active().annotate(stored=bars([interval]), stored_any=bars([interval], window=False))
-    if sources:
-        qs = qs.annotate(fine=bars(sources)).filter(Q(stored=True) | Q(stored_any=False, fine=True))
-    else:
-        qs = qs.filter(stored=True)
     if symbols:
         qs = qs.filter(symbol__in=list(symbols))
+    coins = [c for c in qs.order_by("symbol") if c.stored or not c.stored_any]
+    # The finer bars are looked for only for the coins with no stored bars of `interval` at all: a
+    # search of every coin's bars for an interval it does not hold reads all its index entries.
+    bare = [c.id for c in coins if not c.stored]
+    sources = list(derivable_from(interval))
+    fine = set()
+    if bare and sources:
+        fine = set(Cryptocurrency.objects.filter(bars(sources), id__in=bare).values_list("id", flat=True))
     return [
         CoinRef(c.id, c.symbol, c.name, c.is_demo)
-        for c in qs.order_by("symbol")
-        if c.stored or len(prices_get(crypto_id=c.id, interval=interval, start=start, end=end))
+        for c in coins
+        if c.stored or (c.id in fine and len(prices_get(crypto_id=c.id, interval=interval, start=start, end=end)))
     ]

@@ -15,6 +15,7 @@ import glob
 import io
 import logging
 import struct
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,7 +43,7 @@ from .formats import (
 from .models import INTERVAL_SECONDS, INTERVALS, SYMBOL_RE, Cryptocurrency, Price
 from .parsing import PriceBar, PriceFileError, RowError, bars_from_frame
 from .quality import quality_report
-from .selectors import PG_EPOCH_US, prices_load, prices_versions_bump
+from .selectors import PG_EPOCH_US, prices_load, prices_packs_refresh, prices_versions_bump
 
 if TYPE_CHECKING:
     from .exchange import PairReport
@@ -378,7 +379,27 @@ def prices_bulk_upsert(*, crypto_id: int, interval: str, bars: Sequence[PriceBar
         written = upsert(crypto_id=crypto_id, interval=interval, frame=frame)
         if written:  # in the same transaction: every process sees the new bars and their version together
             prices_versions_bump(crypto_ids=[crypto_id])
+            _packs_refresh_on_commit(crypto_id=crypto_id, interval=interval)
     return written
+
+
+# The (coin, interval) series written by this thread's transaction, packed once it commits.
+_packs_pending = threading.local()
+
+
+def _packs_refresh_on_commit(*, crypto_id: int, interval: str) -> None:
+    """Once the transaction commits, pack the series it wrote (selectors.prices_packs_refresh: one
+    read of their rows per interval), so the next read that misses the caches takes one row per coin.
+    Only a head start: a read that finds no current pack reads the rows and packs them itself."""
+    pending = _packs_pending.__dict__.setdefault("series", set())
+    pending.add((int(crypto_id), interval))
+    transaction.on_commit(_packs_refresh_pending, robust=True)  # the first to run packs them all
+
+
+def _packs_refresh_pending() -> None:
+    pending = _packs_pending.__dict__.pop("series", set())
+    for interval in sorted({i for _, i in pending}):
+        prices_packs_refresh(crypto_ids=[c for c, i in pending if i == interval], interval=interval)
 
 
 def row_errors_format(errors: Sequence[tuple[str, RowError]], total: int) -> str:

@@ -62,9 +62,9 @@ def loads(monkeypatch):
     calls = []
     real = selectors.prices_load_many
 
-    def spy(*, crypto_ids, interval):
+    def spy(*, crypto_ids, interval, **kwargs):
         calls.extend({"crypto_id": c, "interval": interval} for c in crypto_ids)
-        return real(crypto_ids=crypto_ids, interval=interval)
+        return real(crypto_ids=crypto_ids, interval=interval, **kwargs)
 
     monkeypatch.setattr(selectors, "prices_load_many", spy)
     return calls
