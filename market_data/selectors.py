@@ -349,7 +349,8 @@ _PACK_COPY_ROW = struct.Struct(">hiqi")
 def _packs_store(*, interval: str, series: Mapping[int, PriceSeries], versions: Mapping[int, str]) -> None:
     """Pack series read from the rows under the version read before them, for each coin whose row
     still holds that version when the pack is written (one statement checks and writes: a write of
-    the bars since then has a new version, and its bars are left to the next read to pack).
+    the bars since then has a new version, and its bars are left to the next read to pack). A pack
+    already of that version (another reader's) is not written again.
 
     The packs are a copy, never the only one: a failure here (a lock, a read-only database) is
     logged and the read goes on with what it read."""
@@ -365,7 +366,7 @@ def _packs_store(*, interval: str, series: Mapping[int, PriceSeries], versions: 
                     "INSERT INTO crypto_price_packs (crypto_id, interval_type, version, bars) "
                     "SELECT id, %s, prices_version, %s FROM cryptocurrencies WHERE id = %s AND prices_version = %s "
                     "ON CONFLICT (crypto_id, interval_type) DO UPDATE SET version = excluded.version, "
-                    "bars = excluded.bars",
+                    "bars = excluded.bars WHERE crypto_price_packs.version IS NOT excluded.version",
                     [(interval, blob, c, version) for c, version, blob in items],
                 )
     except DatabaseError:
@@ -388,7 +389,8 @@ def _packs_store_postgresql(cursor, *, interval: str, items: Sequence[tuple[int,
         "INSERT INTO crypto_price_packs (crypto_id, interval_type, version, bars) "
         "SELECT i.crypto_id, %s, i.version, i.bars FROM _pack_incoming i "
         "JOIN cryptocurrencies c ON c.id = i.crypto_id AND c.prices_version = i.version ORDER BY i.crypto_id "
-        "ON CONFLICT (crypto_id, interval_type) DO UPDATE SET version = excluded.version, bars = excluded.bars",
+        "ON CONFLICT (crypto_id, interval_type) DO UPDATE SET version = excluded.version, bars = excluded.bars "
+        "WHERE crypto_price_packs.version IS DISTINCT FROM excluded.version",  # a pack of that version is kept
         [interval],
     )
     cursor.execute("DROP TABLE _pack_incoming")

@@ -402,6 +402,20 @@ def _packs_refresh_pending() -> None:
         prices_packs_refresh(crypto_ids=[c for c, i in pending if i == interval], interval=interval)
 
 
+def prices_packs_build() -> tuple[int, float]:
+    """Pack every coin's stored series (coin x interval) that has no pack of the coin's current
+    version, a bounded read at a time (selectors.prices_packs_refresh): what the first read
+    missing the caches would do, done ahead. Returns the series checked and the seconds taken."""
+    started = time.perf_counter()
+    pairs = Price.objects.order_by().values_list("interval_type", "crypto_id").distinct()
+    by_interval: dict[str, list[int]] = {}
+    for interval, crypto_id in pairs:
+        by_interval.setdefault(interval, []).append(crypto_id)
+    for interval, ids in sorted(by_interval.items()):
+        prices_packs_refresh(crypto_ids=ids, interval=interval)
+    return sum(len(ids) for ids in by_interval.values()), time.perf_counter() - started
+
+
 def row_errors_format(errors: Sequence[tuple[str, RowError]], total: int) -> str:
     lines = [f"  {name} {err}" for name, err in errors[:REPORTED_ERRORS]]
     if total > REPORTED_ERRORS:

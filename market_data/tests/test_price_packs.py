@@ -6,10 +6,12 @@ Runs on SQLite and on PostgreSQL (DATABASE_URL): the packs are read and written 
 """
 
 import datetime as dt
+import io
 
 import numpy as np
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 
 from market_data import selectors, services
 from market_data.models import Cryptocurrency, Price, PricePack
@@ -198,3 +200,16 @@ def test_a_deleted_coin_takes_its_packs_with_it(coins):
     Cryptocurrency.objects.filter(id=coins[0]).delete()
     assert not PricePack.objects.filter(crypto_id=coins[0]).exists()
     assert PricePack.objects.count() == len(coins) - 1
+
+
+def test_pack_prices_packs_every_stored_series_not_current(coins, row_reads):
+    services.prices_bulk_upsert(crypto_id=coins[0], interval="4h", bars=bars(3))  # a second stored interval
+    cold_read(coins)
+    PricePack.objects.filter(crypto_id=coins[1]).delete()
+    Cryptocurrency.objects.filter(id=coins[2]).update(prices_version="f" * 32)  # a write the packs have not seen
+    call_command("pack_prices", stdout=io.StringIO())
+    packs = set(PricePack.objects.values_list("crypto_id", "interval_type", "version"))
+    current = versions_of(coins)
+    assert packs == {(c, "1h", current[c]) for c in coins} | {(coins[0], "4h", current[coins[0]])}
+    row_reads.clear()
+    assert_same(cold_read(coins), rows_of(coins)) and row_reads == []
