@@ -354,14 +354,16 @@ def _packs_store(*, interval: str, series: Mapping[int, PriceSeries], versions: 
 
     The packs are a copy, never the only one: a failure here (a lock, a read-only database) is
     logged and the read goes on with what it read."""
-    items = sorted((c, versions[c], s.to_bytes()) for c, s in series.items() if c in versions)
-    if not items:
+    ids = sorted(c for c in series if c in versions)
+    if not ids:
         return
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                _packs_store_postgresql(cursor, interval=interval, items=items)
-            else:
+            for k in range(0, len(ids), _PACKS_REFRESH_COINS):  # a bounded statement at a time
+                items = [(c, versions[c], series[c].to_bytes()) for c in ids[k : k + _PACKS_REFRESH_COINS]]
+                if connection.vendor == "postgresql":
+                    _packs_store_postgresql(cursor, interval=interval, items=items)
+                    continue
                 cursor.executemany(
                     "INSERT INTO crypto_price_packs (crypto_id, interval_type, version, bars) "
                     "SELECT id, %s, prices_version, %s FROM cryptocurrencies WHERE id = %s AND prices_version = %s "
@@ -370,7 +372,7 @@ def _packs_store(*, interval: str, series: Mapping[int, PriceSeries], versions: 
                     [(interval, blob, c, version) for c, version, blob in items],
                 )
     except DatabaseError:
-        logger.warning("Price packs of %d coin(s) (%s) not stored", len(items), interval, exc_info=True)
+        logger.warning("Price packs of %d coin(s) (%s) not stored", len(ids), interval, exc_info=True)
 
 
 def _packs_store_postgresql(cursor, *, interval: str, items: Sequence[tuple[int, str, bytes]]) -> None:
