@@ -143,11 +143,11 @@ def test_an_import_is_seen_by_the_next_read_and_packed_when_it_commits(
 
 def test_a_write_whose_refresh_did_not_run_is_read_from_the_rows_and_repacked(coins, row_reads):
     cold_read(coins)
-    services.prices_bulk_upsert(crypto_id=coins[1], interval="1h", bars=bars(2, close=1.0))  # on_commit not run
+    services.prices_bulk_upsert(crypto_id=coins[1], interval="1h", bars=bars(2, close=5.0))  # on_commit not run
     row_reads.clear()
     after = cold_read(coins)
     assert row_reads == [coins[1]]
-    assert after[coins[1]].close[:2].tolist() == [1.0, 1.37]
+    assert after[coins[1]].close[:2].tolist() == [5.0, 5.37]
     assert_same(after, rows_of(coins))
     row_reads.clear()
     assert_same(cold_read(coins), after) and row_reads == []
