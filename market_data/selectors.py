@@ -552,17 +552,20 @@ def coins_with_bars(
             qs = qs.filter(datetime__lte=end)
         return Exists(qs)
 
-    qs = Cryptocurrency.objects.active().annotate(stored=bars([interval]), stored_any=bars([interval], window=False))
+    qs = Cryptocurrency.objects.active().annotate(stored=bars([interval]))
     if symbols:
         qs = qs.filter(symbol__in=list(symbols))
-    coins = [c for c in qs.order_by("symbol") if c.stored or not c.stored_any]
-    # The finer bars are looked for only for the coins with no stored bars of `interval` at all: a
-    # search of every coin's bars for an interval it does not hold reads all its index entries.
+    coins = list(qs.order_by("symbol"))
+    # Only the coins with no stored bars in the window are asked more: whether they have none of
+    # `interval` at all (stored bars win), then whether they have finer bars to derive it from. Both
+    # questions read many index entries per coin (or, with stale statistics, the whole table), so
+    # they are never asked of every coin.
     bare = [c.id for c in coins if not c.stored]
     sources = list(derivable_from(interval))
     fine = set()
     if bare and sources:
-        fine = set(Cryptocurrency.objects.filter(bars(sources), id__in=bare).values_list("id", flat=True))
+        candidates = Cryptocurrency.objects.filter(id__in=bare).exclude(bars([interval], window=False))
+        fine = set(candidates.filter(bars(sources)).values_list("id", flat=True))
     return [
         CoinRef(c.id, c.symbol, c.name, c.is_demo)
         for c in coins
