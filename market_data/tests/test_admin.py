@@ -140,8 +140,6 @@ def fill_prices(coins: int, bars: int) -> None:
 
 @pytest.mark.slow
 def test_price_list_stays_fast_with_half_a_million_rows(admin_client):
-    import time
-
     fill_prices(50, 10_000)
     coin = Cryptocurrency.objects.get(symbol="S007")
     for url in (
@@ -152,12 +150,12 @@ def test_price_list_stays_fast_with_half_a_million_rows(admin_client):
     ):
         admin_client.get(url)  # warm
         with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
             response = admin_client.get(url)
-            elapsed = time.perf_counter() - started
         assert response.status_code == 200, url
         assert counts_over_whole_table(queries) == [], url
-        assert elapsed < 1.5, f"{url} took {elapsed:.2f} s"
+        # A handful of queries whatever the page (session, user, the count or its estimate, the page's
+        # rows with their coins, the filters): none per row. Speed itself is bench work, not a test's.
+        assert len(queries) <= 8, (url, [q["sql"] for q in queries])
     assert response.context["cl"].paginator.count == 100_000  # the capped count of a broad filter
     unfiltered = admin_client.get("/admin/market_data/price/").context["cl"].paginator.count
     assert 400_000 <= unfiltered <= 600_000  # an estimate, not a count
