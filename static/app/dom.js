@@ -32,9 +32,19 @@ export function isNum(value) {
   return typeof value === "number" && Number.isFinite(value);
 }
 
+// One formatter per number of digits, made once: toLocaleString with options builds a new
+// Intl.NumberFormat at every call, which a table of hundreds of rows pays thousands of times.
+const FORMATS = new Map();
+const INTEGER = new Intl.NumberFormat("en-US");
+
 export function fmtNum(value, digits = 2) {
   if (!isNum(value)) return "–";
-  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  let format = FORMATS.get(digits);
+  if (!format) {
+    format = new Intl.NumberFormat("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    FORMATS.set(digits, format);
+  }
+  return format.format(value);
 }
 
 export function fmtPct(value, { sign = true, digits = 2 } = {}) {
@@ -44,7 +54,7 @@ export function fmtPct(value, { sign = true, digits = 2 } = {}) {
 }
 
 export function fmtInt(value) {
-  return isNum(value) ? Math.round(value).toLocaleString("en-US") : "–";
+  return isNum(value) ? INTEGER.format(Math.round(value)) : "–";
 }
 
 export function fmtSeconds(value) {
