@@ -373,5 +373,5 @@ def test_every_result_page_links_the_methods(client, plain_static, run):
     for url in (f"/runs/{run.id}/", "/"):
         html = client.get(url).content.decode()
         assert 'id="run-methods-link"' in html and 'id="detail-methods-link"' in html
-    sweep_html = (ROOT / "templates" / "pages" / "sweeps_detail.html").read_text()
+    sweep_html = (ROOT / "templates" / "pages" / "sweep_view.html").read_text()  # /sweeps/<id>/ and /sweeps/new show it
     assert "{% url 'methods-page' %}" in sweep_html

@@ -1,7 +1,8 @@
 // The new-sweep page (`/sweeps/new`): the parameter form generated from the strategy's definitions
 // (form.js builds each fixed input, as on the run page), each parameter fixed or swept over a range
 // or a list; the cell and skipped counts come live from POST /api/sweeps/preview/ (debounced) while
-// the form is edited; Start POSTs /api/sweeps/ and goes to the sweep's page.
+// the form is edited; Start POSTs /api/sweeps/ and shows the sweep's view in place of the form (the
+// address becomes the sweep's page, /sweeps/<id>/, which shows the same view when reloaded).
 import { ApiError, getAll, postJSON } from "./api.js";
 import { CoinPicker, intervalApply } from "./coins.js";
 import { $, $$, el, fmtInt, show } from "./dom.js";
@@ -21,6 +22,8 @@ const urls = {
   sweeps: form.dataset.apiSweeps, preview: form.dataset.apiPreview,
 };
 const state = { strategies: [], coins: [], strategy: null, previewTimer: null, previewAbort: null, previewOk: false };
+let sweepView = null; // import("./sweep_page.js"), begun once the form is ready (ECharts with it)
+const sweepViewLoad = () => (sweepView ||= import("./sweep_page.js").catch(() => null));
 const picker = new CoinPicker($("#coins-field"));
 
 const gridKey = (name) => `grid.${name}`;
@@ -250,7 +253,7 @@ async function submit(event) {
   button.textContent = "Starting…";
   try {
     const created = await postJSON(urls.sweeps, body);
-    window.location.assign(created.page_url || `/sweeps/${created.id}/`);
+    await showSweep(created);
   } catch (err) {
     button.disabled = false;
     button.textContent = "Start sweep";
@@ -261,6 +264,31 @@ async function submit(event) {
       showFormAlert(form, `Too many runs and sweeps are in progress. Please try again in ${wait} s.`);
     } else showFormAlert(form, `The sweep could not be started: ${err.message}`);
   }
+}
+
+// The started sweep in place of the form: the view of /sweeps/<id>/ (the page's <template>), mounted
+// with the POST's answer so that its stream is joined at once, and that page's address. Back (or
+// anything the view cannot do here) loads the page the address names.
+async function showSweep(created) {
+  const pageUrl = created.page_url || `/sweeps/${created.id}/`;
+  const view = await sweepViewLoad();
+  if (!view) {
+    window.location.assign(pageUrl);
+    return;
+  }
+  const root = $("#sweep-view").content.firstElementChild.cloneNode(true);
+  root.dataset.sweepId = created.id;
+  root.dataset.apiSweep = created.url;
+  form.replaceWith(root);
+  history.pushState({ sweep: created.id }, "", pageUrl);
+  for (const [id, current] of [["#nav-sweep", false], ["#nav-sweeps", true]]) {
+    $(id).classList.toggle("active", current); // as /sweeps/<id>/ shows the nav
+    if (current) $(id).setAttribute("aria-current", "page");
+    else $(id).removeAttribute("aria-current");
+  }
+  window.scrollTo(0, 0);
+  const labels = Object.fromEntries((state.strategy?.parameters || []).map((p) => [p.name, p.display_name || p.name]));
+  await view.mount(root, { created, labels });
 }
 
 // --- Setup ----------------------------------------------------------------------------------------
@@ -356,8 +384,14 @@ async function init() {
   $("#coins-all").addEventListener("click", schedulePreview);
   $("#coins-none").addEventListener("click", schedulePreview);
   form.addEventListener("submit", submit);
+  // Back from a sweep shown here, or Forward to it after that: the page the address names, loaded.
+  window.addEventListener("popstate", () => window.location.reload());
   form.dataset.ready = "true";
   await preview();
+  // Start shows the sweep here: its view's code (and ECharts) loaded, and warmed, while the form is edited.
+  const view = await sweepViewLoad();
+  view?.warm();
+  form.dataset.viewReady = String(Boolean(view));
 }
 
 init();

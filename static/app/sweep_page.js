@@ -1,11 +1,14 @@
 // One sweep (`/sweeps/<id>/`): the heatmap filling cell by cell, the top cells, one cell's coins,
 // the best cell's deflated Sharpe, the walk-forward folds and their stitched out-of-sample curve.
 //
-// One code path for a new sweep and a stored one:
+// One code path for a new sweep and a stored one (`mount`):
 //   1. GET /api/sweeps/<id>/ (sorted by n, every page) draws what is stored;
 //   2. if the sweep is still going, its event stream is joined from event 0: `cell` events are keyed
 //      by n, so the replay never doubles a cell; if the stream cannot be held, the sweep is polled;
 //   3. at `complete` (or when a poll sees it finished) one more GET settles the summary and robustness.
+// /sweeps/<id>/ mounts its own view on load. /sweeps/new imports this module while the form is edited
+// and, when a sweep starts, mounts the view in place of the form (sweep_form.js) with the POST's
+// answer: the stream is joined at once, beside step 1, so the first cell is drawn without a page load.
 //
 // The coin picker: the stored and streamed cells carry only the aggregates across coins, so a coin's
 // values are fetched lazily from GET /cells/<n>/ for the cells the current view shows (cached; a few
@@ -37,10 +40,11 @@ const COIN_METRIC = {
   beat_buy_hold_pct: (m) => (m.total_return > m.buy_hold_return ? 100 : 0),
 };
 
-const root = $("#sweep-page");
 const options = sweepOptions();
-const sweepId = root.dataset.sweepId;
-const sweepUrl = root.dataset.apiSweep;
+let root = null; // the view's element, and its sweep's id and API address (set by mount)
+let sweepId = null;
+let sweepUrl = null;
+let eventsUrl = null;
 
 const state = {
   sweep: null,
@@ -59,11 +63,14 @@ const state = {
   fetchQueue: [],
   fetching: 0,
   finished: false,
+  mounted: false, // the controls are built: events before that only collect cells
+  pendingFinish: false,
+  lastRender: 0,
+  drawn: false,
 };
 
-const chart = echarts.init($("#heatmap"), null, { renderer: "canvas" });
+let chart = null;
 let wfChart = null;
-new ResizeObserver(() => { chart.resize(); wfChart?.resize(); }).observe(root);
 
 const label = (name) => state.labels[name] || name;
 // ECharts sets a tooltip formatter's string as HTML: every line (names, symbols, values) is escaped first.
@@ -201,22 +208,62 @@ function pumpDetails() {
   }
 }
 
+// At most one render every RENDER_MS, the first one at once (the first cell is drawn as it arrives).
 function scheduleRender() {
-  if (state.renderTimer) return;
+  if (state.renderTimer || !state.mounted) return;
+  const wait = Math.max(0, state.lastRender + RENDER_MS - performance.now());
   state.renderTimer = setTimeout(() => {
     state.renderTimer = null;
     render();
-  }, RENDER_MS);
+  }, wait);
 }
 
 function axisLabels(axis) {
   return (axis?.values || []).map((value) => String(value));
 }
 
+// The heatmap's ECharts option: X and Y the axes ({name, values}), data [x, y, value, n] rows.
+function heatmapOption({ X, Y, data, lo, hi, fmt, aria, tooltip }) {
+  return {
+    aria,
+    tooltip: { trigger: "item", formatter: tooltip },
+    grid: { left: 64, right: 16, top: 16, bottom: HEATMAP_BOTTOM, containLabel: false },
+    xAxis: { type: "category", data: axisLabels(X), name: label(X.name), nameLocation: "middle", nameGap: 26, splitArea: { show: true } },
+    yAxis: { type: "category", data: axisLabels(Y), name: label(Y.name), nameLocation: "middle", nameGap: 46, splitArea: { show: true } },
+    visualMap: {
+      min: lo, max: hi === lo ? lo + 1 : hi, calculable: true, orient: "horizontal", left: "center", bottom: 0,
+      itemHeight: 160, inRange: { color: COLOURS }, text: ["high", "low"], formatter: (value) => fmt(value),
+    },
+    series: [{
+      type: "heatmap", data, encode: { x: 0, y: 1, value: 2 }, progressive: 0,
+      emphasis: { itemStyle: { borderColor: "#000", borderWidth: 2 } },
+    }],
+  };
+}
+
+// The first heatmap ECharts draws costs it 60 to 100 ms more than the next ones (its code compiled,
+// its components built): /sweeps/new draws one off screen while the form is edited, so that a
+// sweep started there draws its first cell at once.
+export function warm() {
+  const box = el("div", { style: "position:fixed;left:-10000px;top:0;width:640px;height:400px", "aria-hidden": "true" });
+  document.body.append(box);
+  const offscreen = echarts.init(box, null, { renderer: "canvas" });
+  const axis = (name) => ({ name, values: [1, 2] });
+  offscreen.setOption(heatmapOption({
+    X: axis("x"), Y: axis("y"), data: [[0, 0, 1, 0], [1, 1, 2, 1]], lo: 1, hi: 2, fmt: String,
+    aria: { enabled: true, label: { description: "warm-up" } }, tooltip: () => "",
+  }));
+  requestAnimationFrame(() => {
+    offscreen.dispose();
+    box.remove();
+  });
+}
+
 function render() {
   const ax = axes();
   const box = $("#heatmap");
-  if (!ax.length) return;
+  if (!ax.length || !state.mounted) return;
+  state.lastRender = performance.now();
   const v = view();
   const metricLabel = `${aggregateLabel(v.metric)}${v.coin ? ` · ${v.coin}` : ""}${v.window === "test" ? " · test" : ""}`;
   let missing = 0;
@@ -271,33 +318,24 @@ function render() {
     const values = data.map((d) => d[2]);
     const lo = values.length ? Math.min(...values) : 0;
     const hi = values.length ? Math.max(...values) : 1;
-    chart.setOption({
-      aria: describe("Heatmap"),
-      tooltip: {
-        trigger: "item",
-        formatter: (p) => tip([
-          `${label(X.name)} ${axisLabels(X)[p.data[0]]} · ${label(Y.name)} ${axisLabels(Y)[p.data[1]]}`,
-          `${metricLabel}: ${fmt(p.data[2])}`,
-          `cell #${p.data[3]}`,
-        ]),
-      },
-      grid: { left: 64, right: 16, top: 16, bottom: HEATMAP_BOTTOM, containLabel: false },
-      xAxis: { type: "category", data: axisLabels(X), name: label(X.name), nameLocation: "middle", nameGap: 26, splitArea: { show: true } },
-      yAxis: { type: "category", data: axisLabels(Y), name: label(Y.name), nameLocation: "middle", nameGap: 46, splitArea: { show: true } },
-      visualMap: {
-        min: lo, max: hi === lo ? lo + 1 : hi, calculable: true, orient: "horizontal", left: "center", bottom: 0,
-        itemHeight: 160, inRange: { color: COLOURS }, text: ["high", "low"], formatter: (value) => fmt(value),
-      },
-      series: [{
-        type: "heatmap", data, encode: { x: 0, y: 1, value: 2 }, progressive: 0,
-        emphasis: { itemStyle: { borderColor: "#000", borderWidth: 2 } },
-      }],
-    }, { notMerge: true });
+    chart.setOption(heatmapOption({
+      X, Y, data, lo, hi, fmt, aria: describe("Heatmap"),
+      tooltip: (p) => tip([
+        `${label(X.name)} ${axisLabels(X)[p.data[0]]} · ${label(Y.name)} ${axisLabels(Y)[p.data[1]]}`,
+        `${metricLabel}: ${fmt(p.data[2])}`,
+        `cell #${p.data[3]}`,
+      ]),
+    }), { notMerge: true });
     box.dataset.kind = "heatmap";
     box.dataset.count = String(data.length);
     box.dataset.shown = data.map((d) => d[3]).sort((a, b) => a - b).join(","); // the cells drawn, by n
   }
   box.dataset.cells = String(state.cells.size);
+  if (!state.drawn && Number(box.dataset.count) > 0) {
+    state.drawn = true;
+    // After ECharts' own frame has painted the canvas: bench/sweep.py reads this mark.
+    requestAnimationFrame(() => performance.mark("sweep-first-cell"));
+  }
   const notes = [];
   if (v.coin && missing) notes.push(`loading ${v.coin}'s values for ${fmtInt(missing)} cells…`);
   if (!state.cells.size) notes.push(state.finished ? "No cell finished." : "Waiting for the first cells…");
@@ -622,6 +660,7 @@ async function loadCells() {
 }
 
 async function reload() {
+  if (!state.mounted) return null;
   let sweep;
   try {
     sweep = await loadCells();
@@ -649,6 +688,10 @@ function stopWatching() {
 }
 
 function finish() {
+  if (!state.mounted) {
+    state.pendingFinish = true; // the stream ended before the view was built: init finishes it
+    return;
+  }
   stopWatching();
   state.finished = true;
   $("#stream-status").textContent = "";
@@ -665,7 +708,7 @@ function poll() {
 
 function watch() {
   stopWatching();
-  const source = new EventSource(withQuery(state.sweep.events_url, { lastEventId: `sweep-${sweepId}:0` }));
+  const source = new EventSource(withQuery(eventsUrl, { lastEventId: `sweep-${sweepId}:0` }));
   state.source = source;
   const on = (type, fn) => source.addEventListener(type, (event) => {
     if (state.source !== source) return;
@@ -676,7 +719,13 @@ function watch() {
     }
   });
   on("start", (e) => { state.total = Math.max(state.total, e.total || 0); updateProgress(); });
-  on("cell", (e) => { upsert(e); scheduleRender(); scheduleTable(); updateProgress(); });
+  on("cell", (e) => {
+    upsert(e);
+    if (!state.mounted) return;
+    scheduleRender();
+    scheduleTable();
+    updateProgress();
+  });
   on("progress", (e) => {
     state.completed = Math.max(state.completed, e.completed || 0);
     state.total = Math.max(state.total, e.total || 0);
@@ -702,38 +751,65 @@ function watch() {
   }, WATCHDOG_MS);
 }
 
-async function init() {
-  $("#cancel-button").addEventListener("click", cancel);
-  $("#resume-button").addEventListener("click", resume);
-  $("#open-run").addEventListener("click", openAsRun);
-  $("#cell-close").addEventListener("click", () => { show($("#cell-panel"), false); state.selected = null; });
+async function loadLabels() {
   try {
     const strategies = await getAll(root.dataset.apiStrategies);
     for (const s of strategies) for (const p of s.parameters || []) state.labels[p.name] = state.labels[p.name] || p.display_name || p.name;
   } catch {
     /* names only: the parameters' own names do */
   }
+}
+
+async function init({ created, labels }) {
+  $("#cancel-button").addEventListener("click", cancel);
+  $("#resume-button").addEventListener("click", resume);
+  $("#open-run").addEventListener("click", openAsRun);
+  $("#cell-close").addEventListener("click", () => { show($("#cell-panel"), false); state.selected = null; });
+  // A sweep just started: its stream first (it replays from event 0), the stored part beside it.
+  if (created?.events_url) {
+    eventsUrl = created.events_url;
+    state.total = created.cells || 0;
+    watch();
+  }
+  if (labels) Object.assign(state.labels, labels);
   let sweep;
   try {
-    sweep = await loadCells();
+    [, sweep] = await Promise.all([labels ? null : loadLabels(), loadCells()]);
   } catch (err) {
+    stopWatching();
     $("#sweep-message").textContent = `Could not load the sweep: ${err.message}`;
     show($("#sweep-message"), true);
     return;
   }
+  eventsUrl = sweep.events_url;
   state.sweep = sweep;
-  state.completed = sweep.completed;
-  state.total = sweep.total;
+  state.completed = Math.max(state.completed, sweep.completed);
+  state.total = Math.max(state.total, sweep.total);
   state.finished = !IN_PROGRESS.has(sweep.status);
   renderHeader(sweep);
   setupControls();
   setupTable();
+  state.mounted = true;
   updateProgress();
   render();
   renderSummary(sweep.summary);
+  if (state.pendingFinish) finish();
+  else if (state.finished) stopWatching();
+  else if (!state.source) watch();
   await loadTable();
-  if (!state.finished) watch();
   root.dataset.ready = "true";
 }
 
-init();
+// Shows one sweep in `element` (the view of templates/pages/sweep_view.html, in the document): on
+// /sweeps/<id>/ the stored one; from the form, `created` (the POST's answer) with the parameters' labels.
+export function mount(element, { created = null, labels = null } = {}) {
+  root = element;
+  sweepId = root.dataset.sweepId;
+  sweepUrl = root.dataset.apiSweep;
+  chart = echarts.init($("#heatmap", root), null, { renderer: "canvas" });
+  new ResizeObserver(() => { chart.resize(); wfChart?.resize(); }).observe(root);
+  return init({ created, labels });
+}
+
+const page = document.querySelector("#sweep-page");
+if (page) mount(page);

@@ -219,6 +219,46 @@ def test_a_sweep_from_the_form_fills_the_heatmap_opens_a_cell_and_a_run_and_reop
     expect(page.locator("#dsr")).to_be_visible()
 
 
+def test_start_shows_the_sweep_in_place_and_back_returns_to_the_form(asgi_server, market, page, strategies):
+    """Start mounts the sweep's view where the form was, without loading a page (what lets the first
+    cell be drawn as soon as it is computed), under the sweep's own address; Back is the form again
+    and Forward the sweep's page, loaded from the server."""
+    base = asgi_server.url
+    new_url = f"{base}/sweeps/new?strategy={strategies['ma_crossover']}"
+    page.goto(new_url)
+    expect(page.locator("#sweep-form")).to_have_attribute("data-ready", "true")
+    expect(page.get_by_role("button", name="Start sweep")).to_be_enabled()
+    expect(page.locator("#nav-sweep")).to_have_attribute("aria-current", "page")
+    # the sweep's view, imported (ECharts with it) and warmed while the form is edited
+    expect(page.locator("#sweep-form")).to_have_attribute("data-view-ready", "true")
+    page.evaluate("window.beforeStart = 'this document'")
+    page.get_by_role("button", name="Start sweep").click()
+
+    page.wait_for_url(re.compile(r"/sweeps/[0-9a-f-]{36}/$"), timeout=SWEEP_TIMEOUT)
+    sweep = wait_finished(Sweep.objects.get().id)
+    assert page.url == f"{base}/sweeps/{sweep.id}/"
+    heatmap = page.locator("#heatmap")
+    expect(page.locator("#sweep-status")).to_have_text("completed", timeout=SWEEP_TIMEOUT)
+    expect(heatmap).to_have_attribute("data-count", str(sweep.total))
+    assert sweep.total > 1
+    assert page.evaluate("window.beforeStart") == "this document"  # no page was loaded
+    expect(page.locator("#sweep-form")).to_have_count(0)
+    expect(page.locator("#nav-sweeps")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#nav-sweep")).not_to_have_attribute("aria-current", "page")
+    assert page.evaluate("performance.getEntriesByName('sweep-first-cell').length") == 1
+    expect(page.locator("#cells-body tr")).to_have_count(min(sweep.total, 25))
+
+    page.go_back()
+    expect(page).to_have_url(new_url)
+    expect(page.locator("#sweep-form")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#sweep-page")).to_have_count(0)
+    page.go_forward()
+    expect(page).to_have_url(f"{base}/sweeps/{sweep.id}/")
+    expect(page.locator("#sweep-page")).to_have_attribute("data-ready", "true")
+    expect(heatmap).to_have_attribute("data-count", str(sweep.total))
+    assert page.evaluate("window.beforeStart === undefined")  # the sweep's page, loaded anew
+
+
 def test_three_swept_parameters_pick_axes_fix_the_third_and_walk_forward(asgi_server, market, page, strategies):
     """More than two swept parameters: x and y are chosen, the others are the best over them or fixed
     with a slider; with walk-forward, the fold table and the stitched out-of-sample curve."""
