@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -487,7 +486,8 @@ TOKENS = [
 
 
 def _parse_safely(text: str) -> None:
-    started = time.perf_counter()
+    """A parse that returns at all (a tree or a located refusal), never another exception; a hang would
+    never let the suite finish, so CI fails (the guard against one: tests never time things)."""
     try:
         tree, _, _ = parse_rule(text, PARAMS)
     except RuleError as error:
@@ -495,7 +495,6 @@ def _parse_safely(text: str) -> None:
         assert isinstance(error.caret(text), str)
     else:
         assert isinstance(tree, tuple)
-    assert time.perf_counter() - started < 1.0  # a fixed bound, far above the real cost
 
 
 @pytest.mark.filterwarnings("ignore::SyntaxWarning")  # Python's own, for "1and" and the like
