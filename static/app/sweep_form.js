@@ -21,7 +21,10 @@ const urls = {
   strategies: form.dataset.apiStrategies, coins: form.dataset.apiCoins,
   sweeps: form.dataset.apiSweeps, preview: form.dataset.apiPreview,
 };
-const state = { strategies: [], coins: [], strategy: null, previewTimer: null, previewAbort: null, previewOk: false };
+const state = {
+  strategies: [], coins: [], strategy: null, previewTimer: null, previewAbort: null, previewOk: false,
+  shownPath: window.location.pathname, // the address of what the page shows: the form's, then a sweep's
+};
 let sweepView = null; // import("./sweep_page.js"), begun once the form is ready (ECharts with it)
 const sweepViewLoad = () => (sweepView ||= import("./sweep_page.js").catch(() => null));
 const picker = new CoinPicker($("#coins-field"));
@@ -281,6 +284,7 @@ async function showSweep(created) {
   root.dataset.apiSweep = created.url;
   form.replaceWith(root);
   history.pushState({ sweep: created.id }, "", pageUrl);
+  state.shownPath = window.location.pathname;
   for (const [id, current] of [["#nav-sweep", false], ["#nav-sweeps", true]]) {
     $(id).classList.toggle("active", current); // as /sweeps/<id>/ shows the nav
     if (current) $(id).setAttribute("aria-current", "page");
@@ -384,8 +388,9 @@ async function init() {
   $("#coins-all").addEventListener("click", schedulePreview);
   $("#coins-none").addEventListener("click", schedulePreview);
   form.addEventListener("submit", submit);
-  // Back from a sweep shown here, or Forward to it after that: the page the address names, loaded.
-  window.addEventListener("popstate", () => window.location.reload());
+  // Back from a sweep shown here, or Forward to it after that: the page the address names, loaded
+  // (a step between #anchors of what is shown stays).
+  window.addEventListener("popstate", () => { if (window.location.pathname !== state.shownPath) window.location.reload(); });
   form.dataset.ready = "true";
   await preview();
   // Start shows the sweep here: its view's code (and ECharts) loaded, and warmed, while the form is edited.

@@ -89,7 +89,7 @@ function setStatus(status) {
   const mine = state.sweep?.controllable !== false;
   show($("#cancel-button"), mine && IN_PROGRESS.has(status));
   show($("#resume-button"), mine && RESUMABLE.has(status));
-  show($("#sweep-owner-note"), !mine);
+  show($("#sweep-owner-note"), !mine && (IN_PROGRESS.has(status) || RESUMABLE.has(status))); // nothing to control once done
   if (state.sweep) state.sweep.status = status;
   const message = $("#sweep-message");
   if (RESUMABLE.has(status)) {
@@ -230,8 +230,9 @@ function heatmapOption({ X, Y, data, lo, hi, fmt, aria, tooltip }) {
     grid: { left: 64, right: 16, top: 16, bottom: HEATMAP_BOTTOM, containLabel: false },
     xAxis: { type: "category", data: axisLabels(X), name: label(X.name), nameLocation: "middle", nameGap: 26, splitArea: { show: true } },
     yAxis: { type: "category", data: axisLabels(Y), name: label(Y.name), nameLocation: "middle", nameGap: 46, splitArea: { show: true } },
+    // dimension 2, the value: ECharts' default is the rows' last one, here the cell's number.
     visualMap: {
-      min: lo, max: hi === lo ? lo + 1 : hi, calculable: true, orient: "horizontal", left: "center", bottom: 0,
+      dimension: 2, min: lo, max: hi === lo ? lo + 1 : hi, calculable: true, orient: "horizontal", left: "center", bottom: 0,
       itemHeight: 160, inRange: { color: COLOURS }, text: ["high", "low"], formatter: (value) => fmt(value),
     },
     series: [{
@@ -812,4 +813,11 @@ export function mount(element, { created = null, labels = null } = {}) {
 }
 
 const page = document.querySelector("#sweep-page");
-if (page) mount(page);
+if (page) {
+  mount(page);
+  // /sweeps/new shows a sweep in place and pushes its address: loaded again later (Back from another
+  // page), this document holds both entries, and Back to /sweeps/new is a step within it. A step to
+  // another address loads the page it names (a step between #anchors of this page stays).
+  const shown = window.location.pathname;
+  window.addEventListener("popstate", () => { if (window.location.pathname !== shown) window.location.reload(); });
+}

@@ -69,6 +69,42 @@ def heatmap_click(page: Page, x_index: int, y_index: int, x_count: int, y_count:
     page.mouse.click(x, y)
 
 
+COLOURS = {"low": (0xD7, 0x30, 0x27), "high": (0x1A, 0x98, 0x50)}  # sweep_page.js COLOURS, the two ends
+
+
+def heatmap_colour(page: Page, x_index: int, y_index: int, x_count: int, y_count: int) -> tuple[int, int, int]:
+    """The colour ECharts painted at the centre of heatmap cell (x, y) (the geometry of heatmap_click):
+    the topmost layer's pixel there that is not transparent (ECharts draws on several canvases)."""
+    return tuple(
+        page.evaluate(
+            """([x, y, nx, ny]) => {
+                let colour = null;
+                for (const canvas of document.querySelectorAll("#heatmap canvas")) {
+                    const box = canvas.getBoundingClientRect();
+                    const scale = canvas.width / box.width;
+                    const px = 64 + (x + 0.5) * (box.width - 80) / nx;
+                    const py = 16 + (ny - y - 0.5) * (box.height - 124) / ny;
+                    const context = canvas.getContext("2d");
+                    const pixel = context.getImageData(Math.round(px * scale), Math.round(py * scale), 1, 1).data;
+                    if (pixel[3] > 0) colour = [...pixel.slice(0, 3)];
+                }
+                return colour;
+            }""",
+            [x_index, y_index, x_count, y_count],
+        )
+    )
+
+
+def assert_colour(page: Page, cell, expected: tuple[int, int, int], x_count: int, y_count: int) -> None:
+    deadline = time.monotonic() + 5
+    while True:
+        got = heatmap_colour(page, cell.coordinate[0], cell.coordinate[1], x_count, y_count)
+        if all(abs(a - b) <= 3 for a, b in zip(got, expected, strict=True)) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(100)  # (a first draw may still be fading in)
+    assert all(abs(a - b) <= 3 for a, b in zip(got, expected, strict=True)), (cell.n, got, expected)
+
+
 def test_a_sweep_from_the_form_fills_the_heatmap_opens_a_cell_and_a_run_and_reopens(
     asgi_server, market, open_page, browser_errors
 ):
@@ -129,6 +165,11 @@ def test_a_sweep_from_the_form_fills_the_heatmap_opens_a_cell_and_a_run_and_reop
     assert heatmap.locator("canvas").count() >= 1
     expect(page.locator("#sweep-status")).to_have_text("completed")
     expect(page.locator("#progress-text")).to_contain_text("7 / 7 cells · 100% · 1 skipped")
+    # Coloured by the metric (the objective, across coins): its lowest cell at the scale's low end,
+    # its highest at the high end, whatever their numbers.
+    by_value = sorted(SweepCell.objects.filter(sweep=sweep), key=lambda c: c.aggregates[sweep.objective])
+    assert_colour(page, by_value[0], COLOURS["low"], 4, 2)
+    assert_colour(page, by_value[-1], COLOURS["high"], 4, 2)
     expect(page.locator("#cells-body tr")).to_have_count(7)
     best = sweep.summary["best"]
     first_row = page.locator("#cells-body tr").first
@@ -248,6 +289,12 @@ def test_start_shows_the_sweep_in_place_and_back_returns_to_the_form(asgi_server
     assert page.evaluate("performance.getEntriesByName('sweep-first-cell').length") == 1
     expect(page.locator("#cells-body tr")).to_have_count(min(sweep.total, 25))
 
+    # Elsewhere and back: the sweep's page (loaded anew, as the address says); back again, the form.
+    page.goto(f"{base}/runs/")
+    expect(page.locator("#runs-page")).to_have_attribute("data-ready", "true")
+    page.go_back()
+    expect(page).to_have_url(f"{base}/sweeps/{sweep.id}/")
+    expect(page.locator("#sweep-page")).to_have_attribute("data-ready", "true")
     page.go_back()
     expect(page).to_have_url(new_url)
     expect(page.locator("#sweep-form")).to_have_attribute("data-ready", "true")
@@ -275,6 +322,8 @@ def test_three_swept_parameters_pick_axes_fix_the_third_and_walk_forward(asgi_se
     page.goto(f"{asgi_server.url}{created['page_url']}")
     heatmap = page.locator("#heatmap")
     cells = list(SweepCell.objects.filter(sweep=sweep).order_by("n"))
+    expect(page.locator("#sweep-page")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#sweep-owner-note")).to_be_hidden()  # someone else's, but finished: nothing to control
 
     def shown(*, fixed: dict | None = None, pair=("fast_ma_period", "slow_ma_period")) -> str:
         """The cells the heatmap should draw: per (x, y) pair the best objective, or the slice."""
@@ -408,8 +457,16 @@ def test_cancel_stops_a_running_sweep_from_its_page(asgi_server, market, page, s
         "grid": {"fast_ma_period": {"from": 2, "to": 13, "step": 1}},
     }
     created = create(body)
+    # Someone else's browser: no Cancel, and a note saying whose it is.
+    other = page.context.browser.new_page()
+    other.goto(f"{asgi_server.url}{created['page_url']}")
+    expect(other.locator("#sweep-status")).to_have_text("running")
+    expect(other.locator("#sweep-owner-note")).to_be_visible()
+    expect(other.get_by_role("button", name="Cancel sweep")).to_be_hidden()
+    other.close()
     open_as_owner(page, f"{asgi_server.url}{created['page_url']}", created)
     expect(page.locator("#sweep-status")).to_have_text("running")
+    expect(page.locator("#sweep-owner-note")).to_be_hidden()
     page.get_by_role("button", name="Cancel sweep").click()
     expect(page.locator("#sweep-status")).to_have_text("cancelled")
     chunk_gate.set()  # the waiting chunks find the sweep cancelled and count their cells as such
