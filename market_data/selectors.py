@@ -97,13 +97,15 @@ def _series_key(crypto_id: int, interval: str, version: str) -> str:
     return f"prices:{crypto_id}:{interval}:{version}"
 
 
-def prices_versions_bump(*, crypto_ids: Iterable[int]) -> None:
+def prices_versions_bump(*, crypto_ids: Iterable[int]) -> str:
     """Give these coins' series a new version, in the current transaction (so with the write that
     changed their bars): what was cached before is never served again, in any process. Every
-    interval of the coin: a derived interval's series is made of a finer one's bars."""
+    interval of the coin: a derived interval's series is made of a finer one's bars. Returns it."""
     ids = sorted({int(c) for c in crypto_ids})
+    version = prices_version_new()
     if ids:
-        Cryptocurrency.objects.filter(id__in=ids).update(prices_version=prices_version_new())
+        Cryptocurrency.objects.filter(id__in=ids).update(prices_version=version)
+    return version
 
 
 def prices_version_bump(*, crypto_id: int, interval: str | None = None) -> None:
@@ -130,7 +132,7 @@ _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's timestamp zero
 
 
-def _epoch_seconds(pg_us: np.ndarray) -> np.ndarray:
+def pg_epoch_seconds(pg_us: np.ndarray) -> np.ndarray:
     """PostgreSQL timestamps (binary: microseconds since 2000) as whole Unix seconds, rounded half
     away from zero as EXTRACT(EPOCH ...)::int8 rounds them; numpy's work instead of the server's
     (the numeric EXTRACT and its cast cost the server a third of a cold read)."""
@@ -189,7 +191,7 @@ def _prices_load_postgresql(*, crypto_ids: Sequence[int], interval: str) -> dict
     rows = np.frombuffer(raw, dtype=_COPY_ROW, count=count, offset=offset)
     if count and not (rows["n"] == 7).all():
         raise ValueError("unexpected COPY field count")
-    times = _epoch_seconds(rows["t"].astype(np.int64)) * 1_000_000_000
+    times = pg_epoch_seconds(rows["t"].astype(np.int64)) * 1_000_000_000
     columns = [rows[f"c{k}"].astype(np.float64) for k in range(1, 6)]
     return _split_by_coin(crypto_ids, rows["id"].astype(np.int64), times, columns)
 
@@ -279,6 +281,13 @@ def prices_load_many(
 
 
 _PACKS_REFRESH_COINS = 64
+
+
+def prices_packs_store(*, interval: str, series: Mapping[int, PriceSeries], versions: Mapping[int, str]) -> None:
+    """Pack series a writer holds in memory (the whole stored series of each coin, as a read of its
+    rows would give it) under the version its write gave the coin: written only where the coin
+    still has that version (`_packs_store`)."""
+    _packs_store(interval=interval, series=series, versions=versions)
 
 
 def prices_packs_refresh(*, crypto_ids: Iterable[int], interval: str) -> None:

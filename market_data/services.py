@@ -43,7 +43,15 @@ from .formats import (
 from .models import INTERVAL_SECONDS, INTERVALS, SYMBOL_RE, Cryptocurrency, Price
 from .parsing import PriceBar, PriceFileError, RowError, bars_from_frame
 from .quality import quality_report
-from .selectors import PG_EPOCH_US, prices_load, prices_packs_refresh, prices_versions_bump
+from .selectors import (
+    PG_EPOCH_US,
+    PriceSeries,
+    pg_epoch_seconds,
+    prices_load,
+    prices_packs_refresh,
+    prices_packs_store,
+    prices_versions_bump,
+)
 
 if TYPE_CHECKING:
     from .exchange import PairReport
@@ -229,8 +237,34 @@ def _stored_scaled(
     return rows["time"] + PG_EPOCH_US, np.stack([rows[f"c{k}"]["v"] for k in range(10)], axis=1)
 
 
-def _upsert_postgresql(*, crypto_id: int, interval: str, frame: pd.DataFrame) -> int:
-    """Write the bars by binary COPY (numerics built here, no cast in the database); how many were written.
+# Below this integer part, a numeric(20, 8) scaled to an integer (x 10^8) is exact in a float64, so
+# dividing it by 10^8 rounds once, correctly: the float PostgreSQL's `::float8` gives (its text, read).
+_SCALED_EXACT_WHOLE = 2**53 // 10**8
+
+
+def _series_scaled(times_us: np.ndarray, scaled: np.ndarray) -> PriceSeries:
+    """The bars (Unix µs, `_bars_scaled`) as a read of their stored rows gives them back: the floats of
+    the numerics (correctly rounded, as PostgreSQL's float8 of a numeric), NaN for a missing volume."""
+    order = np.argsort(times_us, kind="stable")
+    times_us, scaled = times_us[order], scaled[order]
+    columns = []
+    for k in range(len(_PRICE_FIELDS)):
+        whole, decimals = scaled[:, 2 * k], scaled[:, 2 * k + 1]
+        values = (whole * 10**8 + decimals).astype(np.float64) / 1e8
+        big = np.flatnonzero(whole >= _SCALED_EXACT_WHOLE)
+        if len(big):  # beyond float64's exact integers: the numeric's text, read as a float
+            values[big] = [
+                float(f"{w}.{d:08d}") for w, d in zip(whole[big].tolist(), decimals[big].tolist(), strict=True)
+            ]
+        values[whole < 0] = np.nan  # (-1, 0): no volume
+        columns.append(values)
+    return PriceSeries(pg_epoch_seconds(times_us - PG_EPOCH_US) * 1_000_000_000, *columns)  # as a read rounds them
+
+
+def _upsert_postgresql(*, crypto_id: int, interval: str, frame: pd.DataFrame) -> tuple[int, PriceSeries | None]:
+    """Write the bars by binary COPY (numerics built here, no cast in the database): how many were
+    written, and, when they are all the coin's bars of the interval (none was stored before), the
+    series a read of them will give (packed from memory after the commit, not read back).
 
     1. Read back the stored bars of the coin and interval between the first and the last new one, and
        keep only the new bars that are not stored as they are: a re-import writes nothing at all.
@@ -254,19 +288,24 @@ def _upsert_postgresql(*, crypto_id: int, interval: str, frame: pd.DataFrame) ->
             same = (stored_times[at] == times_us) & (stored[at] == scaled).all(axis=1)
             times_us, scaled = times_us[~same], scaled[~same]
             if not len(times_us):
-                return 0
+                return 0, None
         cursor.execute("SELECT now()")
         created_us = int((cursor.fetchone()[0] - dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) / dt.timedelta(microseconds=1))
         data = _copy_binary(
             crypto_id=crypto_id, interval=interval, created_us=created_us, times_us=times_us, scaled=scaled
         )
         if not len(stored_times):
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM crypto_prices WHERE crypto_id = %s AND interval_type = %s)",
+                [crypto_id, interval],
+            )
+            alone = not cursor.fetchone()[0]
             try:
                 with transaction.atomic(), connection.wrap_database_errors:
                     cursor.copy_expert(
                         f"COPY crypto_prices ({_COLUMNS}, created_at) FROM STDIN WITH (FORMAT binary)", io.BytesIO(data)
                     )
-                return len(times_us)
+                return len(times_us), _series_scaled(times_us, scaled) if alone else None
             except IntegrityError:
                 pass  # a bar of these times was stored meanwhile: the upsert below
         cursor.execute("DROP TABLE IF EXISTS _price_upsert")
@@ -301,7 +340,7 @@ def _upsert_postgresql(*, crypto_id: int, interval: str, frame: pd.DataFrame) ->
         )
         written += cursor.rowcount
         cursor.execute("DROP TABLE _price_upsert")
-    return written
+    return written, None
 
 
 def _sqlite_times(ns: np.ndarray) -> list[str]:
@@ -374,32 +413,48 @@ def prices_bulk_upsert(*, crypto_id: int, interval: str, bars: Sequence[PriceBar
     frame = bars_frame(bars)
     if not len(frame):
         return 0
-    upsert = {"postgresql": _upsert_postgresql, "sqlite": _upsert_sqlite}.get(connection.vendor, _upsert_generic)
     with transaction.atomic():
-        written = upsert(crypto_id=crypto_id, interval=interval, frame=frame)
+        if connection.vendor == "postgresql":
+            written, series = _upsert_postgresql(crypto_id=crypto_id, interval=interval, frame=frame)
+        else:
+            upsert = _upsert_sqlite if connection.vendor == "sqlite" else _upsert_generic
+            written, series = upsert(crypto_id=crypto_id, interval=interval, frame=frame), None
         if written:  # in the same transaction: every process sees the new bars and their version together
-            prices_versions_bump(crypto_ids=[crypto_id])
-            _packs_refresh_on_commit(crypto_id=crypto_id, interval=interval)
+            version = prices_versions_bump(crypto_ids=[crypto_id])
+            _packs_refresh_on_commit(crypto_id=crypto_id, interval=interval, series=series, version=version)
     return written
 
 
-# The (coin, interval) series written by this thread's transaction, packed once it commits.
+# The (coin, interval) series written by this thread's transaction, packed once it commits:
+# (the series in memory or None, the version the write gave the coin) by (coin id, interval).
 _packs_pending = threading.local()
 
 
-def _packs_refresh_on_commit(*, crypto_id: int, interval: str) -> None:
-    """Once the transaction commits, pack the series it wrote (selectors.prices_packs_refresh: one
-    read of their rows per interval), so the next read that misses the caches takes one row per coin.
-    Only a head start: a read that finds no current pack reads the rows and packs them itself."""
-    pending = _packs_pending.__dict__.setdefault("series", set())
-    pending.add((int(crypto_id), interval))
+def _packs_refresh_on_commit(*, crypto_id: int, interval: str, series: PriceSeries | None, version: str) -> None:
+    """Once the transaction commits, pack the series it wrote, so the next read that misses the
+    caches takes one row per coin: from memory where the write holds the whole series, else by one
+    read of their rows per interval (selectors.prices_packs_refresh). Only a head start: a read that
+    finds no current pack reads the rows and packs them itself."""
+    pending = _packs_pending.__dict__.setdefault("series", {})
+    pending[(int(crypto_id), interval)] = (series, version)
     transaction.on_commit(_packs_refresh_pending, robust=True)  # the first to run packs them all
 
 
 def _packs_refresh_pending() -> None:
-    pending = _packs_pending.__dict__.pop("series", set())
+    """A series from memory is packed only when the coin still has the version its write gave it:
+    a later write in the same transaction (another interval of the coin: the version is the coin's),
+    one rolled back with its savepoint, or another writer's since the commit each leave it to the rows."""
+    pending = _packs_pending.__dict__.pop("series", {})
+    if not pending:
+        return
+    current = dict(Cryptocurrency.objects.filter(id__in={c for c, _ in pending}).values_list("id", "prices_version"))
     for interval in sorted({i for _, i in pending}):
-        prices_packs_refresh(crypto_ids=[c for c, i in pending if i == interval], interval=interval)
+        held = {c: s for (c, i), (s, v) in pending.items() if i == interval and s is not None and current.get(c) == v}
+        if held:
+            prices_packs_store(interval=interval, series=held, versions={c: current[c] for c in held})
+        rest = [c for (c, i) in pending if i == interval and c not in held]
+        if rest:
+            prices_packs_refresh(crypto_ids=rest, interval=interval)
 
 
 def prices_packs_build() -> tuple[int, float]:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection, transaction
 
 from market_data import selectors, services
 from market_data.models import Cryptocurrency, Price, PricePack
@@ -213,3 +214,48 @@ def test_pack_prices_packs_every_stored_series_not_current(coins, row_reads):
     assert packs == {(c, "1h", current[c]) for c in coins} | {(coins[0], "4h", current[coins[0]])}
     row_reads.clear()
     assert_same(cold_read(coins), rows_of(coins)) and row_reads == []
+
+
+def test_an_import_of_a_new_series_is_packed_from_memory_exactly_as_its_rows_read(
+    db, row_reads, django_capture_on_commit_callbacks
+):
+    """A write that is all of a coin's bars of an interval packs them from what it holds (on
+    PostgreSQL, where the importer builds the numerics itself), bit for bit what a read of the rows
+    gives: prices that need more than float64's exact integers once scaled, volumes missing, decimals
+    beyond the eighth rounded. Elsewhere the rows are read back."""
+    coin = Cryptocurrency.objects.create(symbol="NEW", name="New")
+    big = [
+        PriceBar(
+            T0 + dt.timedelta(hours=i), 95_000_000.123456785 + i, 95_000_100.5, 94_999_999.99999999, 95e6 + i / 3, v
+        )
+        for i, v in enumerate([1.5e11 + 1 / 3, None, 0.0, 2.675e-5, 12345.678901234])
+    ]
+    small = bars(40, close=2.3, step=1 / 7, start=T0 + dt.timedelta(hours=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.prices_bulk_upsert(crypto_id=coin.id, interval="1h", bars=small + big)
+    packed_from_rows = coin.id in row_reads  # (other coins: writes of earlier tests whose commit never came)
+    pack = PricePack.objects.get(crypto_id=coin.id, interval_type="1h")
+    assert pack.version == versions_of([coin.id])[coin.id]
+    assert_same({coin.id: selectors.PriceSeries.from_bytes(bytes(pack.bars))}, rows_of([coin.id]))
+    assert packed_from_rows == (connection.vendor != "postgresql")
+
+
+def test_a_series_written_twice_in_one_transaction_is_packed_from_its_rows(
+    db, row_reads, django_capture_on_commit_callbacks
+):
+    """Two writes of one coin in one transaction (two intervals: the version is the coin's) leave
+    the first one's series to the rows; both packs hold exactly what the rows do."""
+    coin = Cryptocurrency.objects.create(symbol="TWO", name="Two")
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        services.prices_bulk_upsert(crypto_id=coin.id, interval="1h", bars=bars(30))
+        services.prices_bulk_upsert(
+            crypto_id=coin.id,
+            interval="4h",
+            bars=[b._replace(datetime=T0 + dt.timedelta(hours=4 * i)) for i, b in enumerate(bars(6))],
+        )
+    reads = row_reads.count(coin.id)
+    for interval in ("1h", "4h"):
+        pack = PricePack.objects.get(crypto_id=coin.id, interval_type=interval)
+        assert pack.version == versions_of([coin.id])[coin.id]
+        assert_same({coin.id: selectors.PriceSeries.from_bytes(bytes(pack.bars))}, rows_of([coin.id], interval))
+    assert reads == (1 if connection.vendor == "postgresql" else 2)

@@ -191,7 +191,7 @@ def test_stored_times_become_whole_seconds_as_postgresql_extract_rounds_them():
     """The binary COPY carries timestamps as microseconds since 2000: rounded half away from zero,
     as EXTRACT(EPOCH ...)::int8 did on the server."""
     us = np.array([0, 500_000, 1_499_999, -500_000, -1_500_000, -1_499_999], dtype=np.int64)
-    seconds = selectors._epoch_seconds(us - selectors.PG_EPOCH_US)
+    seconds = selectors.pg_epoch_seconds(us - selectors.PG_EPOCH_US)
     assert seconds.tolist() == [0, 1, 1, -1, -2, -1]
 
 
