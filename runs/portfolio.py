@@ -30,8 +30,11 @@ def buy_and_hold(times: np.ndarray, coins: list[tuple[np.ndarray, np.ndarray]]) 
     """Equal-weight buy-and-hold on a timeline: at each time the mean over the coins of their latest
     close at or before it over their first close (1.0 before a coin's first bar)."""
     total = np.zeros(times.shape[0])
+    seen: tuple[np.ndarray, np.ndarray] | None = None  # (a coin's times, their positions): most coins share them
     for stamps, close in coins:
-        at = np.searchsorted(stamps, times, side="right") - 1
+        if seen is None or not (stamps is seen[0] or np.array_equal(stamps, seen[0])):
+            seen = (stamps, np.searchsorted(stamps, times, side="right") - 1)
+        at = seen[1]
         total += np.where(at >= 0, close[np.maximum(at, 0)] / close[0], 1.0)
     return total / len(coins)
 
