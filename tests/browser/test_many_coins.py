@@ -5,7 +5,7 @@ Issue 17's budgets (no frame with 100 ms of the page's scripts, the summary with
 event, a sort under 100 ms) are measured by bench/page.py, not here: tests never time things, and on
 this 2-core machine a frame's script time also counts the server, the database and the browser's
 other processes taking the cores (the CI's PostgreSQL run failed twice on a 121 to 142 ms frame
-whose own work is about 40 ms on a quiet machine)."""
+whose script took 7 to 55 ms in runs on a quieter machine)."""
 
 from __future__ import annotations
 
