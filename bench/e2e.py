@@ -25,11 +25,10 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
-from support import database_prepare, flush_price_cache, server_start
+from support import database_prepare, flush_price_cache, server_env, server_start, server_stop
 
 KEY_PREFIX = "e2e"
 
@@ -89,18 +88,7 @@ def main() -> None:
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4")
     if not database_url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("DATABASE_URL must name a PostgreSQL database")
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": KEY_PREFIX,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-e2e-not-secret-" + "x" * 40),
-        "STATIC_MANIFEST": "0",
-        "RUNS_THROTTLE_RATE": "100000/min",
-        "READS_THROTTLE_RATE": "100000/min",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = server_env(name="e2e", database_url=database_url, redis_url=redis_url, key_prefix=KEY_PREFIX)
 
     database_prepare(env, load_coins=None if args.skip_load else args.coins)
 
@@ -133,11 +121,7 @@ def main() -> None:
             "(the original documentation: 3420 ms for 48 coins)"
         )
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server_stop(server)
 
 
 if __name__ == "__main__":

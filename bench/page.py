@@ -21,10 +21,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 from pathlib import Path
 
-from support import database_prepare, server_start
+from support import database_prepare, server_env, server_start, server_stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 FRAMES = """() => { window.__frames = [];
@@ -74,18 +73,12 @@ def main() -> None:
     if not CHROMIUM.exists():
         raise SystemExit(f"{CHROMIUM} is missing: sh scripts/chromium.sh installs it")
     database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bt_e2e")
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4"),
-        "CACHE_KEY_PREFIX": "e2e",
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-page-not-secret-" + "x" * 40),
-        "STATIC_MANIFEST": "0",
-        "RUNS_THROTTLE_RATE": "100000/min",
-        "READS_THROTTLE_RATE": "100000/min",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = server_env(
+        name="page",
+        database_url=database_url,
+        redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4"),
+        key_prefix="e2e",
+    )
     database_prepare(env, load_coins=None if args.skip_load else args.coins)
     server, port, _ = server_start(env)
     from playwright.sync_api import sync_playwright
@@ -98,11 +91,7 @@ def main() -> None:
             finally:
                 browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server_stop(server)
     print(f"the run page, every coin of the database ({args.coins} asked for), {args.repeat} runs:")
     for k, r in enumerate(runs, 1):
         print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -97,6 +98,33 @@ def database_prepare(env: dict[str, str], *, load_coins: int | None) -> None:
             text=True,
         )
         print(out.stdout.strip())
+
+
+def server_env(*, name: str, database_url: str, redis_url: str, key_prefix: str, **extra: str) -> dict[str, str]:
+    """This environment plus what a benchmark's server runs with: the given database and Redis, DEBUG
+    off, plain static names, throttles out of the way, warnings only; `extra` on top."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": key_prefix,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", f"bench-{name}-not-secret-" + "x" * 40),
+        "STATIC_MANIFEST": "0",
+        "RUNS_THROTTLE_RATE": "100000/min",
+        "READS_THROTTLE_RATE": "100000/min",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def server_stop(server: subprocess.Popen) -> None:
+    """Stop a server of server_start: terminate, and kill it if it has not gone within 10 s."""
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def server_start(env: dict[str, str]) -> tuple[subprocess.Popen, int, float]:
