@@ -165,7 +165,8 @@ def _copy_out(select: str, params: Sequence) -> tuple[memoryview, int]:
     with connection.cursor() as cursor:
         query = cursor.mogrify(f"COPY ({select}) TO STDOUT WITH (FORMAT binary)", params).decode()
         buffer = io.BytesIO()
-        cursor.cursor.copy_expert(query, buffer)
+        with connection.wrap_database_errors:  # psycopg2's errors as Django's (a lost connection is retried)
+            cursor.cursor.copy_expert(query, buffer)
     raw = buffer.getbuffer()
     if bytes(raw[:11]) != _COPY_SIGNATURE:
         raise ValueError("unexpected COPY output")
@@ -392,7 +393,8 @@ def _packs_store_postgresql(cursor, *, interval: str, items: Sequence[tuple[int,
     parts.append(b"\xff\xff")
     cursor.execute("DROP TABLE IF EXISTS _pack_incoming")
     cursor.execute("CREATE TEMPORARY TABLE _pack_incoming (crypto_id int8, version text, bars bytea) ON COMMIT DROP")
-    cursor.copy_expert("COPY _pack_incoming FROM STDIN WITH (FORMAT binary)", io.BytesIO(b"".join(parts)))
+    with connection.wrap_database_errors:
+        cursor.copy_expert("COPY _pack_incoming FROM STDIN WITH (FORMAT binary)", io.BytesIO(b"".join(parts)))
     # ORDER BY: every writer locks the packs in the same order, so two never deadlock.
     cursor.execute(
         "INSERT INTO crypto_price_packs (crypto_id, interval_type, version, bars) "

@@ -230,7 +230,8 @@ def _stored_scaled(
         [crypto_id, interval, first, last],
     )
     out = io.BytesIO()
-    cursor.copy_expert(query.decode(), out)
+    with connection.wrap_database_errors:
+        cursor.copy_expert(query.decode(), out)
     raw = out.getbuffer()
     header = len(_COPY_HEADER)
     rows = np.frombuffer(raw, dtype=_STORED_ROW, count=(len(raw) - header - 2) // _STORED_ROW.itemsize, offset=header)
@@ -314,9 +315,10 @@ def _upsert_postgresql(*, crypto_id: int, interval: str, frame: pd.DataFrame) ->
             "high_price numeric(20, 8), low_price numeric(20, 8), close_price numeric(20, 8), volume numeric(20, 8), "
             "interval_type varchar(10), created_at timestamptz) ON COMMIT DROP"
         )
-        cursor.copy_expert(
-            f"COPY _price_upsert ({_COLUMNS}, created_at) FROM STDIN WITH (FORMAT binary)", io.BytesIO(data)
-        )
+        with connection.wrap_database_errors:
+            cursor.copy_expert(
+                f"COPY _price_upsert ({_COLUMNS}, created_at) FROM STDIN WITH (FORMAT binary)", io.BytesIO(data)
+            )
         distinct = (
             "({t}.open_price, {t}.high_price, {t}.low_price, {t}.close_price, {t}.volume) IS DISTINCT FROM "
             "({n}.open_price, {n}.high_price, {n}.low_price, {n}.close_price, {n}.volume)"

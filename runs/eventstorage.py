@@ -5,8 +5,9 @@ The stock `append_event` costs seven round trips and some 3,000 Python calls per
 counter, then a trim query), about 2 ms of the GIL each; a 48-coin run sends 98 events
 while its jobs need that same GIL. Here, on PostgreSQL, one statement increments the
 channel's counter (its row lock serialises appenders, as the FOR UPDATE did) and inserts
-the event with the new id; old events are trimmed at most once a minute. Same tables,
-same ids, same stored format, so the library's `get_events` (replay) is unchanged.
+the event with the new id; old events are trimmed at most once a minute (on every
+database), after the commit. Same tables, same ids, same stored format, so the library's
+`get_events` (replay) is unchanged.
 Other databases, and a channel's first event (which creates the counter and the
 placeholder event 0), go through the stock code. A Celery worker appends a chunk's events in
 a `batch()`: their ids taken under the counter's lock, the rows inserted in one statement.
@@ -123,11 +124,21 @@ class RunEventStorage(DjangoModelStorage):
         return Event(channel, event_type, data, id=row[0])
 
     def _trim_maybe(self) -> None:
-        """Trim the events older than the library's 24 h, at most once a TRIM_INTERVAL."""
+        """Trim the events older than the library's 24 h, at most once a TRIM_INTERVAL, after the
+        commit of the events just appended: inside their transaction a trim that fails on a lost
+        connection cannot roll its savepoint back, and the block then rolls the events back
+        instead of committing them, raising nothing (they would be lost, not retried)."""
         if time.monotonic() >= self._next_trim:
             self._next_trim = time.monotonic() + TRIM_INTERVAL
-            try:  # the events are stored: a failed trim must not make the writer store them again
-                with transaction.atomic():  # in a savepoint: a failure leaves the caller's transaction usable
-                    self.trim_event_log()
-            except DatabaseError:
-                logger.warning("Could not trim the stored events; next time", exc_info=True)
+            transaction.on_commit(self._trim, robust=True)  # at once outside a transaction
+
+    def trim_event_log(self) -> None:
+        """What the stock append calls after each event: here `_trim_maybe`."""
+        self._trim_maybe()
+
+    def _trim(self) -> None:
+        try:  # the events are stored: a failed trim must not make the writer store them again
+            with transaction.atomic():
+                super().trim_event_log()
+        except DatabaseError:
+            logger.warning("Could not trim the stored events; next time", exc_info=True)

@@ -51,3 +51,37 @@ def test_the_writer_stores_what_it_found_queued_in_order_in_one_transaction(db):
         assert [json.loads(e.data) for e in replay] == sent
     events.send_events([("run-w", {"type": "complete"})])
     assert DjangoModelStorage().get_current_id("run-w") == 8
+
+
+def test_a_trim_that_loses_the_connection_loses_no_events(transactional_db, monkeypatch):
+    """The trim of old events runs after the commit of the events that were appended: inside their
+    transaction, a trim whose connection was lost (here on PostgreSQL it ends its own session, as a
+    restart would; elsewhere it fails) rolled them back without a word, and the writer never retried."""
+    from django.db import OperationalError, connection
+    from django_eventstream.utils import get_storage
+
+    from runs import events
+
+    events.send_events([("run-x", {"type": "start"}), ("run-x", {"type": "progress", "n": 0})])
+    storage = get_storage()  # this thread's, as the writer's thread has its own
+    seen = []
+
+    def trim(self):
+        seen.append(len(connection.atomic_blocks))
+        with connection.cursor() as cursor:
+            if connection.vendor != "postgresql":
+                raise OperationalError("server closed the connection unexpectedly")
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    monkeypatch.setattr(DjangoModelStorage, "trim_event_log", trim)  # what RunEventStorage._trim calls
+    monkeypatch.setattr(storage, "_next_trim", 0.0)
+    events.send_events([("run-x", {"type": "result", "n": 1}), ("run-x", {"type": "progress", "n": 1})])
+    connection.close()
+    assert seen == [1]  # it ran, in its own block only: after the events' commit
+    replay = DjangoModelStorage().get_events("run-x", 0)
+    assert [json.loads(e.data) for e in replay] == [
+        {"type": "start"},
+        {"type": "progress", "n": 0},
+        {"type": "result", "n": 1},
+        {"type": "progress", "n": 1},
+    ]

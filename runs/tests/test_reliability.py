@@ -104,6 +104,29 @@ def test_a_run_whose_database_connections_are_terminated_mid_run_completes_with_
     assert [e["completed"] for e in stored if e["type"] == "progress"] == list(range(1, 49))
 
 
+def test_a_copy_whose_connection_was_lost_raises_the_error_a_job_retries(db):
+    """The prices' and imports' binary COPY goes past Django's cursor: its psycopg2 error must
+    still arrive as Django's OperationalError (runs.db.CONNECTION_ERRORS: the job is tried again),
+    not as another error (the chunk's coins would fail)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (COPY, pg_terminate_backend)")
+    import psycopg2
+
+    from market_data.selectors import _copy_out
+    from runs.db import CONNECTION_ERRORS
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with psycopg2.connect(**connection.get_connection_params()) as raw, raw.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    raw.close()
+    with pytest.raises(CONNECTION_ERRORS):
+        _copy_out("SELECT 1::int8", [])
+    assert connection.errors_occurred  # Django's wrapper saw it: the connection is closed before reuse
+    connection.close()
+
+
 def test_connection_retry_tries_again_on_a_fresh_connection_a_bounded_number_of_times(tdb, settings):
     from django.db import OperationalError
 
