@@ -8,7 +8,8 @@ published afterwards is the batch kind's (for a run: `services.run_results_store
 
 A job over a chunk of coins of a run (`run_chunk(run_id, crypto_ids)`):
 
-1. `run_chunk_load`: one query reads the chunk's pending result rows with the run's settings;
+1. `run_chunk_load`: one query reads the chunk's pending result rows with the run's status, the
+   run's settings are this process's copy (`run_spec`, read once per run);
    a cancelled run skips them (`services.run_results_skip`), an ended one returns;
 2. `prices_get_many`: every series of the chunk in one cache round trip, the misses from
    the database;
@@ -28,11 +29,13 @@ import json
 import logging
 import threading
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from backtest_site.metrics import JOB_ERRORS
 from market_data.selectors import PriceSeries, prices_get_many
@@ -128,59 +131,87 @@ class RunChunk:
     coins: dict[int, tuple[str, str]]  # crypto id -> (symbol, name), pending only, in symbol order
 
 
-# What a job reads, in one query: its coins' rows and the run's settings.
-_CHUNK_FIELDS = {
-    "crypto_id": "crypto_id",
-    "crypto_symbol": "crypto_symbol",
-    "crypto_name": "crypto_name",
-    "status": "run__status",
-    "strategy": "run__strategy__key",
-    "rules": "run__rules",
-    "parameters": "run__parameters",
-    "window_start": "run__window_start",
-    "window_end": "run__window_end",
-    "interval": "run__interval",
-    "fee_pct": "run__fee_pct",
-    "fill": "run__fill",
-    "stop_mode": "run__stop_mode",
-    "slippage_pct": "run__slippage_pct",
+# The run's settings a job computes with, by run id (`run_spec`): fixed when the run is created
+# (only its name, note and lifecycle columns change later), so read once per process and run.
+_SPEC_FIELDS = {
+    "strategy": "strategy__key",
+    "rules": "rules",
+    "parameters": "parameters",
+    "window_start": "window_start",
+    "window_end": "window_end",
+    "interval": "interval",
+    "fee_pct": "fee_pct",
+    "fill": "fill",
+    "stop_mode": "stop_mode",
+    "slippage_pct": "slippage_pct",
 }
+_specs_lock = threading.Lock()
+_specs: OrderedDict[str, BatchSpec] = OrderedDict()
+_SPECS_KEPT = 64
 
 
-def run_chunk_load(run_id: str, crypto_ids: Sequence[int]) -> RunChunk | None:
-    """Step 1: the chunk's pending coins and the run's settings; None when nothing is left to do."""
+def run_spec(run_id: str) -> BatchSpec:
+    """What every job of the run computes (a BatchSpec of one cell), from this process's copy."""
+    with _specs_lock:
+        spec = _specs.get(run_id)
+        if spec is not None:
+            _specs.move_to_end(run_id)
+            return spec
+    row = BacktestRun.objects.filter(id=run_id).values(*_SPEC_FIELDS.values()).get()
+    row = {name: row[column] for name, column in _SPEC_FIELDS.items()}
+    spec = BatchSpec(
+        strategy=engine_strategy(row.pop("strategy"), row.pop("rules")),
+        cells=[row.pop("parameters")],
+        **row,
+    )
+    with _specs_lock:
+        _specs[run_id] = spec
+        while len(_specs) > _SPECS_KEPT:
+            _specs.popitem(last=False)
+    return spec
+
+
+def _pending_rows(run_id: str, crypto_ids: Sequence[int]) -> list[tuple[int, str, str, str]]:
+    """(crypto id, symbol, name, the run's status) of the chunk's coins still pending, by symbol.
+
+    One statement written out: a job pays it once per chunk, and the ORM's compilation of it
+    cost more than the database's answer."""
+    results = RunResult._meta
+    runs = BacktestRun._meta
+    quote = connection.ops.quote_name
+    r, b = quote(results.db_table), quote(runs.db_table)
+    ids = [int(c) for c in crypto_ids]
+    sql = (
+        f"SELECT {r}.crypto_id, {r}.crypto_symbol, {r}.crypto_name, {b}.status FROM {r} "
+        f"JOIN {b} ON {b}.id = {r}.run_id WHERE {r}.run_id = %s AND {r}.state = %s "
+        f"AND {r}.crypto_id IN ({', '.join(['%s'] * len(ids))}) ORDER BY {r}.crypto_symbol"
+    )
+    run_key = runs.pk.get_db_prep_value(uuid.UUID(run_id), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run_key, RunResult.State.PENDING, *ids])
+        return cursor.fetchall()
+
+
+def run_chunk_load(run_id: Any, crypto_ids: Sequence[int]) -> RunChunk | None:
+    """Step 1: the chunk's pending coins and the run's status (one query) and settings (`run_spec`);
+    None when nothing is left to do."""
     from . import services
 
-    rows = list(
-        RunResult.objects.filter(run_id=run_id, crypto_id__in=list(crypto_ids), state=RunResult.State.PENDING)
-        .order_by("crypto_symbol")
-        .values(*_CHUNK_FIELDS.values())
-    )
+    run_id = str(uuid.UUID(str(run_id)))  # one spelling: the key of this process's settings (run_spec)
+    rows = _pending_rows(run_id, crypto_ids) if crypto_ids else []
     if not rows:  # done already: a job delivered twice, or tried again after its results were stored
         services.run_finish_if_done(run_id=run_id)  # ... but perhaps not the run's finish
         return None
-    row = {name: rows[0][column] for name, column in _CHUNK_FIELDS.items()}
-    status = row["status"]
+    status = rows[0][3]
     if status == BacktestRun.Status.CANCELLED:
-        services.run_results_skip(run_id=run_id, crypto_ids=[r["crypto_id"] for r in rows])
+        services.run_results_skip(run_id=run_id, crypto_ids=[r[0] for r in rows])
         return None
     if status not in BacktestRun.IN_PROGRESS:
         return None  # ended (interrupted/failed) while this job waited
     if status == BacktestRun.Status.PENDING:
         services.run_mark_running(run_id=run_id)
-    spec = BatchSpec(
-        strategy=engine_strategy(row["strategy"], row["rules"]),
-        cells=[row["parameters"]],
-        interval=row["interval"],
-        window_start=row["window_start"],
-        window_end=row["window_end"],
-        fee_pct=row["fee_pct"],
-        fill=row["fill"],
-        stop_mode=row["stop_mode"],
-        slippage_pct=row["slippage_pct"],
-    )
-    coins = {r["crypto_id"]: (r["crypto_symbol"], r["crypto_name"]) for r in rows}
-    return RunChunk(str(run_id), status, spec, coins)
+    coins = {crypto_id: (symbol, name) for crypto_id, symbol, name, _ in rows}
+    return RunChunk(run_id, status, run_spec(run_id), coins)
 
 
 _compiled_lock = threading.Lock()
@@ -257,7 +288,7 @@ def run_chunk(run_id: Any, crypto_ids: Sequence[int]) -> None:
     close_old_connections()
     try:
         thread_connection_prepare()
-        chunk = run_chunk_load(str(run_id), crypto_ids)
+        chunk = run_chunk_load(run_id, crypto_ids)
         if chunk is None:
             return
         services.run_results_store(run_id=chunk.run_id, coins=chunk.coins, results=run_chunk_compute(chunk))

@@ -176,12 +176,15 @@ def test_prices_of_a_coin_without_bars_are_empty_not_missing(coins, interval, ba
     assert all(len(s) == bars for s in got.values())
 
 
-def test_the_chunk_read_is_one_query_of_rows_and_settings(coins, manual_backend):
+def test_the_chunk_read_is_one_query_once_the_process_has_the_runs_settings(coins, manual_backend):
     run_id = APIClient().post("/api/runs/", BODY, format="json").json()["id"]
     BacktestRun.objects.filter(id=run_id).update(status="running")
     ids = [args[1][0] for _, _, args in manual_backend.queued]
     with CaptureQueriesContext(connection) as queries:
         chunk = jobs.run_chunk_load(run_id, ids)
-    assert len(queries) == 1
+    assert len(queries) == 2  # the pending rows with the run's status, then the run's settings (once)
     assert chunk.spec.strategy == "rsi" and list(chunk.coins) == ids and len(chunk.spec.cells) == 1
+    with CaptureQueriesContext(connection) as queries:
+        again = jobs.run_chunk_load(run_id, ids[:1])
+    assert len(queries) == 1 and again.spec is chunk.spec and list(again.coins) == ids[:1]
     manual_backend.run_all()
