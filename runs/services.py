@@ -7,6 +7,7 @@ Arguments are typed and already validated (runs.serializers.RunRequestSerializer
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import math
@@ -176,11 +177,24 @@ def run_create(
 
 
 def chunks_of(crypto_ids: Sequence[int], *, workers: int, max_size: int) -> list[list[int]]:
-    """The coins of a run in chunks, one job each: about four chunks per worker, so the workers
-    stay busy to the end, and at most `max_size` coins a chunk (a small run is one coin a job,
-    so its results stream coin by coin; a large one pays its round trips once per chunk)."""
-    size = max(1, min(max_size, math.ceil(len(crypto_ids) / (4 * workers))))
-    return [list(crypto_ids[i : i + size]) for i in range(0, len(crypto_ids), size)]
+    """The coins of a run in chunks, one job each.
+
+    A chunk pays its round trips (the pending rows, the versions, the write, the count, the
+    events' commit) once, so chunks are as large as keeps every worker busy to the end: about
+    four per worker, at most `max_size` coins, and at least CHUNK_MIN while that still gives each
+    worker one. The first chunk of each worker is a quarter of that size, so the first results
+    arrive as early as with small chunks. A run of no more coins than workers goes coin by coin.
+    """
+    n = len(crypto_ids)
+    size = max(1, min(max_size, max(math.ceil(n / (4 * workers)), min(CHUNK_MIN, math.ceil(n / workers)))))
+    first = math.ceil(size / 4)
+    cuts = [min(n, first * k) for k in range(workers + 1)]
+    cuts += range(cuts[-1] + size, n + size, size)
+    return [list(crypto_ids[a:b]) for a, b in itertools.pairwise(cuts) if a < b]
+
+
+# The fewest coins of a chunk while each worker still gets one (chunks_of).
+CHUNK_MIN = 12
 
 
 def run_start(*, run_id: Any) -> None:

@@ -61,9 +61,13 @@ def test_chunks_take_about_four_per_worker_and_at_most_the_maximum():
     ids = list(range(500))
     chunks = services.chunks_of(ids, workers=4, max_size=32)
     assert [c for chunk in chunks for c in chunk] == ids
-    assert {len(c) for c in chunks[:-1]} == {32}
+    # each worker's first chunk a quarter of the size, so the first results come early; then the maximum
+    assert [len(c) for c in chunks[:4]] == [8] * 4 and {len(c) for c in chunks[4:-1]} == {32}
     assert services.chunks_of(ids[:3], workers=4, max_size=32) == [[0], [1], [2]]  # a small run: coin by coin
-    assert len(services.chunks_of(ids[:48], workers=4, max_size=32)) == 16
+    # 48 coins: at least CHUNK_MIN (12) a chunk while every worker still gets one, after the four small ones
+    assert [len(c) for c in services.chunks_of(ids[:48], workers=4, max_size=32)] == [3, 3, 3, 3, 12, 12, 12]
+    for n in range(1, 120):  # every coin once, in order, whatever the count
+        assert [c for chunk in services.chunks_of(ids[:n], workers=4, max_size=32) for c in chunk] == ids[:n]
 
 
 def test_one_job_over_every_coin_stores_and_publishes_each_in_symbol_order(coins, manual_backend, short_coin):
