@@ -431,8 +431,7 @@ def send_events(payloads: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
             (channel, payload["type"], *_event_store(channel, payload["type"], payload))
             for channel, payload in payloads
         ]
-    for channel, event_type, data, event_id in stored:
-        streams_notify(channel, event_type, data, event_id)
+    streams_notify_many(stored)
 
 
 def _event_store(channel: str, event_type: str, payload: Mapping[str, Any]) -> tuple[str, int]:
@@ -445,18 +444,26 @@ def _event_store(channel: str, event_type: str, payload: Mapping[str, Any]) -> t
 def streams_notify(channel: str, event_type: str, data: str, event_id: int) -> None:
     """Wake the run streams of this process, and those of the others through Redis (best effort:
     they look at the store again every keep-alive anyway)."""
+    streams_notify_many([(channel, event_type, data, event_id)])
+
+
+def streams_notify_many(stored: Sequence[tuple[str, str, str, int]]) -> None:
+    """streams_notify for several (channel, type, data, id) in order: each channel's streams woken
+    once, the messages to the other processes in one Redis round trip (a pipeline)."""
     from .streams import hub
 
-    hub.notify(channel)
+    for channel in dict.fromkeys(channel for channel, *_ in stored):
+        hub.notify(channel)
     redis_kwargs = getattr(settings, "EVENTSTREAM_REDIS", None)
-    if redis_kwargs:
+    if redis_kwargs and stored:
         try:
-            _redis_client(redis_kwargs).publish(
-                "events_channel",
-                json.dumps({"channel": channel, "event_type": event_type, "data": data, "pub_id": str(event_id)}),
-            )
+            pipe = _redis_client(redis_kwargs).pipeline(transaction=False)
+            for channel, event_type, data, event_id in stored:
+                message = {"channel": channel, "event_type": event_type, "data": data, "pub_id": str(event_id)}
+                pipe.publish("events_channel", json.dumps(message))
+            pipe.execute()
         except Exception:
-            logger.warning("Could not tell other processes about an event of %s (Redis)", channel)
+            logger.warning("Could not tell other processes about %d event(s) of %s (Redis)", len(stored), stored[0][0])
 
 
 _redis: Any = None

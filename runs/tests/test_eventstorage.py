@@ -85,3 +85,38 @@ def test_a_trim_that_loses_the_connection_loses_no_events(transactional_db, monk
         {"type": "result", "n": 1},
         {"type": "progress", "n": 1},
     ]
+
+
+def test_the_writer_tells_the_other_processes_in_order_in_one_round_trip(db, settings, tmp_path, monkeypatch):
+    """With EVENTSTREAM_REDIS, what the writer stored together is published to the other processes'
+    streams (runs.streams listens on `events_channel`) in one pipeline, in the stored order."""
+    import redis
+
+    from runs import events
+    from tests.test_faults import PrivateRedis
+
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        settings.EVENTSTREAM_REDIS = {"host": "127.0.0.1", "port": server.port}
+        monkeypatch.setattr(events, "_redis", None)  # a client of this server
+        listener = redis.Redis(port=server.port).pubsub(ignore_subscribe_messages=True)
+        listener.subscribe("events_channel")
+        listener.get_message(timeout=1)  # the subscription's confirmation
+        calls = []
+        execute = redis.client.Pipeline.execute
+        monkeypatch.setattr(redis.client.Pipeline, "execute", lambda self: calls.append(1) or execute(self))
+        payloads = [("run-p", {"type": "start"}), ("run-q", {"type": "start"})]
+        payloads += [("run-p", {"type": "progress", "n": n}) for n in range(1, 4)]
+        events.send_events(payloads)
+        got = []
+        while len(got) < len(payloads):
+            message = listener.get_message(timeout=2)
+            assert message is not None, f"only {len(got)} of {len(payloads)} messages"
+            got.append(json.loads(message["data"]))
+        assert [(m["channel"], json.loads(m["data"])) for m in got] == payloads
+        assert [m["pub_id"] for m in got if m["channel"] == "run-p"] == ["1", "2", "3", "4"]
+        assert calls == [1]
+        listener.close()
+    finally:
+        server.kill()
