@@ -116,3 +116,31 @@ def test_rows_insert_stores_what_bulk_create_stores(coins):
 
     assert read(lean) == read(stock)
     assert len(read(lean)) == len(cryptos)
+
+
+def test_packed_columns_are_stored_without_compression(db):
+    """The bytea columns of packed numbers are SET STORAGE EXTERNAL (runs 0007, market_data 0004,
+    sweeps 0005): pglz cannot shrink them and spends about 1 ms a 36 KB value trying."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL column setting")
+    from market_data.models import PricePack
+    from runs.models import RunPortfolio, RunResult
+    from sweeps.models import SweepCell
+
+    wanted = {
+        (RunResult._meta.db_table, "trade_log"),
+        (RunResult._meta.db_table, "equity"),
+        (RunPortfolio._meta.db_table, "trade_log"),
+        (RunPortfolio._meta.db_table, "equity"),
+        (PricePack._meta.db_table, "bars"),
+        (SweepCell._meta.db_table, "coin_metrics"),
+        (SweepCell._meta.db_table, "test_coin_metrics"),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, a.attname, a.attstorage FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = 'bytea'::regtype",
+            [sorted({table for table, _ in wanted})],
+        )
+        storage = {(table, column): kind for table, column, kind in cursor.fetchall()}
+    assert storage == dict.fromkeys(wanted, "e")
