@@ -26,9 +26,13 @@ function fmtUnit(unit, value, { sign = false } = {}) {
   return sign && isNum(value) && value > 0 ? `+${fmtNum(value)}` : fmtNum(value);
 }
 
-function fail(text) {
+// `guide`: nothing is wrong, the address names too few runs: say what to do, not in an error's red.
+function fail(text, { guide = false } = {}) {
   const box = $("#compare-error");
   box.textContent = text;
+  box.classList.toggle("alert-danger", !guide);
+  box.classList.toggle("alert-info", guide);
+  box.setAttribute("role", guide ? "status" : "alert");
   show(box, true);
   show($("#compare-body"), false);
   root.dataset.ready = "error";
@@ -231,7 +235,7 @@ function renderDeltaBlock(data) {
 async function init() {
   if (ids.length < 2) {
     fail(ids.length ? "Only one run is named: tick two to six runs in Past runs and press Compare."
-      : "No runs are named: tick two to six runs in Past runs and press Compare.");
+      : "No runs are named: tick two to six runs in Past runs and press Compare.", { guide: true });
     return;
   }
   let data;

@@ -234,21 +234,28 @@ def test_compare_from_the_runs_list(asgi_server, market, page, output_dir):
 
 
 @pytest.mark.parametrize(
-    ("query", "message"),
-    [
-        ("", "No runs are named"),
-        ("?runs=00000000-0000-0000-0000-000000000001", "Only one run is named"),
-        ("?runs=nope,also-nope", "not a run id"),
-        ("?runs=00000000-0000-0000-0000-000000000001,00000000-0000-0000-0000-000000000002", "unknown runs"),
+    ("query", "message", "kind"),
+    [  # too few runs is guidance (info), a bad or unknown id an error (danger)
+        ("", "No runs are named", "alert-info"),
+        ("?runs=00000000-0000-0000-0000-000000000001", "Only one run is named", "alert-info"),
+        ("?runs=nope,also-nope", "not a run id", "alert-danger"),
+        (
+            "?runs=00000000-0000-0000-0000-000000000001,00000000-0000-0000-0000-000000000002",
+            "unknown runs",
+            "alert-danger",
+        ),
     ],
 )
-def test_bad_or_unknown_ids_in_the_address_say_so(asgi_server, market, page, browser_errors, query, message):
+def test_bad_or_unknown_ids_in_the_address_say_so(asgi_server, market, page, browser_errors, query, message, kind):
     browser_errors.expect(r"status of 400")
     page.goto(f"{asgi_server.url}/compare/{query}")
     expect(page.locator("#compare-page")).to_have_attribute("data-ready", "error")
     alert = page.locator("#compare-error")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text(re.compile(message))
+    expect(alert).to_have_class(re.compile(rf"\b{kind}\b"))
+    other = "alert-danger" if kind == "alert-info" else "alert-info"
+    expect(alert).not_to_have_class(re.compile(rf"\b{other}\b"))
     expect(page.locator("#compare-body")).to_be_hidden()
 
 
