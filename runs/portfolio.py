@@ -43,6 +43,15 @@ def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
 
 
+def _portfolio_save(run: BacktestRun, fields: dict[str, Any]) -> RunPortfolio:
+    """Store the run's account in one statement (INSERT ... ON CONFLICT (run) DO UPDATE of `fields`):
+    a finish tried again replaces it, as update_or_create would, without its locking read."""
+    portfolio = RunPortfolio(run=run, **fields)
+    objects = RunPortfolio.objects
+    objects.bulk_create([portfolio], update_conflicts=True, unique_fields=["run"], update_fields=list(fields))
+    return portfolio
+
+
 def run_portfolio_store(*, run_id: Any) -> RunPortfolio | None:
     """Compute and store the run's portfolio (see the module docstring); None without a coin that ran.
     An engine error is stored as the portfolio's error: the run itself is complete all the same."""
@@ -71,18 +80,16 @@ def run_portfolio_store(*, run_id: Any) -> RunPortfolio | None:
         )
     except EngineError as exc:
         logger.warning("Portfolio of run %s failed: %s", run_id, exc)
-        portfolio, _ = RunPortfolio.objects.update_or_create(
-            run=run, defaults={"slots": slots, "coins": len(columns), "error": str(exc)}
-        )
-        return portfolio
+        empty = {"metrics": {}, "contributions": {}, "trade_log": b"", "equity": b""}
+        return _portfolio_save(run, {"slots": slots, "coins": len(columns), **empty, "error": str(exc)})
     idx = minmax_indices(np.asarray(result.equity, dtype=np.float64), MAX_POINTS)
     kept = result.times[idx]  # buy-and-hold only at the stored points (each value depends on its time only)
     bh = buy_and_hold(kept, [(columns[s]["times"], columns[s]["close"]) for s in result.symbols])
     curve = EquityCurve(kept // 1_000_000_000, result.equity[idx], bh)
     log = result.trade_log
-    portfolio, _ = RunPortfolio.objects.update_or_create(
-        run=run,
-        defaults={
+    return _portfolio_save(
+        run,
+        {
             "slots": result.slots,
             "coins": len(columns),
             "metrics": _finite(result.metrics),
@@ -98,4 +105,3 @@ def run_portfolio_store(*, run_id: Any) -> RunPortfolio | None:
             "error": "",
         },
     )
-    return portfolio

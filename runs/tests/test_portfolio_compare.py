@@ -194,3 +194,33 @@ def test_a_failed_account_inside_a_workers_transaction_still_lets_the_run_comple
         .values_list("type", flat=True)
     )
     assert kinds[0] == "start" and kinds[-1] == "complete" and "portfolio" not in kinds
+
+
+def test_storing_a_runs_account_again_replaces_it_whole(api, coins, monkeypatch):
+    """The account is stored in one statement (INSERT ... ON CONFLICT): a second store of the same run
+    leaves one row with the same numbers, and an engine error stored over it clears what it replaced."""
+    from runs import portfolio as module
+    from strategies.engine import EngineError
+
+    run_id = api.post("/api/runs/", {**BODY, "portfolio_slots": 2}).json()["id"]
+    wait_run(run_id)
+    first = RunPortfolio.objects.get(run_id=run_id)
+    assert first.metrics and first.trade_log and first.equity
+    module.run_portfolio_store(run_id=run_id)
+    again = RunPortfolio.objects.filter(run_id=run_id)
+    assert again.count() == 1
+    assert (again[0].metrics, bytes(again[0].trade_log), bytes(again[0].equity)) == (
+        first.metrics,
+        bytes(first.trade_log),
+        bytes(first.equity),
+    )
+
+    def failing(*args, **kwargs):
+        raise EngineError("the account could not be computed")
+
+    monkeypatch.setattr("strategies.engine.backtest_portfolio_arrays", failing)
+    stored = module.run_portfolio_store(run_id=run_id)
+    assert stored.error == "the account could not be computed"
+    row = RunPortfolio.objects.get(run_id=run_id)
+    assert (row.error, row.slots, row.coins) == ("the account could not be computed", 2, 3)
+    assert (row.metrics, row.contributions, bytes(row.trade_log), bytes(row.equity)) == ({}, {}, b"", b"")
