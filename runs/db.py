@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -85,17 +86,15 @@ def _preparer(field) -> Callable[[Any], Any]:
     return lambda value: value if value is None or type(value) is kind else prepare(value)
 
 
-_db_types: dict[tuple[str, Any], str] = {}
+@functools.cache
+def _db_type_of(vendor: str, field) -> str:
+    return field.db_type(connection)
 
 
 def _db_type(field) -> str:
     """The field's column type on this connection's database (Field.db_type, remembered: it
     renders a template each call, some 30 calls a chunk)."""
-    key = (connection.vendor, field)
-    found = _db_types.get(key)
-    if found is None:
-        found = _db_types[key] = field.db_type(connection)
-    return found
+    return _db_type_of(connection.vendor, field)
 
 
 def rows_update(

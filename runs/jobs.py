@@ -25,12 +25,12 @@ Celery worker. Jobs take ids, never model instances or arrays.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,30 +145,18 @@ _SPEC_FIELDS = {
     "stop_mode": "stop_mode",
     "slippage_pct": "slippage_pct",
 }
-_specs_lock = threading.Lock()
-_specs: OrderedDict[str, BatchSpec] = OrderedDict()
-_SPECS_KEPT = 64
 
 
+@functools.lru_cache(maxsize=64)
 def run_spec(run_id: str) -> BatchSpec:
     """What every job of the run computes (a BatchSpec of one cell), from this process's copy."""
-    with _specs_lock:
-        spec = _specs.get(run_id)
-        if spec is not None:
-            _specs.move_to_end(run_id)
-            return spec
     row = BacktestRun.objects.filter(id=run_id).values(*_SPEC_FIELDS.values()).get()
     row = {name: row[column] for name, column in _SPEC_FIELDS.items()}
-    spec = BatchSpec(
+    return BatchSpec(
         strategy=engine_strategy(row.pop("strategy"), row.pop("rules")),
         cells=[row.pop("parameters")],
         **row,
     )
-    with _specs_lock:
-        _specs[run_id] = spec
-        while len(_specs) > _SPECS_KEPT:
-            _specs.popitem(last=False)
-    return spec
 
 
 def _pending_rows(run_id: str, crypto_ids: Sequence[int]) -> list[tuple[int, str, str, str]]:

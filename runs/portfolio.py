@@ -47,8 +47,9 @@ def _portfolio_save(run: BacktestRun, fields: dict[str, Any]) -> RunPortfolio:
     """Store the run's account in one statement (INSERT ... ON CONFLICT (run) DO UPDATE of `fields`):
     a finish tried again replaces it, as update_or_create would, without its locking read."""
     portfolio = RunPortfolio(run=run, **fields)
-    objects = RunPortfolio.objects
-    objects.bulk_create([portfolio], update_conflicts=True, unique_fields=["run"], update_fields=list(fields))
+    RunPortfolio.objects.bulk_create(
+        [portfolio], update_conflicts=True, unique_fields=["run"], update_fields=list(fields)
+    )
     return portfolio
 
 

@@ -176,6 +176,10 @@ def run_create(
     return run
 
 
+# The fewest coins of a chunk while each worker still gets one (chunks_of).
+CHUNK_MIN = 12
+
+
 def chunks_of(crypto_ids: Sequence[int], *, workers: int, max_size: int) -> list[list[int]]:
     """The coins of a run in chunks, one job each.
 
@@ -191,10 +195,6 @@ def chunks_of(crypto_ids: Sequence[int], *, workers: int, max_size: int) -> list
     cuts = [min(n, first * k) for k in range(workers + 1)]
     cuts += range(cuts[-1] + size, n + size, size)
     return [list(crypto_ids[a:b]) for a, b in itertools.pairwise(cuts) if a < b]
-
-
-# The fewest coins of a chunk while each worker still gets one (chunks_of).
-CHUNK_MIN = 12
 
 
 def run_start(*, run_id: Any) -> None:
