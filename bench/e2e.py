@@ -13,6 +13,12 @@ Steps:
    documented XHR client does; time the first `result` and `complete` from the moment
    the request is sent.
 4. Warm: the same POST --warm times; print the median and every sample.
+5. With --against PATH (another checkout of this project, with its own .venv): a second server
+   from it on the same database and Redis, and --warm more warm POSTs to each server in turn
+   (the order swapped every round), so a change in the machine's speed falls on both alike.
+6. The peer (unless --no-vectorbt): vectorbt's `Portfolio.from_signals` with the metrics, in this
+   process, on as many generated coins of 8,784 hourly bars (bench/engine.py): what the
+   computation alone costs a library without a server, a database or a stream.
 
 The PostgreSQL buffer cache is warm in both cases (the demo load just wrote the rows);
 "cold" is the price cache (Redis) only.
@@ -27,6 +33,7 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from support import database_prepare, flush_price_cache, server_env, server_start, server_stop
 
@@ -82,6 +89,8 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=5)
     parser.add_argument("--strategy", type=int, default=1)
     parser.add_argument("--skip-load", action="store_true", help="the database already holds the demo coins")
+    parser.add_argument("--against", type=Path, help="another checkout: its server asked in turn with this one's")
+    parser.add_argument("--no-vectorbt", action="store_true")
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bt_e2e")
@@ -116,12 +125,50 @@ def main() -> None:
         )
         print("  samples first result ms: " + ", ".join(f"{v:.1f}" for v in firsts))
         print("  samples complete ms:     " + ", ".join(f"{v:.1f}" for v in completes))
+        if args.against is not None:
+            in_turn(port, args.against, env, body, args.warm)
+        if not args.no_vectorbt:
+            peer(args.coins, args.warm)
         print(
             "targets (issue 10, PostgreSQL + Redis): 48 coins warm complete under 150 ms; "
             "500 coins warm complete under 1 s, cold under 3 s"
         )
     finally:
         server_stop(server)
+
+
+def in_turn(port: int, against: Path, env: dict[str, str], body: dict, rounds: int) -> None:
+    """This server and one from `against`, asked in turn; medians and ranges of both."""
+    other, other_port, _ = server_start(env, root=against.resolve())
+    try:
+        for _ in range(2):
+            post_stream(other_port, body)  # its memo and compiled code warm, as this one's are
+        servers = {"this": port, str(against): other_port}
+        samples: dict[str, list[dict]] = {name: [] for name in servers}
+        for k in range(rounds):
+            for name in list(servers)[:: 1 if k % 2 == 0 else -1]:
+                samples[name].append(post_stream(servers[name], body))
+        print(f"in turn x{rounds} with {against}:")
+        for name, runs in samples.items():
+            completes = [r["complete"] * 1000 for r in runs]
+            firsts = [r["first_result"] * 1000 for r in runs]
+            print(
+                f"  {name:>12}: complete median {statistics.median(completes):7.1f} ms "
+                f"({min(completes):.0f} to {max(completes):.0f})   "
+                f"first result median {statistics.median(firsts):6.1f} ms"
+            )
+    finally:
+        server_stop(other)
+
+
+def peer(coins: int, repeats: int) -> None:
+    """vectorbt on as many generated coins, in this process (bench/engine.py)."""
+    from engine import interleaved_medians, make_market, vectorbt_runs
+
+    _, market = make_market(coins=coins, bars=8784)
+    _, with_metrics = vectorbt_runs("rsi", market)
+    ms = interleaved_medians({"vbt": with_metrics}, max(3, repeats))["vbt"]
+    print(f"peer: vectorbt from_signals + metrics, {coins} generated coins x 8,784 bars, in process: {ms:7.1f} ms")
 
 
 if __name__ == "__main__":

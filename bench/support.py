@@ -13,7 +13,6 @@ import psycopg2
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = ROOT / ".venv" / "bin" / "python"
-UVICORN = ROOT / ".venv" / "bin" / "uvicorn"
 
 
 def free_port() -> int:
@@ -127,15 +126,16 @@ def server_stop(server: subprocess.Popen) -> None:
         server.kill()
 
 
-def server_start(env: dict[str, str]) -> tuple[subprocess.Popen, int, float]:
-    """Start uvicorn as the README says, on a free port; wait until it accepts connections.
+def server_start(env: dict[str, str], *, root: Path = ROOT) -> tuple[subprocess.Popen, int, float]:
+    """Start uvicorn as the README says, on a free port, from the checkout `root` (this one by
+    default; its own .venv); wait until it accepts connections.
 
     Returns the process, its port and the seconds it took to start.
     """
     port = free_port()
     args = ["backtest_site.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--timeout-graceful-shutdown", "2", "--log-level", "warning"]
-    server = subprocess.Popen([UVICORN, *args], cwd=ROOT, env=env)
+    server = subprocess.Popen([root / ".venv" / "bin" / "uvicorn", *args], cwd=root, env=env)
     started = time.perf_counter()
     while True:
         try:
